@@ -55,6 +55,8 @@ class Placeholder:
         )
 
     def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)  # protocol probes (copy, pickle, hasattr) stay quiet
         self._misuse(f"accessing .{name} on")
 
     def __bool__(self) -> bool:  # noqa: PLE0304

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (into .venv) and run lint, types and the whole suite.
+# Safe to re-run: each install step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+
+.venv/bin/ruff check src tests bench examples
+.venv/bin/ruff format --check src tests bench examples
+.venv/bin/mypy
+
+exec .venv/bin/python -m pytest "$@"
