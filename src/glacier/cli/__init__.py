@@ -1,0 +1,24 @@
+"""``glacier`` on the command line. Only this package imports click and rich.
+
+Each command lives in its own module and is registered below; a new one (``runs``, ``report``,
+``terraform``, ``package``...) is a module with a click command plus one ``add_command`` line.
+Commands that take a pipeline load it with :func:`glacier.loader.load_pipeline`.
+"""
+
+from __future__ import annotations
+
+from glacier.cli.app import cli
+from glacier.cli.describe import graph, inspect_pipeline
+from glacier.cli.run import run
+
+cli.add_command(run)
+cli.add_command(graph)
+cli.add_command(inspect_pipeline)
+
+
+def main() -> None:
+    """Console-script entry point (``glacier = "glacier.cli:main"``)."""
+    cli(prog_name="glacier")
+
+
+__all__ = ["cli", "main"]

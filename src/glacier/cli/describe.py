@@ -1,0 +1,146 @@
+"""``glacier graph`` and ``glacier inspect``: what a pipeline is made of, without running it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from glacier.core.dag import NodeKind
+from glacier.errors import GlacierError
+from glacier.loader import load_pipeline
+from glacier.viz import render
+
+if TYPE_CHECKING:
+    from glacier.config.base import Config
+    from glacier.core.pipeline import Pipeline
+    from glacier.resources.bucket import Bucket
+    from glacier.resources.executor import Executor
+
+
+@click.command()
+@click.argument("target")
+@click.option(
+    "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+def graph(target: str, fmt: str, out: Path | None) -> None:
+    """Draw the pipeline TARGET as Mermaid or Graphviz DOT, one group per executor."""
+    text = render(load_pipeline(target), "dot" if fmt == "dot" else "mermaid")
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
+
+
+@click.command(name="inspect")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def inspect_pipeline(target: str, as_json: bool) -> None:
+    """List the buckets, executors, tasks, edges and levels of the pipeline TARGET."""
+    info = describe(load_pipeline(target))
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    console = Console(highlight=False)
+    console.print(f"pipeline {info['pipeline']}", markup=False)
+    if info["params"]:
+        console.print(f"params: {json.dumps(info['params'], default=str)}", markup=False)
+    _print_table(console, "buckets", info["buckets"], ("address", "roles", "uri", "config"))
+    _print_table(console, "executors", info["executors"], ("name", "kind", "config"))
+    columns = ("id", "function", "executor", "retries", "timeout", "cache")
+    _print_table(console, "tasks", info["tasks"], columns)
+    console.print("edges", style="bold")
+    for src, dst in info["edges"]:
+        console.print(f"  {src} -> {dst}", markup=False)
+    console.print("levels", style="bold")
+    for i, level in enumerate(info["levels"]):
+        console.print(f"  {i}: {', '.join(level)}", markup=False)
+
+
+def describe(pipeline: Pipeline) -> dict[str, Any]:
+    """A JSON-friendly inventory of the pipeline's resources and graph."""
+    dag = pipeline.dag
+    order = [dag[n] for n in dag.topological_order()]
+    buckets: dict[int, tuple[Bucket, list[str]]] = {}
+    executors: dict[str, Executor] = {}
+    for node in order:
+        if node.bucket is not None:
+            buckets.setdefault(id(node.bucket), (node.bucket, []))[1].append(node.kind.value)
+        if node.executor is not None:
+            executors.setdefault(node.executor.name, node.executor)
+    return {
+        "pipeline": pipeline.name,
+        "params": {
+            name: None if p.default is p.empty else p.default for name, p in pipeline.params.items()
+        },
+        "buckets": [_bucket(b, roles) for b, roles in buckets.values()],
+        "executors": [
+            {"name": e.name, "kind": e.kind.value, "config": _config(e.config)}
+            for e in executors.values()
+        ],
+        "tasks": [
+            {
+                "id": n.id,
+                "function": n.task.qualified_name,
+                "executor": n.task.executor.name,
+                "retries": n.task.retries,
+                "retry_delay": n.task.retry_delay,
+                "timeout": n.task.timeout,
+                "cache": n.task.cache,
+            }
+            for n in order
+            if n.kind is NodeKind.TASK and n.task is not None
+        ],
+        "edges": [list(edge) for edge in dag.edges],
+        "levels": dag.levels(),
+    }
+
+
+def _bucket(bucket: Bucket, roles: list[str]) -> dict[str, Any]:
+    try:
+        uri: str | None = bucket.uri
+    except GlacierError:
+        uri = None  # the cloud's storage client is not available here; inspect still works
+    return {
+        "address": bucket.address,
+        "roles": roles,
+        "uri": uri,
+        "format": bucket.format.value,
+        "cloud": bucket.provider.cloud.value,
+        "config": _config(bucket.config),
+    }
+
+
+def _config(config: Config | None) -> dict[str, Any] | None:
+    return None if config is None else config.to_dict()
+
+
+def _print_table(
+    console: Console, title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]
+) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text(_cell(row.get(c))) for c in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        kind = value.get("type", "")
+        fields = ", ".join(f"{k}={v!r}" for k, v in value.items() if k != "type")
+        return f"{kind}({fields})"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)

@@ -1,0 +1,62 @@
+"""``glacier run TARGET``: run a pipeline locally with live progress and a summary."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+
+from glacier.cli.display import Progress, print_output, print_summary
+from glacier.errors import TaskFailed
+from glacier.loader import load_pipeline
+from glacier.runtime.result import RunResult
+
+
+def parse_params(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, Any]:
+    """``k=v`` pairs; a value that parses as JSON (``3``, ``true``, ``[1,2]``) is that value."""
+    params: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise click.BadParameter(
+                f"{item!r} is not KEY=VALUE with KEY a parameter name, e.g. --param day=2024-01-01"
+            )
+        try:
+            params[key.strip()] = json.loads(raw)
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
+@click.command()
+@click.argument("target")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=parse_params,
+    help="A pipeline parameter; repeat for several. JSON values are parsed, others are strings.",
+)
+@click.option("--no-cache", is_flag=True, help="Recompute every task instead of reusing outputs.")
+def run(target: str, params: dict[str, Any], no_cache: bool) -> None:
+    """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
+
+    NAME is a pipeline name or variable; it may be left out when there is only one.
+    """
+    pipeline = load_pipeline(target)
+    console = Console(highlight=False)
+    try:
+        with Progress(console, pipeline) as progress:
+            result = pipeline.run(cache=not no_cache, on_event=progress.on_event, **params)
+    except TaskFailed as exc:
+        if isinstance(exc.result, RunResult):
+            print_summary(console, exc.result)
+        raise
+    print_summary(console, result)
+    print_output(console, result.output)
