@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from glacier.config.base import Config
 from glacier.core.task import Task
@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class TaskDecorator(Protocol):
+    """What ``executor.task(...)`` returns: turns a function into a :class:`Task`."""
+
+    def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
 
 
 class ExecutorKind(StrEnum):
@@ -58,16 +64,7 @@ class Executor:
     @overload
     def task(
         self,
-        *,
-        name: str | None = None,
-        retries: int = 0,
-        retry_delay: float = 1.0,
-        timeout: float | None = None,
-        cache: bool = True,
-    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
-    def task(
-        self,
-        fn: Callable[P, R] | None = None,
+        fn: None = None,
         /,
         *,
         name: str | None = None,
@@ -75,7 +72,18 @@ class Executor:
         retry_delay: float = 1.0,
         timeout: float | None = None,
         cache: bool = True,
-    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    ) -> TaskDecorator: ...
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        timeout: float | None = None,
+        cache: bool = True,
+    ) -> Task[..., Any] | TaskDecorator:
         """Bind a function to this executor: ``@executor.task()`` or ``@executor.task``.
 
         ``retries`` extra attempts wait ``retry_delay`` seconds, doubling each time (with
