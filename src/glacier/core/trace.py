@@ -94,7 +94,7 @@ class Placeholder:
         self._misuse("comparing (>=)")
 
     def __hash__(self) -> int:
-        return id(self)
+        self._misuse("using as a dict key or set member")
 
     def __index__(self) -> int:  # noqa: PLE0305
         self._misuse("using as an integer")
