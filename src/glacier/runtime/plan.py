@@ -10,8 +10,9 @@ Hand-off rules (DESIGN.md section 2.3):
   every consumer scans it.
 
 A *unit* is what one backend invocation runs. Nodes joined by ``MEMORY`` edges must share a
-process: for backends in this process a unit is a chain (so independent branches still run in
-parallel threads); for backends in other processes a unit takes every ``MEMORY`` producer.
+process: for backends in this process a unit is a chain that takes in nothing else (so
+independent branches still run in parallel threads and hand their frames on in memory); for
+backends in other processes a unit takes every ``MEMORY`` producer.
 """
 
 from __future__ import annotations
@@ -77,8 +78,11 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
             continue
         assert node.executor is not None
         fused = [unit_of[p] for p in dag.predecessors(node_id) if handoff.get(p) is Handoff.MEMORY]
-        if fused and shares_process(node.executor):
-            fused = fused[:1]
+        if shares_process(node.executor):
+            # Extend a chain only when it is the node's sole input: a unit that also waits for
+            # other inputs would hold back the chain's start and serialize independent branches.
+            deps = {unit_of[p] for p in dag.predecessors(node_id) if p in unit_of}
+            fused = fused if len(deps) == 1 else []
         unit = Unit(id=node_id, executor=node.executor, nodes=[])
         for uid in fused:
             unit.nodes.extend(units.pop(uid).nodes)
