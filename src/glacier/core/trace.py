@@ -93,7 +93,7 @@ class Placeholder:
     def __ge__(self, other: object) -> bool:
         self._misuse("comparing (>=)")
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> int:  # noqa: PLE0309
         self._misuse("using as a dict key or set member")
 
     def __index__(self) -> int:  # noqa: PLE0305
