@@ -71,25 +71,29 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
         if n.kind is not NodeKind.SOURCE
     }
     units: dict[str, Unit] = {}
-    unit_of: dict[str, str] = {}
+    owner: dict[str, Unit] = {}  # node -> its unit; a unit grows in place, so this is linear
     for node_id in dag.topological_order():
         node = dag[node_id]
         if node.kind is NodeKind.SOURCE:
             continue
         assert node.executor is not None
-        fused = [unit_of[p] for p in dag.predecessors(node_id) if handoff.get(p) is Handoff.MEMORY]
+        preds = dag.predecessors(node_id)
+        fused = [owner[p] for p in preds if handoff.get(p) is Handoff.MEMORY]
         if shares_process(node.executor):
             # Extend a chain only when it is the node's sole input: a unit that also waits for
             # other inputs would hold back the chain's start and serialize independent branches.
-            deps = {unit_of[p] for p in dag.predecessors(node_id) if p in unit_of}
+            deps = {owner[p].id for p in preds if p in owner}
             fused = fused if len(deps) == 1 else []
-        unit = Unit(id=node_id, executor=node.executor, nodes=[])
-        for uid in fused:
-            unit.nodes.extend(units.pop(uid).nodes)
+        unit = fused[0] if fused else Unit(id=node_id, executor=node.executor, nodes=[])
+        units.pop(unit.id, None)
+        for other in fused[1:]:
+            unit.nodes.extend(units.pop(other.id).nodes)
+            owner.update((member.id, unit) for member in other.nodes)
+        unit.id = node_id
         unit.nodes.append(node)
-        for member in unit.nodes:
-            unit_of[member.id] = unit.id
-        units[unit.id] = unit
+        owner[node_id] = unit
+        units[node_id] = unit
+    unit_of = {node_id: unit.id for node_id, unit in owner.items()}
     policy = {
         n.id: n.task if n.task is not None else _producer(dag, n).task
         for n in dag
