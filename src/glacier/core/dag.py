@@ -77,6 +77,7 @@ class DAG:
         self._nodes: dict[str, Node] = {}
         self._preds: dict[str, list[str]] = {}
         self._succs: dict[str, list[str]] = {}
+        self._levels: list[list[str]] | None = None  # cached until the graph changes
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -104,6 +105,7 @@ class DAG:
                 f"Node {node.id!r} is already in the graph; node ids must be unique."
             )
         self._nodes[node.id] = node
+        self._levels = None
         self._preds[node.id] = []
         self._succs[node.id] = []
         return node
@@ -125,6 +127,7 @@ class DAG:
             )
         self._preds[dst].append(src)
         self._succs[src].append(dst)
+        self._levels = None
 
     def predecessors(self, node_id: str) -> list[str]:
         return list(self._preds[node_id])
@@ -138,6 +141,11 @@ class DAG:
 
     def levels(self) -> list[list[str]]:
         """Groups of nodes whose inputs are all in earlier groups, so each may run in parallel."""
+        if self._levels is None:
+            self._levels = self._sorted_levels()
+        return [list(level) for level in self._levels]
+
+    def _sorted_levels(self) -> list[list[str]]:
         sorter = graphlib.TopologicalSorter({n: self._preds[n] for n in self._nodes})
         try:
             sorter.prepare()

@@ -95,8 +95,8 @@ class Placeholder:
     def __ge__(self, other: object) -> bool:
         self._misuse("comparing (>=)")
 
-    def __hash__(self) -> int:
-        return id(self)
+    def __hash__(self) -> int:  # noqa: PLE0309
+        self._misuse("using as a dict key or set member")
 
     def __index__(self) -> int:  # noqa: PLE0305
         self._misuse("using as an integer")

@@ -10,8 +10,9 @@ Hand-off rules (DESIGN.md section 2.3):
   every consumer scans it.
 
 A *unit* is what one backend invocation runs. Nodes joined by ``MEMORY`` edges must share a
-process: for backends in this process a unit is a chain (so independent branches still run in
-parallel threads); for backends in other processes a unit takes every ``MEMORY`` producer.
+process: for backends in this process a unit is a chain that takes in nothing else (so
+independent branches still run in parallel threads and hand their frames on in memory); for
+backends in other processes a unit takes every ``MEMORY`` producer.
 """
 
 from __future__ import annotations
@@ -70,22 +71,29 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
         if n.kind is not NodeKind.SOURCE
     }
     units: dict[str, Unit] = {}
-    unit_of: dict[str, str] = {}
+    owner: dict[str, Unit] = {}  # node -> its unit; a unit grows in place, so this is linear
     for node_id in dag.topological_order():
         node = dag[node_id]
         if node.kind is NodeKind.SOURCE:
             continue
         assert node.executor is not None
-        fused = [unit_of[p] for p in dag.predecessors(node_id) if handoff.get(p) is Handoff.MEMORY]
-        if fused and shares_process(node.executor):
-            fused = fused[:1]
-        unit = Unit(id=node_id, executor=node.executor, nodes=[])
-        for uid in fused:
-            unit.nodes.extend(units.pop(uid).nodes)
+        preds = dag.predecessors(node_id)
+        fused = [owner[p] for p in preds if handoff.get(p) is Handoff.MEMORY]
+        if shares_process(node.executor):
+            # Extend a chain only when it is the node's sole input: a unit that also waits for
+            # other inputs would hold back the chain's start and serialize independent branches.
+            deps = {owner[p].id for p in preds if p in owner}
+            fused = fused if len(deps) == 1 else []
+        unit = fused[0] if fused else Unit(id=node_id, executor=node.executor, nodes=[])
+        units.pop(unit.id, None)
+        for other in fused[1:]:
+            unit.nodes.extend(units.pop(other.id).nodes)
+            owner.update((member.id, unit) for member in other.nodes)
+        unit.id = node_id
         unit.nodes.append(node)
-        for member in unit.nodes:
-            unit_of[member.id] = unit.id
-        units[unit.id] = unit
+        owner[node_id] = unit
+        units[node_id] = unit
+    unit_of = {node_id: unit.id for node_id, unit in owner.items()}
     policy = {
         n.id: n.task if n.task is not None else _producer(dag, n).task
         for n in dag

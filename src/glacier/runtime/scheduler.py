@@ -122,7 +122,7 @@ class _Run:
     ) -> None:
         for node in unit.nodes:
             record = self.records[node.id]
-            record.status = status
+            record.status = _node_status(status, node.id, unit, outcome)
             record.attempts = max(record.attempts, attempt)
             stats = outcome.stats.get(node.id) if outcome else None
             if stats is not None:
@@ -134,7 +134,7 @@ class _Run:
                     RunEvent(
                         self.run_id,
                         node.id,
-                        status,
+                        record.status,
                         attempt,
                         node.executor.name if node.executor else "",
                         record.seconds,
@@ -313,6 +313,19 @@ class _Run:
             return value.collect() if isinstance(value, pl.LazyFrame) else value
 
         return resolve(self.pipeline.output, lookup)
+
+
+def _node_status(status: Status, node_id: str, unit: Unit, outcome: Outcome | None) -> Status:
+    """A unit's final failure fails only its failing node: members before it finished, members
+    after it never ran."""
+    failed = outcome.failed_node if outcome is not None else None
+    if status is not Status.FAILED or failed in (None, node_id):
+        return status
+    assert outcome is not None
+    ids = [n.id for n in unit.nodes]
+    if ids.index(node_id) > ids.index(failed):
+        return Status.SKIPPED
+    return Status.SUCCEEDED if node_id in outcome.stats else status
 
 
 def _one_line(outcome: Outcome) -> str:

@@ -6,6 +6,7 @@ processes, Dask, Spark) by changing its entry here, not the scheduler.
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from glacier.resources.executor import Executor, ExecutorKind
@@ -21,7 +22,13 @@ _LOCAL_MODE: dict[ExecutorKind, str] = {
 
 
 def backend_class(executor: Executor) -> type[Backend]:
-    module, name = _LOCAL_MODE[executor.kind].split(":")
+    return _load(_LOCAL_MODE[executor.kind])
+
+
+@functools.cache
+def _load(path: str) -> type[Backend]:
+    """Import ``module:Class`` once; the scheduler asks for every node of every run."""
+    module, name = path.split(":")
     cls: type[Backend] = getattr(importlib.import_module(module), name)
     return cls
 
