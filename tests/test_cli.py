@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from _cli_support import run_glacier
 from glacier.cli import cli
 from glacier.cli.display import Progress, print_output, print_summary
 from glacier.loader import load_pipeline
+from tests._cli_support import run_glacier
 
 PIPELINE = """
 import polars as pl

@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from _cli_support import EXAMPLES, run_glacier, run_script
 from glacier.loader import load_pipeline
+from tests._cli_support import EXAMPLES, run_glacier, run_script
 
 GENERATOR = EXAMPLES / "generate_sample_data.py"
 
