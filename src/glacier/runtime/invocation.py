@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
+import pickle
 import resource
 import sys
+import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import ConfigError, TaskError
@@ -109,8 +111,6 @@ class Invocation:
     output: BucketRef
     """Staging bucket and key for the root's Parquet output."""
     keep_collected: bool = False
-    sys_path: tuple[str, ...] = field(default_factory=tuple)
-    """The caller's import path, so functions pickled by reference import in the worker."""
 
 
 def describe(job: Job, run_id: str) -> Invocation:
@@ -129,7 +129,6 @@ def describe(job: Job, run_id: str) -> Invocation:
         params=dict(job.params),
         output=BucketRef(ProviderRef.of(staging.provider), staging.bucket, job.output_key),
         keep_collected=job.keep_collected,
-        sys_path=tuple(sys.path),
     )
 
 
@@ -145,9 +144,6 @@ def _portable(value: Any) -> Any:
 
 def execute(invocation: Invocation) -> Outcome:
     """Run an invocation in this process; the outcome's value is portable (``StagedRef``)."""
-    for entry in invocation.sys_path:
-        if entry not in sys.path:
-            sys.path.append(entry)
     target = invocation.output
     provider = target.provider.open()
     inputs = {
@@ -185,32 +181,53 @@ def _cloudpickle() -> Any:
     return cloudpickle
 
 
+def encode(invocation: Invocation) -> bytes:
+    """Invocation bytes: an envelope (plain pickle) around the cloudpickled invocation.
+
+    The envelope carries the caller's import path, so that functions pickled by reference
+    (defined in importable modules) can be imported before the invocation is unpickled.
+    """
+    envelope = {
+        "sys_path": list(sys.path),
+        "root": invocation.steps[-1].node,
+        "invocation": _cloudpickle().dumps(invocation),
+    }
+    return pickle.dumps(envelope)
+
+
 def invoke(payload: bytes) -> bytes:
     """The entry point of every out-of-process worker: invocation bytes in, outcome bytes out."""
     cloudpickle = _cloudpickle()
-    invocation: Invocation = cloudpickle.loads(payload)
+    envelope = pickle.loads(payload)
+    for entry in envelope["sys_path"]:
+        if entry not in sys.path:
+            sys.path.append(entry)
+    root = envelope["root"]
+    try:
+        invocation: Invocation = cloudpickle.loads(envelope["invocation"])
+    except Exception as exc:
+        return _failed(
+            root,
+            f"Task {root!r}: the worker could not load the task ({type(exc).__name__}: {exc}). "
+            f"Define tasks in the pipeline script or in a module importable where it runs.",
+            traceback.format_exc(),
+        )
     outcome = execute(invocation)
     try:
         return bytes(cloudpickle.dumps(outcome))
     except Exception as exc:  # a returned value or an exception that does not pickle
-        node = outcome.failed_node or invocation.steps[-1].node
-        error = TaskError(
+        node = outcome.failed_node or root
+        return _failed(
+            node,
             f"Task {node!r}: its result cannot be sent back from the worker process ({exc}). "
-            f"Return a polars frame or plain data, and raise picklable exceptions."
+            f"Return a polars frame or plain data, and raise picklable exceptions.",
+            outcome.traceback or traceback.format_exc(),
         )
-        failed = Outcome(
-            ok=False,
-            stats=outcome.stats,
-            failed_node=node,
-            error=error,
-            traceback=outcome.traceback or f"glacier.errors.TaskError: {error}",
-            peak_memory=outcome.peak_memory,
-        )
-        return bytes(cloudpickle.dumps(failed))
 
 
-def encode(invocation: Invocation) -> bytes:
-    return bytes(_cloudpickle().dumps(invocation))
+def _failed(node: str, message: str, trace: str) -> bytes:
+    outcome = Outcome(ok=False, failed_node=node, error=TaskError(message), traceback=trace)
+    return bytes(_cloudpickle().dumps(outcome))
 
 
 def decode_outcome(data: bytes, provider: Provider) -> Outcome:
