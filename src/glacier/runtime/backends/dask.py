@@ -20,13 +20,16 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glacier.config.compute import VmConfig
 from glacier.errors import ConfigError, TaskCrashed
-from glacier.runtime.backends.base import Backend, Job
+from glacier.runtime.backends.base import Backend, Job, RunServices
 from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
 from glacier.runtime.worker import Outcome
+
+if TYPE_CHECKING:
+    from glacier.resources.executor import Executor
 
 EXTRA = "glacier-pipelines[dask]"
 
@@ -67,8 +70,8 @@ class DaskBackend(Backend):
     name = "dask"
     shares_process = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, executor: Executor, services: RunServices) -> None:
+        super().__init__(executor, services)
         self._cluster: DaskCluster | None = None
         self._lock = threading.Lock()
 

@@ -26,15 +26,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from glacier.config.compute import ServerlessConfig
 from glacier.errors import TaskCrashed, TaskError, TaskOutOfMemory, TaskTimeout
-from glacier.runtime.backends.base import Backend, Job
+from glacier.runtime.backends.base import Backend, Job, RunServices
 from glacier.runtime.backends.memory import rss
 from glacier.runtime.backends.process_main import HEADER, READY, write_frame
 from glacier.runtime.invocation import decode_outcome, describe, encode
 from glacier.runtime.worker import Outcome
+
+if TYPE_CHECKING:
+    from glacier.resources.executor import Executor
 
 POLL_SECONDS = 0.005
 MB = 1024 * 1024
@@ -134,9 +137,9 @@ class ProcessBackend(Backend):
     name = "process"
     shares_process = False
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        config = self.executor.config
+    def __init__(self, executor: Executor, services: RunServices) -> None:
+        super().__init__(executor, services)
+        config = executor.config
         memory = config.memory if isinstance(config, ServerlessConfig) else None
         timeout = config.timeout if isinstance(config, ServerlessConfig) else None
         self.memory_mb: int | None = memory
