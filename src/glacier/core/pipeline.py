@@ -93,7 +93,13 @@ class Pipeline:
         on_event: Callable[[RunEvent], None] | None = None,
         **params: Any,
     ) -> RunResult:
-        """Run every node; return outputs and per-task records, or raise ``TaskFailed``."""
+        """Run every node; return outputs and per-task records, or raise ``TaskFailed``.
+
+        With ``cache=True`` a node whose code, config and inputs are unchanged since an
+        earlier run reuses that run's output (checksummed in the staging area); a rerun after
+        a failure recomputes only the failed node and what depends on it. ``cache=False``
+        ignores the cache and recomputes everything.
+        """
         from glacier.runtime.scheduler import run_pipeline
 
         return run_pipeline(self, mode=mode, cache=cache, on_event=on_event, params=params)

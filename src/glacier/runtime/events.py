@@ -13,6 +13,8 @@ class Status(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CACHED = "cached"
+    """Not run: its output (or everything downstream of it) was reused from the cache."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,11 @@ class TaskRun:
     attempts: int = 0
     seconds: float = 0.0
     rows: int | None = None
+    bytes: int | None = None
+    """Size of the output it handed on through staging (or wrote to the cache)."""
+    peak_memory: int | None = None
+    """Peak resident bytes of its worker process, where the backend measures it."""
+    cold_start: float | None = None
     handoff: str = ""
     cache_hit: bool = False
     error: str | None = None
@@ -49,7 +54,17 @@ class RunResult:
 
     def table(self) -> str:
         """A plain-text table of the task records, for logs and terminals."""
-        header = ("task", "executor", "backend", "status", "attempts", "seconds", "rows", "handoff")
+        header = (
+            "task",
+            "executor",
+            "backend",
+            "status",
+            "attempts",
+            "seconds",
+            "rows",
+            "handoff",
+            "cache",
+        )
         rows = [header] + [
             (
                 t.name,
@@ -60,6 +75,7 @@ class RunResult:
                 f"{t.seconds:.3f}",
                 "" if t.rows is None else str(t.rows),
                 t.handoff,
+                "hit" if t.cache_hit else "",
             )
             for t in self.tasks.values()
         ]

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from glacier.core.dag import NodeKind, ParamRef, Ref
-from glacier.core.trace import resolve
+from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
+from glacier.runtime.cache import Cache, node_keys
 from glacier.runtime.events import RunEvent, Status
-from glacier.runtime.plan import Plan, Unit, build_plan
+from glacier.runtime.plan import Handoff, Plan, Unit, build_plan
+from glacier.runtime.report import build_report, write_report
 from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.staging import StagedFrame, Staging
 from glacier.runtime.worker import Outcome
@@ -54,7 +56,7 @@ def run_pipeline(
             f"version of Glacier. Use one of {list(MODES)}."
         )
     bound = pipeline.bind_params(dict(params))
-    return _Run(pipeline, bound, on_event).execute()
+    return _Run(pipeline, bound, on_event, cache).execute()
 
 
 class _Run:
@@ -63,11 +65,15 @@ class _Run:
         pipeline: Pipeline,
         params: dict[str, Any],
         on_event: Callable[[RunEvent], None] | None,
+        cache: bool,
     ) -> None:
         self.pipeline = pipeline
         self.params = params
         self.on_event = on_event
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self.run_id = new_run_id()
+        self.keys = node_keys(pipeline.dag, params) if cache else {}
+        self.caches: dict[int, Cache] = {}
         self.services = RunServices(self.run_id, threads=min(32, (os.cpu_count() or 1) + 4))
         self.backends: dict[int, Backend] = {}
         self.stagings: dict[int, Staging] = {}
@@ -112,6 +118,12 @@ class _Run:
             self.stagings[key] = Staging(provider, self.run_id)
         return self.stagings[key]
 
+    def _cache(self, provider: Provider) -> Cache:
+        key = id(provider)
+        if key not in self.caches:
+            self.caches[key] = Cache(provider)
+        return self.caches[key]
+
     def _emit(
         self,
         unit: Unit,
@@ -126,7 +138,11 @@ class _Run:
             record.attempts = max(record.attempts, attempt)
             stats = outcome.stats.get(node.id) if outcome else None
             if stats is not None:
-                record.seconds, record.rows = stats.seconds, stats.rows
+                record.seconds, record.rows, record.bytes = stats.seconds, stats.rows, stats.bytes
+            if outcome is not None and outcome.peak_memory is not None:
+                record.peak_memory = outcome.peak_memory
+            if outcome is not None and outcome.cold_start is not None:
+                record.cold_start = outcome.cold_start
             if error is not None and (outcome is None or outcome.failed_node in (None, node.id)):
                 record.error = error
             if self.on_event is not None:
@@ -157,7 +173,8 @@ class _Run:
     def execute(self) -> RunResult:
         started = time.perf_counter()
         plan = self.plan
-        waiting = {uid: set(u.deps) for uid, u in plan.units.items()}
+        needed = self._reuse_cached()
+        waiting = {uid: plan.units[uid].deps & needed for uid in needed}
         ready = [uid for uid, deps in waiting.items() if not deps]
         running: dict[str, tuple[int, object, Backend]] = {}
         timers: list[tuple[float, str, str, int]] = []  # (when, "retry"|"timeout", unit, attempt)
@@ -174,8 +191,11 @@ class _Run:
                 unit = plan.units[uid]
                 if outcome.ok:
                     self.values[unit.root.id] = outcome.value
+                    self._keep(unit, outcome)
                     self._emit(unit, Status.SUCCEEDED, attempt, outcome)
                     for dep in plan.dependents[uid]:
+                        if dep not in waiting:
+                            continue
                         waiting[dep].discard(uid)
                         if not waiting[dep]:
                             ready.append(dep)
@@ -196,8 +216,10 @@ class _Run:
             if record.status in (Status.PENDING, Status.RETRYING):
                 record.status = Status.SKIPPED
         if self.failure is not None:
-            raise self._failed(*self.failure, seconds=seconds)
-        return RunResult(
+            failed = self._failed(*self.failure, seconds=seconds)
+            self._report(failed.result, _one_line(self.failure[1]))
+            raise failed
+        result = RunResult(
             pipeline=self.pipeline.name,
             run_id=self.run_id,
             ok=True,
@@ -206,6 +228,82 @@ class _Run:
             seconds=seconds,
             staging=[s.uri for s in self.stagings.values()],
         )
+        self._report(result, None)
+        return result
+
+    # --- cache --------------------------------------------------------------------------------
+
+    def _reuse_cached(self) -> set[str]:
+        """Take every reusable output from the cache; return the units that must still run.
+
+        A unit runs if it has no reusable output and its output is returned, it has no
+        dependents (a sink), or a dependent runs. The rest are reported as cached.
+        """
+        plan = self.plan
+        returned = {r.node for r in iter_refs(self.pipeline.output) if isinstance(r, Ref)}
+        needed: set[str] = set()
+        for uid in reversed(list(plan.units)):  # units are in topological order
+            unit = plan.units[uid]
+            if self._lookup(unit):
+                continue
+            dependents = plan.dependents[uid]
+            if unit.root.id in returned or not dependents or needed.intersection(dependents):
+                needed.add(uid)
+        for uid, unit in plan.units.items():
+            if uid not in needed:
+                for node in unit.nodes:
+                    self.records[node.id].cache_hit = True
+                self._emit(unit, Status.CACHED, 0)
+        return needed
+
+    def _lookup(self, unit: Unit) -> bool:
+        """Whether ``unit``'s output is in the cache (and intact); binds it as its value."""
+        key = self.keys.get(unit.root.id)
+        if key is None:
+            return False
+        cache = self._cache(unit.executor.provider)
+        root = unit.root
+        if root.kind is NodeKind.SINK:
+            assert root.bucket is not None
+            if not cache.sink_done(key, root.bucket):
+                return False
+            self.values[root.id] = None
+            return True
+        if self.plan.handoff[root.id] not in (Handoff.STAGED, Handoff.COLLECT):
+            return False
+        staged = cache.lookup(key)
+        if staged is None:
+            return False
+        self.values[root.id] = staged
+        record = self.records[root.id]
+        record.rows, record.bytes = staged.rows, staged.bytes
+        return True
+
+    def _output_key(self, unit: Unit) -> tuple[str, bool]:
+        """Where the root's output goes (cache when keyed) and whether a collect is kept."""
+        key = self.keys.get(unit.root.id)
+        if key is None:
+            return self._staging(unit.executor.provider).key_for(unit.root.id), False
+        keep = self.plan.handoff[unit.root.id] is Handoff.COLLECT
+        return self._cache(unit.executor.provider).output_key(key), keep
+
+    def _keep(self, unit: Unit, outcome: Outcome) -> None:
+        """Record a finished unit's output in the cache, after its file is committed."""
+        key = self.keys.get(unit.root.id)
+        if key is None:
+            return
+        cache = self._cache(unit.executor.provider)
+        root = unit.root
+        if root.kind is NodeKind.SINK:
+            assert root.bucket is not None
+            cache.commit_sink(key, root.id, root.bucket)
+        elif outcome.kept is not None:
+            cache.commit(key, root.id, outcome.kept)
+
+    def _report(self, result: object, error: str | None) -> None:
+        assert isinstance(result, RunResult)
+        provider = self.plan.units[next(iter(self.plan.units))].executor.provider
+        write_report(provider, build_report(result, self.started, error))
 
     def _submit(
         self,
@@ -223,6 +321,7 @@ class _Run:
             if p not in members
         }
         provider = unit.executor.provider
+        output_key, keep_collected = self._output_key(unit)
         job = Job(
             unit=unit,
             handoff=self.plan.handoff[unit.root.id],
@@ -230,6 +329,8 @@ class _Run:
             params=self.params,
             staging=lambda: self._staging(provider),
             attempt=attempt,
+            output_key=output_key,
+            keep_collected=keep_collected,
         )
         self._emit(unit, Status.RUNNING, attempt)
         handle = backend.submit(job, lambda o: self.events.put((unit.id, attempt, o)))

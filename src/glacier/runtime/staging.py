@@ -1,13 +1,16 @@
-"""The run's staging area: where frames handed between executors are written once as Parquet.
+"""The staging area: where frames handed between executors are written once as Parquet.
 
-On a ``LocalConfig`` provider it is ``<base_path>/.glacier/runs/<run_id>/``; on a cloud provider,
-``runs/<run_id>/`` in the provider's staging bucket.
+On a ``LocalConfig`` provider it is ``<base_path>/.glacier/``; on a cloud provider, the
+provider's staging bucket. Inside it, ``runs/<run_id>/`` holds one run's hand-offs and report,
+and ``cache/`` the outputs a later run may reuse (see :mod:`glacier.runtime.cache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -20,15 +23,18 @@ if TYPE_CHECKING:
     from glacier.provider import Provider
 
 LOCAL_STAGING_FOLDER = ".glacier"
+RUNS_PREFIX = "runs"
 
 
 @dataclass(frozen=True)
 class StagedFrame:
-    """A frame materialized in staging: where it is and how many rows it has."""
+    """A frame materialized in staging: where it is, its rows, size and content checksum."""
 
     uri: str
     rows: int
     provider: Provider
+    bytes: int | None = None
+    checksum: str | None = None
 
     def scan(self) -> pl.LazyFrame:
         return formats.scan([self.uri], Format.PARQUET, self.provider.store.storage_options())
@@ -37,36 +43,70 @@ class StagedFrame:
         return self.scan().collect()
 
 
+def staging_bucket(provider: Provider) -> str:
+    """The bucket (a hidden folder locally) that holds runs and the cache."""
+    return LOCAL_STAGING_FOLDER if provider.cloud is Cloud.LOCAL else provider.staging_bucket
+
+
+def safe_name(node_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", node_id)
+
+
+def checksum(uri: str) -> str | None:
+    """SHA-256 of a stored file's bytes; None where the object is not a local file."""
+    path = Path(uri)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_text(uri: str, text: str) -> None:
+    """Writer for ``ObjectStore.write_atomic`` of small JSON documents (manifests, reports)."""
+    Path(uri).write_text(text)
+
+
 class Staging:
     """Staging for one run on one provider."""
 
     def __init__(self, provider: Provider, run_id: str) -> None:
         self.provider = provider
         self.run_id = run_id
-        self.bucket = (
-            LOCAL_STAGING_FOLDER if provider.cloud is Cloud.LOCAL else provider.staging_bucket
-        )
-        self.prefix = f"runs/{run_id}"
+        self.bucket = staging_bucket(provider)
+        self.prefix = f"{RUNS_PREFIX}/{run_id}"
 
     @property
     def uri(self) -> str:
         return self.provider.store.uri(self.bucket, self.prefix)
 
     def key_for(self, node_id: str) -> str:
-        return f"{self.prefix}/{re.sub(r'[^A-Za-z0-9_.-]', '_', node_id)}.parquet"
+        return f"{self.prefix}/{safe_name(node_id)}.parquet"
 
-    def put(self, node_id: str, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
-        """Write ``frame`` once (streaming when lazy) and commit it atomically."""
-        store = self.provider.store
-        key = self.key_for(node_id)
-        options = store.storage_options()
-        store.write_atomic(
-            self.bucket, key, lambda uri: formats.write(frame, uri, Format.PARQUET, options)
-        )
-        uri = store.uri(self.bucket, key)
-        rows = (
-            frame.height
-            if isinstance(frame, pl.DataFrame)
-            else formats.count_rows(uri, Format.PARQUET, options)
-        )
-        return StagedFrame(uri=uri, rows=rows or 0, provider=self.provider)
+    def put(self, key: str, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
+        """Write ``frame`` once at ``key`` (streaming when lazy) and commit it atomically."""
+        return put_frame(self.provider, self.bucket, key, frame)
+
+
+def put_frame(
+    provider: Provider, bucket: str, key: str, frame: pl.DataFrame | pl.LazyFrame
+) -> StagedFrame:
+    store = provider.store
+    options = store.storage_options()
+    store.write_atomic(bucket, key, lambda uri: formats.write(frame, uri, Format.PARQUET, options))
+    uri = store.uri(bucket, key)
+    rows = (
+        frame.height
+        if isinstance(frame, pl.DataFrame)
+        else formats.count_rows(uri, Format.PARQUET, options)
+    )
+    objects = store.list(bucket, key)
+    return StagedFrame(
+        uri=uri,
+        rows=rows or 0,
+        provider=provider,
+        bytes=objects[0].size if objects else None,
+        checksum=checksum(uri),
+    )

@@ -1,29 +1,62 @@
-"""Run one unit: call each task with its inputs, then hand the root's output on.
+"""Run one unit: call each step with its inputs, then hand the root's output on.
 
-This is the entry point every backend runs, in this process or another, so a task behaves the
-same wherever it is placed.
+Every backend ends here, in this process or another (see :mod:`glacier.runtime.invocation`
+for the serializable form other processes and the cloud receive), so a task behaves the same
+wherever it is placed.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from glacier.core.dag import Node, NodeKind, ParamRef, Ref
+from glacier.core.dag import ParamRef, Ref
 from glacier.core.trace import resolve
 from glacier.runtime.plan import Handoff, Unit
-from glacier.runtime.staging import StagedFrame, Staging
+from glacier.runtime.staging import StagedFrame
+
+if TYPE_CHECKING:
+    from glacier.resources.bucket import Bucket
+
+Frame = pl.DataFrame | pl.LazyFrame
+Put = Callable[[Frame], StagedFrame]
+"""Writes the root's output where the scheduler asked (run staging or the cache)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node as a worker sees it: a task function, or a sink's bucket, and its arguments."""
+
+    node: str
+    fn: Callable[..., Any] | None = None
+    sink: Bucket | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+def steps_of(unit: Unit) -> list[Step]:
+    return [
+        Step(
+            node=n.id,
+            fn=n.task.fn if n.task is not None else None,
+            sink=n.bucket if n.task is None else None,
+            args=n.args,
+            kwargs=n.kwargs,
+        )
+        for n in unit.nodes
+    ]
 
 
 @dataclass
 class NodeStats:
     seconds: float
     rows: int | None = None
+    bytes: int | None = None
 
 
 @dataclass
@@ -36,16 +69,26 @@ class Outcome:
     failed_node: str | None = None
     error: BaseException | None = None
     traceback: str | None = None
+    peak_memory: int | None = None
+    """Peak resident memory of the worker during the attempt, in bytes, where measured."""
+    kept: StagedFrame | None = None
+    """The Parquet file the root's output was written to, if any (for the cache)."""
+    cold_start: float | None = None
+    """Seconds spent starting a fresh worker for this attempt; None when one was warm."""
 
 
 def run_unit(
-    unit: Unit,
+    steps: Sequence[Step],
     handoff: Handoff,
     inputs: Mapping[str, Any],
     params: Mapping[str, Any],
-    staging: Callable[[], Staging],
+    put: Put,
+    keep_collected: bool = False,
 ) -> Outcome:
-    """Run ``unit``'s nodes in order; never raises, failures come back in the outcome."""
+    """Run ``steps`` in order; never raises, failures come back in the outcome.
+
+    ``keep_collected`` also writes a collected (returned) frame through ``put``, for the cache.
+    """
     values: dict[str, Any] = {}
     outcome = Outcome(ok=True)
 
@@ -55,44 +98,56 @@ def run_unit(
         value = values[ref.node] if ref.node in values else inputs[ref.node]
         return value.scan() if isinstance(value, StagedFrame) else value
 
-    node: Node | None = None
+    root = steps[-1]
+    step: Step | None = None
     try:
-        for node in unit.nodes:
+        for step in steps:
             start = time.perf_counter()
-            rows = None
-            if node.kind is NodeKind.SINK:
-                assert node.bucket is not None
-                rows = node.bucket.write(lookup(node.args[0]))
-                values[node.id] = None
+            rows = size = None
+            if step.sink is not None:
+                rows = step.sink.write(lookup(step.args[0]))
+                values[step.node] = None
             else:
-                assert node.task is not None
-                values[node.id] = node.task.fn(
-                    *resolve(node.args, lookup), **resolve(node.kwargs, lookup)
+                assert step.fn is not None
+                values[step.node] = step.fn(
+                    *resolve(step.args, lookup), **resolve(step.kwargs, lookup)
                 )
-            if node is unit.root:
-                values[node.id], root_rows = _hand_on(node.id, values[node.id], handoff, staging)
+            if step is root:
+                values[step.node], outcome.kept = _hand_on(
+                    values[step.node], handoff, put, keep_collected
+                )
+                root_rows, size = _size(values[step.node], outcome.kept)
                 rows = rows if root_rows is None else root_rows
-            outcome.stats[node.id] = NodeStats(time.perf_counter() - start, rows)
+            outcome.stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
     except Exception as exc:
-        assert node is not None
+        assert step is not None
         return Outcome(
             ok=False,
             stats=outcome.stats,
-            failed_node=node.id,
+            failed_node=step.node,
             error=exc,
             traceback="".join(traceback.format_exception(exc)),
         )
-    outcome.value = values[unit.root.id]
+    outcome.value = values[root.node]
     return outcome
 
 
 def _hand_on(
-    node_id: str, value: Any, handoff: Handoff, staging: Callable[[], Staging]
-) -> tuple[Any, int | None]:
-    """Materialize the root's output as its hand-off requires; returns (value, rows)."""
+    value: Any, handoff: Handoff, put: Put, keep_collected: bool
+) -> tuple[Any, StagedFrame | None]:
+    """Materialize the root's output as its hand-off requires; returns (value, file written)."""
     if handoff is Handoff.COLLECT and isinstance(value, pl.LazyFrame):
         value = value.collect()
-    if handoff is Handoff.STAGED and isinstance(value, (pl.DataFrame, pl.LazyFrame)):
-        staged = staging().put(node_id, value)
-        return staged, staged.rows
-    return value, value.height if isinstance(value, pl.DataFrame) else None
+    if handoff is Handoff.STAGED and isinstance(value, Frame):
+        staged = put(value)
+        return staged, staged
+    if handoff is Handoff.COLLECT and keep_collected and isinstance(value, pl.DataFrame):
+        return value, put(value)
+    return value, None
+
+
+def _size(value: Any, kept: StagedFrame | None) -> tuple[int | None, int | None]:
+    """Rows and bytes of a handed-on output, where known without reading it."""
+    if kept is not None:
+        return kept.rows, kept.bytes
+    return (value.height if isinstance(value, pl.DataFrame) else None), None

@@ -1,7 +1,8 @@
 """One backend per executor kind, chosen through this table so heavy engines load on use.
 
-Local mode runs every kind in this process for now; a kind gets its own backend (isolated
-processes, Dask, Spark) by changing its entry here, not the scheduler.
+Local mode emulates each kind: local in threads of this process, serverless in isolated worker
+processes with the config's memory and timeout, vm on a Dask cluster; cluster stays on threads
+until the Spark backend lands. A kind changes backend by changing its entry here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from glacier.runtime.backends.base import Backend, Job, RunServices
 # executor kind -> "module:BackendClass"
 _LOCAL_MODE: dict[ExecutorKind, str] = {
     ExecutorKind.LOCAL: "glacier.runtime.backends.thread:ThreadBackend",
-    ExecutorKind.SERVERLESS: "glacier.runtime.backends.thread:ThreadBackend",
-    ExecutorKind.VM: "glacier.runtime.backends.thread:ThreadBackend",
+    ExecutorKind.SERVERLESS: "glacier.runtime.backends.process:ProcessBackend",
+    ExecutorKind.VM: "glacier.runtime.backends.dask:DaskBackend",
     ExecutorKind.CLUSTER: "glacier.runtime.backends.thread:ThreadBackend",
 }
 

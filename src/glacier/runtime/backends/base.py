@@ -13,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import polars as pl
+
 from glacier.runtime.plan import Handoff, Unit
-from glacier.runtime.staging import Staging
+from glacier.runtime.staging import StagedFrame, Staging
 from glacier.runtime.worker import Outcome
 
 if TYPE_CHECKING:
@@ -31,6 +33,13 @@ class Job:
     params: Mapping[str, Any]
     staging: Callable[[], Staging]
     attempt: int
+    output_key: str
+    """Key in the staging bucket for the root's Parquet output (run staging or cache)."""
+    keep_collected: bool = False
+    """Also write a collected (returned) output there, so a later run can reuse it."""
+
+    def put(self, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
+        return self.staging().put(self.output_key, frame)
 
 
 class RunServices:

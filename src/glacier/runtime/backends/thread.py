@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from glacier.runtime.backends.base import Backend, Job
-from glacier.runtime.worker import Outcome, run_unit
+from glacier.runtime.worker import Outcome, run_unit, steps_of
 
 
 class ThreadBackend(Backend):
@@ -19,7 +19,13 @@ class ThreadBackend(Backend):
 
     def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
         future = self.services.threads.submit(
-            run_unit, job.unit, job.handoff, job.inputs, job.params, job.staging
+            run_unit,
+            steps_of(job.unit),
+            job.handoff,
+            job.inputs,
+            job.params,
+            job.put,
+            job.keep_collected,
         )
 
         def finished(f: Future[Outcome]) -> None:

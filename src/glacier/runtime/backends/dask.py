@@ -1,0 +1,125 @@
+"""VMs emulated by a Dask cluster on this machine; the same client reaches a remote scheduler.
+
+Local mode starts a cluster on first use and closes it at the end of the run: a scheduler and
+one worker per VM, each its own process, listening on 127.0.0.1 only, no dashboard, the worker
+sized by ``VmConfig`` (``cpus`` threads, ``memory`` MB; Dask's nanny restarts a worker that
+goes over it). The cluster is ``distributed``'s ``SubprocessCluster`` rather than
+``LocalCluster``: LocalCluster starts workers with multiprocessing, which re-imports the user's
+``__main__`` script in every worker, so a pipeline script without an
+``if __name__ == "__main__":`` guard fails with "Nanny failed to start" (measured). Subprocess
+workers start from the command line like a VM's worker service and never import the script.
+
+Units go to the worker as :class:`~glacier.runtime.invocation.Invocation` bytes, the same entry
+point the serverless backend and the cloud run. Timeouts are soft here: Dask cannot stop a task
+that is running, so the scheduler stops waiting and the attempt's late result is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from glacier.config.compute import VmConfig
+from glacier.errors import ConfigError, TaskCrashed
+from glacier.runtime.backends.base import Backend, Job, RunServices
+from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
+from glacier.runtime.worker import Outcome
+
+if TYPE_CHECKING:
+    from glacier.resources.executor import Executor
+
+EXTRA = "glacier-pipelines[dask]"
+
+
+class DaskCluster:
+    """A client to a Dask scheduler, and the local cluster behind it when Glacier started one."""
+
+    def __init__(self, config: VmConfig | None, address: str | None = None) -> None:
+        try:
+            from distributed import Client
+            from distributed.deploy.subprocess import SubprocessCluster
+        except ImportError:
+            raise ConfigError(
+                f"VM executors run on Dask in local mode, and Dask is not installed. Install the "
+                f"extra: pip install '{EXTRA}'."
+            ) from None
+        self.cluster: Any = None
+        if address is None:
+            config = config or VmConfig()
+            self.cluster = SubprocessCluster(
+                host="127.0.0.1",
+                dashboard_address=None,  # type: ignore[arg-type]
+                n_workers=1,
+                threads_per_worker=config.cpus,
+                worker_kwargs={"memory_limit": f"{config.memory}MiB", "dashboard": False},
+                silence_logs=logging.ERROR,
+            )
+            address = self.cluster.scheduler_address
+        self.client: Any = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+class DaskBackend(Backend):
+    name = "dask"
+    shares_process = False
+
+    def __init__(self, executor: Executor, services: RunServices) -> None:
+        super().__init__(executor, services)
+        self._cluster: DaskCluster | None = None
+        self._lock = threading.Lock()
+
+    def cluster(self) -> DaskCluster:
+        with self._lock:
+            if self._cluster is None:
+                config = self.executor.config
+                self._cluster = DaskCluster(config if isinstance(config, VmConfig) else None)
+            return self._cluster
+
+    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+        provider = job.staging().provider
+        payload = encode(describe(job, self.services.run_id))
+        key = f"glacier-{job.unit.id}-{job.attempt}-{secrets.token_hex(4)}"
+        try:
+            future = self.cluster().client.submit(invoke, payload, key=key, pure=False)
+        except ConfigError as exc:
+            done(Outcome(ok=False, failed_node=job.unit.root.id, error=exc, traceback=str(exc)))
+            return None
+
+        def finished(f: Any) -> None:
+            if f.cancelled():
+                return
+            try:
+                done(decode_outcome(f.result(), provider))
+            except Exception as exc:  # the worker died (KilledWorker) or the transport failed
+                error = TaskCrashed(
+                    f"Task {job.unit.root.id!r} on VM executor {self.executor.name!r}: the Dask "
+                    f"worker failed without a result ({type(exc).__name__}: {exc})."
+                )
+                done(
+                    Outcome(
+                        ok=False,
+                        failed_node=job.unit.root.id,
+                        error=error,
+                        traceback=f"glacier.errors.TaskCrashed: {error}",
+                    )
+                )
+
+        future.add_done_callback(finished)
+        return future
+
+    def cancel(self, handle: object) -> None:
+        if handle is not None:
+            handle.cancel()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        with self._lock:
+            cluster, self._cluster = self._cluster, None
+        if cluster is not None:
+            cluster.close()

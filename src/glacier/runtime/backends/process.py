@@ -1,0 +1,266 @@
+"""Serverless functions emulated by isolated worker processes, with their memory and time caps.
+
+Each invocation runs in a worker process (a fresh interpreter started with ``subprocess``, so
+the user's ``__main__`` script is never re-imported). Workers are reused per executor like warm
+function containers; starting one is the cold start and is measured.
+
+Memory: ``RLIMIT_AS`` does not emulate a function's memory limit faithfully, because Polars
+(jemalloc, one thread pool per process) reserves far more address space than it touches:
+measured here, importing Polars and running one small query reserves ~890 MB of virtual memory
+for 64 MB resident, and a 1024 MB address-space cap already fails a 100 MB allocation. Cloud
+functions limit resident memory (a cgroup), so the backend samples the worker's resident set
+every few milliseconds and kills it once it is over the limit, reporting the peak it saw.
+cgroups would be exact but need root and cgroup v2 delegation, which a laptop run cannot assume.
+
+Time: the config's timeout is enforced here (kill); a task's own ``timeout=`` is enforced by
+the scheduler, which calls :meth:`ProcessBackend.cancel` (kill) when it expires.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
+
+from glacier.config.compute import ServerlessConfig
+from glacier.errors import TaskCrashed, TaskError, TaskOutOfMemory, TaskTimeout
+from glacier.runtime.backends.base import Backend, Job, RunServices
+from glacier.runtime.backends.memory import rss
+from glacier.runtime.backends.process_main import HEADER, READY, write_frame
+from glacier.runtime.invocation import decode_outcome, describe, encode
+from glacier.runtime.worker import Outcome
+
+if TYPE_CHECKING:
+    from glacier.resources.executor import Executor
+
+POLL_SECONDS = 0.005
+MB = 1024 * 1024
+
+
+class WorkerDied(Exception):
+    """The worker process ended before it answered."""
+
+
+class Worker:
+    """One worker process: a warm container serving one invocation at a time."""
+
+    def __init__(self) -> None:
+        started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "glacier.runtime.backends.process_main"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=os.getcwd(),
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout_fd = self.process.stdout.fileno()
+        self.killed = False
+        self.peak = 0
+        if self.receive(None, None) != READY:
+            raise WorkerDied("the worker did not start")
+        self.cold_start = time.perf_counter() - started
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def call(self, payload: bytes, limit: int | None, deadline: float | None) -> bytes:
+        """Send one invocation and wait for its outcome, enforcing memory and time."""
+        self.peak = 0
+        try:
+            write_frame(self.stdin, payload)
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerDied(str(exc)) from None
+        return self.receive(limit, deadline)
+
+    def receive(self, limit: int | None, deadline: float | None) -> bytes:
+        """Read one frame, sampling resident memory while waiting.
+
+        Raises ``MemoryError`` over ``limit`` bytes, ``TimeoutError`` past ``deadline``
+        (monotonic) and :class:`WorkerDied` if the process ends; the first two kill it.
+        """
+        buffer = bytearray()
+        size: int | None = None
+        while size is None or len(buffer) < HEADER.size + size:
+            readable, _, _ = select.select([self.stdout_fd], [], [], POLL_SECONDS)
+            if readable:
+                chunk = os.read(self.stdout_fd, 1 << 20)
+                if not chunk:
+                    raise WorkerDied(self.exit_reason())
+                buffer += chunk
+                if size is None and len(buffer) >= HEADER.size:
+                    (size,) = HEADER.unpack_from(buffer)
+                continue
+            resident = rss(self.pid) or 0
+            self.peak = max(self.peak, resident)
+            if limit is not None and resident > limit:
+                self.kill()
+                raise MemoryError(resident)
+            if deadline is not None and time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError
+        return bytes(buffer[HEADER.size :])
+
+    def exit_reason(self) -> str:
+        code = self.process.wait()
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exited with code {code}"
+
+    def kill(self) -> None:
+        self.killed = True
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        """Let an idle worker exit on end of input; kill it if it lingers."""
+        try:
+            self.stdin.close()
+            self.process.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+class ProcessBackend(Backend):
+    """Serverless executors in local mode: one warm pool of worker processes per executor."""
+
+    name = "process"
+    shares_process = False
+
+    def __init__(self, executor: Executor, services: RunServices) -> None:
+        super().__init__(executor, services)
+        config = executor.config
+        memory = config.memory if isinstance(config, ServerlessConfig) else None
+        timeout = config.timeout if isinstance(config, ServerlessConfig) else None
+        self.memory_mb: int | None = memory
+        self.timeout_s: float | None = timeout
+        self.idle: list[Worker] = []
+        self.busy: dict[int, Worker] = {}
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+        payload = encode(describe(job, self.services.run_id))
+        call = _Call()
+        threading.Thread(
+            target=self._run, args=(job, payload, call, done), daemon=True, name="glacier-fn"
+        ).start()
+        return call
+
+    def cancel(self, handle: object) -> None:
+        assert isinstance(handle, _Call)
+        with self.lock:
+            handle.cancelled = True
+            worker = handle.worker
+        if worker is not None:
+            worker.kill()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            idle, busy = self.idle, list(self.busy.values())
+            self.idle, self.busy = [], {}
+        for worker in busy:
+            worker.kill()
+        for worker in idle:
+            worker.stop()
+
+    # --- one invocation -----------------------------------------------------------------------
+
+    def _run(self, job: Job, payload: bytes, call: _Call, done: Callable[[Outcome], None]) -> None:
+        try:
+            worker, cold = self._acquire(call)
+        except (WorkerDied, OSError) as exc:
+            done(self._failure(job, TaskCrashed(self._crash_message(job, str(exc)))))
+            return
+        limit = self.memory_mb * MB if self.memory_mb else None
+        deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
+        try:
+            outcome = decode_outcome(worker.call(payload, limit, deadline), job.staging().provider)
+        except MemoryError:
+            outcome = self._failure(job, TaskOutOfMemory(self._oom_message(job, worker.peak)))
+        except TimeoutError:
+            outcome = self._failure(job, TaskTimeout(self._timeout_message(job)))
+        except WorkerDied as exc:
+            outcome = self._failure(job, TaskCrashed(self._crash_message(job, str(exc))))
+        outcome.peak_memory = max(outcome.peak_memory or 0, worker.peak) or None
+        outcome.cold_start = cold
+        self._release(worker)
+        done(outcome)
+
+    def _acquire(self, call: _Call) -> tuple[Worker, float | None]:
+        with self.lock:
+            worker = self.idle.pop() if self.idle else None
+        cold = None
+        if worker is None:
+            worker = Worker()
+            cold = worker.cold_start
+        with self.lock:
+            self.busy[worker.pid] = worker
+            call.worker = worker
+            if call.cancelled:
+                worker.kill()
+        return worker, cold
+
+    def _release(self, worker: Worker) -> None:
+        with self.lock:
+            self.busy.pop(worker.pid, None)
+            keep = not worker.killed and worker.process.poll() is None and not self.closed
+            if keep:
+                self.idle.append(worker)
+        if not keep:
+            worker.kill()
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def _failure(self, job: Job, error: TaskError) -> Outcome:
+        return Outcome(
+            ok=False,
+            failed_node=job.unit.root.id,
+            error=error,
+            traceback=f"glacier.errors.{type(error).__name__}: {error}",
+        )
+
+    def _what(self, job: Job) -> str:
+        names = [n.id for n in job.unit.nodes]
+        fused = f" (fused with {', '.join(repr(n) for n in names[:-1])})" if len(names) > 1 else ""
+        return f"Task {names[-1]!r}{fused} on serverless executor {self.executor.name!r}"
+
+    def _oom_message(self, job: Job, peak: int) -> str:
+        return (
+            f"{self._what(job)} used {peak / MB:.0f} MB, over its memory limit of "
+            f"{self.memory_mb} MB ({type(self.executor.config).__name__}.memory); the worker was "
+            f"killed as the cloud would. Raise memory= or process less data per task."
+        )
+
+    def _timeout_message(self, job: Job) -> str:
+        return (
+            f"{self._what(job)} ran past the function timeout of {self.timeout_s:g} s "
+            f"({type(self.executor.config).__name__}.timeout); the worker was killed. Raise "
+            f"timeout= in the config or make the task faster."
+        )
+
+    def _crash_message(self, job: Job, reason: str) -> str:
+        return (
+            f"{self._what(job)}: the worker process died without a result ({reason}). This is "
+            f"a crash in native code or an external kill; the attempt is retried if the task "
+            f"has retries."
+        )
+
+
+class _Call:
+    """The handle of one submitted invocation: which worker runs it, and whether to stop it."""
+
+    def __init__(self) -> None:
+        self.worker: Worker | None = None
+        self.cancelled = False

@@ -1,0 +1,240 @@
+"""The serializable form of one attempt of a unit, and the worker entry point that runs it.
+
+A backend in another process (a local worker process, a Dask worker, later a cloud function)
+receives an :class:`Invocation` as bytes and calls :func:`invoke`. What crosses the boundary:
+
+* task functions, with cloudpickle (by value for ``__main__``, by reference for modules);
+* frames, only as Parquet files in the staging area (``StagedRef``): never pickled DataFrames
+  and never serialized LazyFrame plans, which embed storage credentials;
+* buckets and providers as descriptions without secrets (``config.to_dict()`` drops fields
+  hidden from repr); the worker resolves credentials itself when it opens the provider.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pickle
+import resource
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from glacier.errors import ConfigError, TaskError
+from glacier.runtime.plan import Handoff
+from glacier.runtime.staging import StagedFrame, put_frame
+from glacier.runtime.worker import Outcome, Step, run_unit, steps_of
+
+if TYPE_CHECKING:
+    from glacier.provider import Provider
+    from glacier.resources.bucket import Bucket
+    from glacier.runtime.backends.base import Job
+
+
+@dataclass(frozen=True)
+class ProviderRef:
+    """A provider by its config's public fields (JSON text, so it is hashable and cacheable)."""
+
+    config: str
+
+    @classmethod
+    def of(cls, provider: Provider) -> ProviderRef:
+        return cls(json.dumps(provider.config.to_dict(), sort_keys=True))
+
+    def open(self) -> Provider:
+        return _open_provider(self.config)
+
+
+@functools.cache
+def _open_provider(config_json: str) -> Provider:
+    """One provider per description per process, so warm workers reuse clients."""
+    import glacier.config
+    from glacier.provider import Provider
+
+    fields = json.loads(config_json)
+    cls = getattr(glacier.config, fields.pop("type"))
+    return Provider(cls(**fields))
+
+
+@dataclass(frozen=True)
+class BucketRef:
+    provider: ProviderRef
+    bucket: str
+    path: str
+
+    @classmethod
+    def of(cls, bucket: Bucket) -> BucketRef:
+        return cls(ProviderRef.of(bucket.provider), bucket.bucket, bucket.path)
+
+    def open(self) -> Bucket:
+        from glacier.resources.bucket import Bucket
+
+        return Bucket(self.provider.open(), self.bucket, self.path)
+
+
+@dataclass(frozen=True)
+class StagedRef:
+    """A :class:`StagedFrame` without its provider object."""
+
+    provider: ProviderRef
+    uri: str
+    rows: int
+    bytes: int | None = None
+    checksum: str | None = None
+
+    @classmethod
+    def of(cls, frame: StagedFrame) -> StagedRef:
+        return cls(
+            ProviderRef.of(frame.provider), frame.uri, frame.rows, frame.bytes, frame.checksum
+        )
+
+    def open(self, provider: Provider | None = None) -> StagedFrame:
+        return StagedFrame(
+            self.uri, self.rows, provider or self.provider.open(), self.bytes, self.checksum
+        )
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """Which unit to run, with what, and where its output goes."""
+
+    run_id: str
+    unit: str
+    attempt: int
+    steps: tuple[Step, ...]
+    sinks: Mapping[str, BucketRef]
+    handoff: Handoff
+    inputs: Mapping[str, Any]
+    params: Mapping[str, Any]
+    output: BucketRef
+    """Staging bucket and key for the root's Parquet output."""
+    keep_collected: bool = False
+
+
+def describe(job: Job, run_id: str) -> Invocation:
+    """The invocation for ``job``: everything a worker in another process needs."""
+    staging = job.staging()
+    steps = tuple(replace(s, sink=None) for s in steps_of(job.unit))
+    sinks = {n.id: BucketRef.of(n.bucket) for n in job.unit.nodes if n.bucket is not None}
+    return Invocation(
+        run_id=run_id,
+        unit=job.unit.id,
+        attempt=job.attempt,
+        steps=steps,
+        sinks=sinks,
+        handoff=job.handoff,
+        inputs={k: _portable(v) for k, v in job.inputs.items()},
+        params=dict(job.params),
+        output=BucketRef(ProviderRef.of(staging.provider), staging.bucket, job.output_key),
+        keep_collected=job.keep_collected,
+    )
+
+
+def _portable(value: Any) -> Any:
+    from glacier.resources.bucket import Bucket
+
+    if isinstance(value, Bucket):
+        return BucketRef.of(value)
+    if isinstance(value, StagedFrame):
+        return StagedRef.of(value)
+    return value
+
+
+def execute(invocation: Invocation) -> Outcome:
+    """Run an invocation in this process; the outcome's value is portable (``StagedRef``)."""
+    target = invocation.output
+    provider = target.provider.open()
+    inputs = {
+        k: v.open() if isinstance(v, (BucketRef, StagedRef)) else v
+        for k, v in invocation.inputs.items()
+    }
+    steps = [
+        replace(s, sink=invocation.sinks[s.node].open()) if s.node in invocation.sinks else s
+        for s in invocation.steps
+    ]
+    outcome = run_unit(
+        steps,
+        invocation.handoff,
+        inputs,
+        invocation.params,
+        lambda frame: put_frame(provider, target.bucket, target.path, frame),
+        invocation.keep_collected,
+    )
+    if isinstance(outcome.value, StagedFrame):
+        outcome.value = StagedRef.of(outcome.value)
+    if outcome.kept is not None:
+        outcome.kept = StagedRef.of(outcome.kept)  # type: ignore[assignment]
+    outcome.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return outcome
+
+
+def _cloudpickle() -> Any:
+    try:
+        import cloudpickle  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigError(
+            "Serverless and VM executors run tasks in worker processes, which receive the task "
+            "functions through cloudpickle, and it is not installed. Run: pip install cloudpickle."
+        ) from None
+    return cloudpickle
+
+
+def encode(invocation: Invocation) -> bytes:
+    """Invocation bytes: an envelope (plain pickle) around the cloudpickled invocation.
+
+    The envelope carries the caller's import path, so that functions pickled by reference
+    (defined in importable modules) can be imported before the invocation is unpickled.
+    """
+    envelope = {
+        "sys_path": list(sys.path),
+        "root": invocation.steps[-1].node,
+        "invocation": _cloudpickle().dumps(invocation),
+    }
+    return pickle.dumps(envelope)
+
+
+def invoke(payload: bytes) -> bytes:
+    """The entry point of every out-of-process worker: invocation bytes in, outcome bytes out."""
+    cloudpickle = _cloudpickle()
+    envelope = pickle.loads(payload)
+    for entry in envelope["sys_path"]:
+        if entry not in sys.path:
+            sys.path.append(entry)
+    root = envelope["root"]
+    try:
+        invocation: Invocation = cloudpickle.loads(envelope["invocation"])
+    except Exception as exc:
+        return _failed(
+            root,
+            f"Task {root!r}: the worker could not load the task ({type(exc).__name__}: {exc}). "
+            f"Define tasks in the pipeline script or in a module importable where it runs.",
+            traceback.format_exc(),
+        )
+    outcome = execute(invocation)
+    try:
+        return bytes(cloudpickle.dumps(outcome))
+    except Exception as exc:  # a returned value or an exception that does not pickle
+        node = outcome.failed_node or root
+        return _failed(
+            node,
+            f"Task {node!r}: its result cannot be sent back from the worker process ({exc}). "
+            f"Return a polars frame or plain data, and raise picklable exceptions.",
+            outcome.traceback or traceback.format_exc(),
+        )
+
+
+def _failed(node: str, message: str, trace: str) -> bytes:
+    outcome = Outcome(ok=False, failed_node=node, error=TaskError(message), traceback=trace)
+    return bytes(_cloudpickle().dumps(outcome))
+
+
+def decode_outcome(data: bytes, provider: Provider) -> Outcome:
+    """An outcome from a worker, with its staged value bound to this process's provider."""
+    outcome: Outcome = _cloudpickle().loads(data)
+    if isinstance(outcome.value, StagedRef):
+        outcome.value = outcome.value.open(provider)
+    if isinstance(outcome.kept, StagedRef):
+        outcome.kept = outcome.kept.open(provider)
+    return outcome

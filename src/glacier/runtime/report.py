@@ -1,0 +1,154 @@
+"""Run reports: one JSON file per run in the staging area, listed and shown by the CLI.
+
+``runs/<run_id>/report.json`` in the staging bucket of the pipeline's provider (locally
+``<base_path>/.glacier/runs/<run_id>/report.json``). ``glacier runs`` calls :func:`list_runs`
+and :func:`format_runs`; ``glacier report RUN_ID`` calls :func:`load_report` and
+:func:`format_report`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from glacier.errors import GlacierError
+from glacier.runtime.staging import RUNS_PREFIX, staging_bucket, write_text
+
+if TYPE_CHECKING:
+    from glacier.provider import Provider
+    from glacier.runtime.result import RunResult
+
+REPORT_NAME = "report.json"
+REPORT_VERSION = 1
+
+
+class ReportNotFound(GlacierError):
+    """No report for the run id asked for."""
+
+
+def build_report(result: RunResult, started: str, error: str | None) -> dict[str, Any]:
+    return {
+        "version": REPORT_VERSION,
+        "pipeline": result.pipeline,
+        "run_id": result.run_id,
+        "ok": result.ok,
+        "started": started,
+        "seconds": round(result.seconds, 6),
+        "error": error,
+        "staging": result.staging,
+        "tasks": [
+            {k: (str(v) if k == "status" else v) for k, v in dataclasses.asdict(t).items()}
+            for t in result.tasks.values()
+        ],
+    }
+
+
+def write_report(provider: Provider, report: dict[str, Any]) -> str:
+    """Commit the report atomically; returns where it is."""
+    store = provider.store
+    bucket = staging_bucket(provider)
+    key = f"{RUNS_PREFIX}/{report['run_id']}/{REPORT_NAME}"
+    text = json.dumps(report, indent=2, sort_keys=False, default=str)
+    store.write_atomic(bucket, key, lambda uri: write_text(uri, text))
+    return store.uri(bucket, key)
+
+
+def list_runs(provider: Provider, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent runs first (run ids start with their UTC start time)."""
+    store = provider.store
+    bucket = staging_bucket(provider)
+    objects = store.list(bucket, f"{RUNS_PREFIX}/*/{REPORT_NAME}")
+    objects.sort(key=lambda o: o.key, reverse=True)
+    reports = []
+    for obj in objects[:limit]:
+        try:
+            reports.append(json.loads(Path(store.uri(bucket, obj.key)).read_text()))
+        except (OSError, ValueError):
+            continue  # a report being written by a run that is still going
+    return reports
+
+
+def load_report(provider: Provider, run_id: str) -> dict[str, Any]:
+    store = provider.store
+    bucket = staging_bucket(provider)
+    path = Path(store.uri(bucket, f"{RUNS_PREFIX}/{run_id}/{REPORT_NAME}"))
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ReportNotFound(
+            f"No report for run {run_id!r} at {path}. List runs with `glacier runs`, and run "
+            f"from the folder (or with the provider) the pipeline ran with."
+        ) from None
+    return data
+
+
+def format_runs(reports: list[dict[str, Any]]) -> str:
+    """One line per run: id, pipeline, state, seconds, tasks run / reused."""
+    header = ("run", "pipeline", "status", "seconds", "tasks", "cached")
+    rows = [header] + [
+        (
+            r["run_id"],
+            r["pipeline"],
+            "ok" if r["ok"] else "failed",
+            f"{r['seconds']:.2f}",
+            str(len(r["tasks"])),
+            str(sum(1 for t in r["tasks"] if t["cache_hit"])),
+        )
+        for r in reports
+    ]
+    return _table(rows) if reports else "No runs recorded yet."
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The run's header and a table of its tasks."""
+    state = "ok" if report["ok"] else "failed"
+    lines = [
+        f"Run {report['run_id']} of pipeline {report['pipeline']!r}: {state} in "
+        f"{report['seconds']:.2f} s (started {report['started']})"
+    ]
+    header = (
+        "task",
+        "executor",
+        "backend",
+        "status",
+        "attempts",
+        "seconds",
+        "rows",
+        "bytes",
+        "peak MB",
+        "cache",
+        "error",
+    )
+    rows = [header] + [
+        (
+            t["name"],
+            f"{t['executor']} ({t['executor_kind']})",
+            t["backend"],
+            t["status"],
+            str(t["attempts"]),
+            f"{t['seconds']:.3f}",
+            _opt(t["rows"]),
+            _opt(t["bytes"]),
+            "" if t["peak_memory"] is None else f"{t['peak_memory'] / 2**20:.0f}",
+            "hit" if t["cache_hit"] else "",
+            (t["error"] or "")[:80],
+        )
+        for t in report["tasks"]
+    ]
+    lines.append(_table(rows))
+    if report.get("error"):
+        lines.append(f"\nError: {report['error']}")
+    return "\n".join(lines)
+
+
+def _opt(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )

@@ -1,0 +1,220 @@
+"""Caching, resume after failure or SIGKILL, corrupt cache files, atomic sinks, run reports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig
+from glacier.errors import TaskFailed
+from glacier.runtime.report import format_report, format_runs, list_runs, load_report
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> Provider:
+    p = Provider(config=LocalConfig(base_path=str(tmp_path / "data")))
+    raw = p.bucket(bucket="raw", path="in.parquet")
+    Path(raw.uri).parent.mkdir(parents=True)
+    pl.DataFrame({"a": list(range(100))}).write_parquet(raw.uri)
+    return p
+
+
+def _counting(log: Path, name: str) -> None:
+    with log.open("a") as f:
+        f.write(name + "\n")
+
+
+def test_rerun_after_failure_recomputes_only_the_failed_node(
+    provider: Provider, tmp_path: Path
+) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    fn = provider.serverless()
+    local = provider.local()
+    log = tmp_path / "calls.log"
+    broken = tmp_path / "broken"
+    broken.touch()
+
+    @fn.task()
+    def prepare(source):  # type: ignore[no-untyped-def]
+        _counting(log, "prepare")
+        return source.scan().with_columns(b=pl.col("a") * 2)
+
+    @local.task()
+    def fragile(df: pl.LazyFrame) -> pl.LazyFrame:
+        _counting(log, "fragile")
+        if broken.exists():
+            raise RuntimeError("not yet")
+        return df.filter(pl.col("a") > 50)
+
+    @pipeline(name="resume_after_failure")
+    def resume() -> object:
+        return fragile(prepare(raw))
+
+    with pytest.raises(TaskFailed):
+        resume.run()
+    broken.unlink()
+    result = resume.run()
+    assert result.output.height == 49
+    assert result.tasks["prepare"].cache_hit
+    assert not result.tasks["fragile"].cache_hit
+    assert log.read_text().split() == ["prepare", "fragile", "fragile"]
+
+    again = resume.run()
+    assert all(t.cache_hit for t in again.tasks.values())
+    assert again.output.equals(result.output)
+    assert resume.run(cache=False).tasks["prepare"].cache_hit is False
+
+
+def test_changed_code_closure_or_input_misses_the_cache(provider: Provider) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    fn = provider.serverless()
+
+    def build(threshold: int) -> object:
+        @fn.task()
+        def keep(source):  # type: ignore[no-untyped-def]
+            return source.scan().filter(pl.col("a") >= threshold)
+
+        @pipeline(name="keyed")
+        def keyed() -> object:
+            return keep(raw)
+
+        return keyed
+
+    assert build(10).run().output.height == 90  # type: ignore[attr-defined]
+    assert build(10).run().tasks["keep"].cache_hit  # type: ignore[attr-defined]
+    changed = build(20).run()  # type: ignore[attr-defined]
+    assert not changed.tasks["keep"].cache_hit and changed.output.height == 80
+    time.sleep(0.01)
+    pl.DataFrame({"a": list(range(30))}).write_parquet(raw.uri)
+    fresh = build(20).run()  # type: ignore[attr-defined]
+    assert not fresh.tasks["keep"].cache_hit and fresh.output.height == 10
+
+
+def test_corrupt_cache_file_is_recomputed_not_returned(provider: Provider, tmp_path: Path) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    fn = provider.serverless()
+    log = tmp_path / "calls.log"
+
+    @fn.task()
+    def square(source):  # type: ignore[no-untyped-def]
+        _counting(log, "square")
+        return source.scan().with_columns(sq=pl.col("a") ** 2)
+
+    @pipeline(name="corrupt")
+    def corrupt() -> object:
+        return square(raw)
+
+    first = corrupt.run()
+    cached = list((tmp_path / "data" / ".glacier" / "cache").glob("*.parquet"))
+    assert len(cached) == 1
+    data = bytearray(cached[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the file
+    cached[0].write_bytes(bytes(data))
+
+    second = corrupt.run()
+    assert not second.tasks["square"].cache_hit
+    assert second.output.equals(first.output)
+    assert log.read_text().split() == ["square", "square"]
+    assert corrupt.run().tasks["square"].cache_hit
+
+
+RESUME_SCRIPT = """
+import os, sys, time
+import polars as pl
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig
+
+provider = Provider(config=LocalConfig(base_path=sys.argv[1]))
+raw = provider.bucket(bucket="raw", path="in.parquet")
+out = provider.bucket(bucket="curated", path="out.parquet")
+fn = provider.serverless()
+local = provider.local()
+MARKER = sys.argv[2]
+
+def stall(s):
+    if os.environ.get("GLACIER_TEST_STALL"):
+        open(MARKER, "w").close()
+        time.sleep(120)
+    return s
+
+@fn.task()
+def prepare(source):
+    return source.scan().with_columns(b=pl.col("a") * 2)
+
+@local.task()
+def finish(df):
+    return df.with_columns(c=pl.col("b").map_batches(stall, return_dtype=pl.Int64))
+
+@pipeline(name="sigkill_resume")
+def resume():
+    out.write(finish(prepare(raw)))
+
+result = resume.run()
+print({name: t.cache_hit for name, t in result.tasks.items()})
+"""
+
+
+def test_sigkill_mid_sink_keeps_old_sink_and_rerun_resumes(tmp_path: Path) -> None:
+    base = tmp_path / "data"
+    (base / "raw").mkdir(parents=True)
+    (base / "curated").mkdir()
+    pl.DataFrame({"a": list(range(1000))}).write_parquet(base / "raw" / "in.parquet")
+    old = pl.DataFrame({"old": ["previous version"]})
+    old.write_parquet(base / "curated" / "out.parquet")
+    script = tmp_path / "pipeline_script.py"
+    script.write_text(textwrap.dedent(RESUME_SCRIPT))
+    marker = tmp_path / "sinking"
+    args = [sys.executable, str(script), str(base), str(marker)]
+
+    run = subprocess.Popen(args, env={**os.environ, "GLACIER_TEST_STALL": "1"})
+    deadline = time.monotonic() + 60
+    while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "the sink never started"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert pl.read_parquet(base / "curated" / "out.parquet").equals(old)
+
+    env = {k: v for k, v in os.environ.items() if k != "GLACIER_TEST_STALL"}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=120)
+    hits = eval(done.stdout.strip().splitlines()[-1])
+    assert hits == {"prepare": True, "finish": False, "write:curated/out.parquet": False}
+    expected = pl.DataFrame({"a": list(range(1000))}).with_columns(
+        b=pl.col("a") * 2, c=pl.col("a") * 2
+    )
+    assert pl.read_parquet(base / "curated" / "out.parquet").equals(expected)
+
+
+def test_run_reports_are_listed_and_shown(provider: Provider) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    fn = provider.serverless(name="fn")
+
+    @fn.task()
+    def total(source):  # type: ignore[no-untyped-def]
+        return source.scan().select(pl.col("a").sum())
+
+    @pipeline(name="reported")
+    def reported() -> object:
+        return total(raw)
+
+    first = reported.run()
+    second = reported.run()
+    runs = list_runs(provider)
+    assert [r["run_id"] for r in runs[:2]] == [second.run_id, first.run_id]
+    report = load_report(provider, first.run_id)
+    task = report["tasks"][0]
+    assert task["name"] == "total" and task["backend"] == "process" and task["attempts"] == 1
+    assert task["rows"] == 1 and task["bytes"] > 0 and task["peak_memory"] > 0
+    assert task["cache_hit"] is False
+    assert load_report(provider, second.run_id)["tasks"][0]["cache_hit"] is True
+    assert first.run_id in format_runs(runs)
+    assert "total" in format_report(report) and "process" in format_report(report)
