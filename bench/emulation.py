@@ -43,7 +43,9 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     return out
 
 
-def invocation_overhead(provider: Provider, cold_runs: int, warm_runs: int) -> list[tuple[str, ...]]:
+def invocation_overhead(
+    provider: Provider, cold_runs: int, warm_runs: int
+) -> list[tuple[str, ...]]:
     invocation = Invocation(
         run_id="bench",
         unit="noop",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -61,7 +62,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
-    if isinstance(value, StrEnum):
+    if isinstance(value, (StrEnum, os.PathLike)):
         return str(value)
     return value
 

@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from glacier.errors import ConfigError, TaskError
+import cloudpickle  # type: ignore[import-untyped]
+
+from glacier.errors import TaskError
 from glacier.runtime.plan import Handoff
 from glacier.runtime.staging import StagedFrame, put_frame
 from glacier.runtime.worker import Outcome, Step, run_unit, steps_of
@@ -170,17 +172,6 @@ def execute(invocation: Invocation) -> Outcome:
     return outcome
 
 
-def _cloudpickle() -> Any:
-    try:
-        import cloudpickle  # type: ignore[import-untyped]
-    except ImportError:
-        raise ConfigError(
-            "Serverless and VM executors run tasks in worker processes, which receive the task "
-            "functions through cloudpickle, and it is not installed. Run: pip install cloudpickle."
-        ) from None
-    return cloudpickle
-
-
 def encode(invocation: Invocation) -> bytes:
     """Invocation bytes: an envelope (plain pickle) around the cloudpickled invocation.
 
@@ -190,14 +181,13 @@ def encode(invocation: Invocation) -> bytes:
     envelope = {
         "sys_path": list(sys.path),
         "root": invocation.steps[-1].node,
-        "invocation": _cloudpickle().dumps(invocation),
+        "invocation": cloudpickle.dumps(invocation),
     }
     return pickle.dumps(envelope)
 
 
 def invoke(payload: bytes) -> bytes:
     """The entry point of every out-of-process worker: invocation bytes in, outcome bytes out."""
-    cloudpickle = _cloudpickle()
     envelope = pickle.loads(payload)
     for entry in envelope["sys_path"]:
         if entry not in sys.path:
@@ -227,12 +217,12 @@ def invoke(payload: bytes) -> bytes:
 
 def _failed(node: str, message: str, trace: str) -> bytes:
     outcome = Outcome(ok=False, failed_node=node, error=TaskError(message), traceback=trace)
-    return bytes(_cloudpickle().dumps(outcome))
+    return bytes(cloudpickle.dumps(outcome))
 
 
 def decode_outcome(data: bytes, provider: Provider) -> Outcome:
     """An outcome from a worker, with its staged value bound to this process's provider."""
-    outcome: Outcome = _cloudpickle().loads(data)
+    outcome: Outcome = cloudpickle.loads(data)
     if isinstance(outcome.value, StagedRef):
         outcome.value = outcome.value.open(provider)
     if isinstance(outcome.kept, StagedRef):

@@ -39,7 +39,8 @@ MODES = ("local",)
 
 
 def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    """Start time to the microsecond first, so run ids sort in the order runs started."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
 
 
 def run_pipeline(
