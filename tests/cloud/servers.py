@@ -126,16 +126,27 @@ def spawn(name: str, argv: list[str], hint: str) -> ManagedProcess:
     return managed
 
 
-def http_status(url: str, method: str = "GET", timeout: float = 2.0) -> int | None:
-    """HTTP status of ``url`` (error statuses included), or None if nothing answers."""
-    request = urllib.request.Request(url, method=method)
+def http_request(
+    url: str,
+    method: str = "GET",
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 2.0,
+) -> tuple[int | None, bytes]:
+    """(status, body) of a request; error statuses included, ``None`` if nothing answers."""
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status)
+            return int(response.status), bytes(response.read())
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        return int(exc.code), bytes(exc.read())
     except (urllib.error.URLError, OSError):
-        return None
+        return None, b""
+
+
+def http_status(url: str, method: str = "GET", timeout: float = 2.0) -> int | None:
+    """HTTP status of ``url`` (error statuses included), or None if nothing answers."""
+    return http_request(url, method, timeout=timeout)[0]
 
 
 def wait_ready(
@@ -244,9 +255,9 @@ class S3Server(CloudServer):
 
     def create_bucket(self, name: str) -> None:
         # moto accepts an unsigned CreateBucket; no boto3 needed.
-        status = http_status(f"{self.endpoint}/{name}", method="PUT", timeout=30)
+        status, body = http_request(f"{self.endpoint}/{name}", method="PUT", timeout=30)
         if status != 200:
-            raise RuntimeError(f"moto: creating bucket {name!r} returned HTTP {status}")
+            raise RuntimeError(f"moto: creating bucket {name!r}: HTTP {status} {body[:300]!r}")
 
 
 @dataclass
@@ -326,15 +337,15 @@ class GCSServer(CloudServer):
         )
 
     def create_bucket(self, name: str) -> None:
-        request = urllib.request.Request(
+        status, body = http_request(
             f"{self.upstream}/storage/v1/b?project=glacier-test",
+            method="POST",
             data=json.dumps({"name": name}).encode(),
             headers={"Content-Type": "application/json"},
-            method="POST",
+            timeout=30,
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            if response.status != 200:
-                raise RuntimeError(f"fake-gcs: creating bucket {name!r}: HTTP {response.status}")
+        if status != 200:
+            raise RuntimeError(f"fake-gcs: creating bucket {name!r}: HTTP {status} {body[:300]!r}")
 
 
 # -- starting them --------------------------------------------------------------------------
