@@ -94,6 +94,11 @@ def gcs_server() -> Iterator[GCSServer]:
 @pytest.fixture(params=["s3", "azure", "gcs"])
 def cloud_server(request: pytest.FixtureRequest) -> CloudServer:
     server: CloudServer = request.getfixturevalue(f"{request.param}_server")
+    problem = server.health_problem()
+    if problem:
+        pytest.fail(
+            f"{request.param} test server died during the session: {problem}", pytrace=False
+        )
     return server
 
 

@@ -109,8 +109,21 @@ class ManagedProcess:
             self.log_path.unlink()
 
 
+def bypass_proxies_for_loopback() -> None:
+    """Make sure a proxy configured in the environment never sees our 127.0.0.1 traffic.
+
+    urllib, requests (azure SDK) and reqwest (Polars, obstore) all honour ``NO_PROXY``.
+    """
+    for var in ("NO_PROXY", "no_proxy"):
+        entries = [e for e in os.environ.get(var, "").split(",") if e]
+        missing = [h for h in (HOST, "localhost") if h not in entries]
+        if missing:
+            os.environ[var] = ",".join(entries + missing)
+
+
 def spawn(name: str, argv: list[str], hint: str) -> ManagedProcess:
     """Start ``argv``; stop it automatically at interpreter exit if nobody else does."""
+    bypass_proxies_for_loopback()
     fd, log_name = tempfile.mkstemp(prefix=f"glacier-{name}-", suffix=".log")
     log = os.fdopen(fd, "wb")
     try:
@@ -126,6 +139,9 @@ def spawn(name: str, argv: list[str], hint: str) -> ManagedProcess:
     return managed
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+
 def http_request(
     url: str,
     method: str = "GET",
@@ -136,7 +152,7 @@ def http_request(
     """(status, body) of a request; error statuses included, ``None`` if nothing answers."""
     request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _DIRECT.open(request, timeout=timeout) as response:
             return int(response.status), bytes(response.read())
     except urllib.error.HTTPError as exc:
         return int(exc.code), bytes(exc.read())
@@ -196,6 +212,16 @@ class CloudServer:
 
     def running(self) -> bool:
         return all(p.running() for p in self.processes)
+
+    def health_problem(self) -> str | None:
+        """None while every process is alive, else which one died and its output tail."""
+        for proc in self.processes:
+            if not proc.running():
+                return (
+                    f"{proc.name} (pid {proc.pid}) exited with code {proc.process.returncode}\n"
+                    f"--- {proc.name} output (tail) ---\n{proc.log_tail()}"
+                )
+        return None
 
     def stop(self) -> None:
         for proc in reversed(self.processes):

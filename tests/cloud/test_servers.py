@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import obstore as obs
 import polars as pl
 import pytest
 from obstore.exceptions import AlreadyExistsError
+from obstore.store import AzureStore, GCSStore, S3Store
 from polars.testing import assert_frame_equal
 
 from tests.cloud import fixtures, servers
@@ -149,6 +151,11 @@ def test_obstore_put_get_head_list_copy_delete(cloud_bucket: Bucket) -> None:
     obs.rename(store, "c/copy.bin", "c/renamed.bin")
     assert _keys(cloud_bucket, "c") == ["c/renamed.bin"]
 
+    # obstore_kwargs() builds an equivalent store with the plain store class.
+    store_class = {"s3": S3Store, "az": AzureStore, "gs": GCSStore}[cloud_bucket.server.scheme]
+    same = store_class(cloud_bucket.name, **cloud_bucket.server.obstore_kwargs())
+    assert bytes(obs.get(same, "c/renamed.bin").bytes()) == b"hello glacier"
+
     obs.delete(store, ["a/one.bin", "a/b/two.bin", "c/renamed.bin"])
     assert _keys(cloud_bucket, "") == []
     with pytest.raises(FileNotFoundError):
@@ -239,3 +246,17 @@ def test_fixture_fails_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(servers.STARTERS, "s3", unavailable)
     with pytest.raises(pytest.fail.Exception, match="pip install moto"):
         next(fixtures._serve("s3"))
+
+
+def test_dead_server_is_reported_with_its_output() -> None:
+    server = servers.start_gcs()
+    try:
+        victim = server.processes[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.process.wait(timeout=10)
+        problem = server.health_problem()
+        assert problem is not None
+        assert f"fake-gcs-server (pid {victim.pid}) exited with code -9" in problem
+    finally:
+        server.stop()  # must cope with an already-dead process
+    assert not server.running()
