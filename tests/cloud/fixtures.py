@@ -69,7 +69,11 @@ def _serve(kind: str) -> Iterator[Any]:
     try:
         server = STARTERS[kind]()
     except ServerUnavailableError as exc:
-        pytest.fail(f"{kind} test server unavailable: {exc}", pytrace=False)
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:  # failed outside the except block, so the report shows the message once
+        pytest.fail(f"{kind} test server unavailable: {problem}", pytrace=False)
     try:
         yield server
     finally:
