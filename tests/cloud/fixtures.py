@@ -7,6 +7,7 @@ Load it from a conftest with ``pytest_plugins = ["tests.cloud.fixtures"]``.
   they never skip (CI installs everything).
 * ``cloud_server``: parametrized over the three (ids ``s3``, ``azure``, ``gcs``).
 * ``cloud_bucket``: a fresh, uniquely named bucket on ``cloud_server`` for one test.
+* marker ``cloud`` (registered here) for tests that need the servers.
 * ``make_bucket``: factory ``make_bucket(server) -> Bucket`` for tests that need several.
 """
 
@@ -32,6 +33,12 @@ from tests.cloud.servers import (
 )
 
 _counter = itertools.count()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cloud: needs the local S3/Azure/GCS test servers (deselect: -m 'not cloud')"
+    )
 
 
 def unique_bucket_name(prefix: str = "glacier") -> str:

@@ -14,7 +14,11 @@ This shim sits in front of it on its own port and rewrites just the writes:
   checked here with a HEAD first (not atomic; good enough for single-process tests) and answered
   with ``412`` on mismatch.
 
-Everything else is proxied unchanged. Run: ``python gcs_xml_shim.py PORT UPSTREAM_URL``.
+Everything else (reads, range reads, HEAD, XML list, delete, and the JSON API under
+``/storage/v1``, ``/upload``, ``/download``) is proxied unchanged. Request bodies must carry a
+Content-Length (object_store always sends one); responses are buffered, fine for test sizes.
+
+Run: ``python gcs_xml_shim.py PORT UPSTREAM_URL``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+_JSON_API_ROOTS = {"storage", "upload", "download"}  # /storage/v1/... etc.: always proxied
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 _UPLOADS: dict[str, dict[int, bytes]] = {}  # uploadId -> {partNumber: data}
 _LOCK = threading.Lock()
@@ -76,7 +81,7 @@ class ShimHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
         bucket, _, key = url.path.lstrip("/").partition("/")
-        is_object = bool(bucket and key)
+        is_object = bool(bucket and key) and bucket not in _JSON_API_ROOTS
         if self.command == "POST" and is_object and "uploads" in query:
             return self._initiate()
         if self.command == "PUT" and is_object and "uploadId" in query:

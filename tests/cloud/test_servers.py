@@ -23,6 +23,8 @@ from polars.testing import assert_frame_equal
 from tests.cloud import fixtures, servers
 from tests.cloud.fixtures import Bucket
 
+pytestmark = pytest.mark.cloud
+
 
 def _frame(rows: int = 1_000) -> pl.DataFrame:
     return pl.DataFrame(
