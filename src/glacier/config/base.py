@@ -1,0 +1,105 @@
+"""What every config shares: the cloud it belongs to, validation helpers and a plain-dict view."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from glacier.errors import ConfigError
+
+
+class Cloud(StrEnum):
+    """Where a provider's resources live; ``LOCAL`` emulates any of the others."""
+
+    LOCAL = "local"
+    AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
+
+
+CLOUDS = frozenset({Cloud.AWS, Cloud.GCP, Cloud.AZURE})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """Base of all configs: frozen, validated in ``__post_init__``, convertible to a dict.
+
+    ``clouds`` lists the clouds a config can be deployed to. Portable configs list all of
+    them; cloud-specific ones (``LambdaConfig``...) list one.
+    """
+
+    clouds: ClassVar[frozenset[Cloud]] = CLOUDS
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` if a field is out of the real service's limits."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-friendly view with the class name, used by plans, caches and reports."""
+        out: dict[str, Any] = {"type": type(self).__name__}
+        for f in dataclasses.fields(self):
+            if f.repr:  # fields hidden from repr hold secrets and never leave the process
+                out[f.name] = _plain(getattr(self, f.name))
+        return out
+
+    @classmethod
+    def portable_base(cls) -> type[Config]:
+        """The most specific ancestor that works on every cloud, named in error messages."""
+        for base in cls.__mro__:
+            if isinstance(base, type) and issubclass(base, Config) and base.clouds == CLOUDS:
+                return base
+        return Config
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
+
+
+def fail(config: object, field: str, problem: str, fix: str) -> ConfigError:
+    """Build the one error shape every config uses: which field, what is wrong, how to fix."""
+    return ConfigError(f"{type(config).__name__}.{field}: {problem}. {fix}")
+
+
+def check_range(config: object, field: str, value: int, low: int, high: int, unit: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise fail(
+            config,
+            field,
+            f"{value!r} is outside {low}..{high} {unit}",
+            f"Use a whole number of {unit} between {low} and {high}.",
+        )
+
+
+def check_choice(config: object, field: str, value: str, choices: Iterable[str]) -> None:
+    allowed = sorted(choices)
+    if value not in allowed:
+        raise fail(config, field, f"{value!r} is not supported", f"Use one of {allowed}.")
+
+
+def check_pattern(
+    config: object, field: str, value: str | None, pattern: str, example: str
+) -> None:
+    if value is not None and not re.fullmatch(pattern, value):
+        raise fail(config, field, f"{value!r} is not a valid value", f"Expected e.g. {example!r}.")
+
+
+def check_labels(config: object, field: str, labels: Mapping[str, str]) -> None:
+    for key, value in labels.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise fail(
+                config,
+                field,
+                f"{key!r}: {value!r} is not a string pair",
+                "Use a dict of str to str.",
+            )

@@ -1,0 +1,176 @@
+"""The pipeline graph: source, task and sink nodes joined by data edges.
+
+Built by tracing a pipeline body (:mod:`glacier.core.trace`) or by hand; ordering uses
+:mod:`graphlib`, so a cycle is reported with the nodes that form it.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from glacier.errors import DagCycleError, PipelineDefinitionError
+
+if TYPE_CHECKING:
+    from glacier.core.task import Task
+    from glacier.resources.bucket import Bucket
+    from glacier.resources.executor import Executor
+
+
+class NodeKind(StrEnum):
+    SOURCE = "source"
+    TASK = "task"
+    SINK = "sink"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a task argument comes from: another node's output."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    """A task argument given at run time: ``pipeline.run(name=value)``."""
+
+    name: str
+
+
+@dataclass(eq=False)
+class Node:
+    """One step. ``args``/``kwargs`` hold constants, :class:`Ref` and :class:`ParamRef`."""
+
+    id: str
+    kind: NodeKind
+    task: Task[..., Any] | None = None
+    bucket: Bucket | None = None
+    executor: Executor | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.task is not None:
+            return self.id
+        assert self.bucket is not None
+        return self.bucket.address
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "kind": self.kind.value}
+        if self.task is not None:
+            out["task"] = self.task.qualified_name
+        if self.bucket is not None:
+            out["bucket"] = self.bucket.address
+        if self.executor is not None:
+            out["executor"] = self.executor.name
+        return out
+
+
+class DAG:
+    """Nodes keyed by id, with edges from producer to consumer."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, Node] = {}
+        self._preds: dict[str, list[str]] = {}
+        self._succs: dict[str, list[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self._nodes[node_id]
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        return dict(self._nodes)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(src, dst) for dst, srcs in self._preds.items() for src in srcs]
+
+    def add_node(self, node: Node) -> Node:
+        if node.id in self._nodes:
+            raise PipelineDefinitionError(
+                f"Node {node.id!r} is already in the graph; node ids must be unique."
+            )
+        self._nodes[node.id] = node
+        self._preds[node.id] = []
+        self._succs[node.id] = []
+        return node
+
+    def add_edge(self, src: str, dst: str) -> None:
+        """Connect ``src`` -> ``dst``; refuses unknown nodes and edges that close a cycle."""
+        for end in (src, dst):
+            if end not in self._nodes:
+                raise PipelineDefinitionError(
+                    f"Edge {src!r} -> {dst!r}: no node {end!r}. Add the node first."
+                )
+        if src in self._preds[dst]:
+            return
+        if src == dst or self._reaches(dst, src):
+            raise DagCycleError(
+                f"Edge {src!r} -> {dst!r} would close a cycle "
+                f"({' -> '.join([*self._path(dst, src), dst])}). A pipeline "
+                f"must be acyclic; remove one of these edges."
+            )
+        self._preds[dst].append(src)
+        self._succs[src].append(dst)
+
+    def predecessors(self, node_id: str) -> list[str]:
+        return list(self._preds[node_id])
+
+    def successors(self, node_id: str) -> list[str]:
+        return list(self._succs[node_id])
+
+    def topological_order(self) -> list[str]:
+        """Every node after all of its inputs (ties in insertion order)."""
+        return [n for level in self.levels() for n in level]
+
+    def levels(self) -> list[list[str]]:
+        """Groups of nodes whose inputs are all in earlier groups, so each may run in parallel."""
+        sorter = graphlib.TopologicalSorter({n: self._preds[n] for n in self._nodes})
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle = " -> ".join(map(str, exc.args[1]))
+            raise DagCycleError(f"The graph has a cycle: {cycle}. Remove one edge of it.") from None
+        order = {n: i for i, n in enumerate(self._nodes)}
+        levels = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=order.__getitem__)
+            levels.append(ready)
+            sorter.done(*ready)
+        return levels
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nodes": [self._nodes[n].to_dict() for n in self.topological_order()],
+            "edges": [list(edge) for edge in self.edges],
+        }
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        return bool(self._path(start, goal))
+
+    def _path(self, start: str, goal: str) -> list[str]:
+        """A path ``start`` ... ``goal`` along edges, or [] if there is none."""
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        seen = {start}
+        while stack:
+            node, path = stack.pop()
+            if node == goal:
+                return path
+            for nxt in self._succs[node]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+        return []

@@ -1,0 +1,71 @@
+"""Tasks: plain functions bound to an executor, recorded as nodes when called in a pipeline."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+
+from glacier.core.trace import current_tracer
+from glacier.errors import ConfigError
+
+if TYPE_CHECKING:
+    from glacier.resources.executor import Executor
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Task(Generic[P, R]):
+    """A function bound to an executor, with its retry, timeout and cache policy.
+
+    Called inside a pipeline body it records a node and returns a placeholder; called anywhere
+    else it is the plain function, so tasks unit-test like functions.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        executor: Executor,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        timeout: float | None = None,
+        cache: bool = True,
+    ) -> None:
+        if not callable(fn):
+            raise ConfigError(
+                f"@{executor.name}.task() decorates functions, got {type(fn).__name__}."
+            )
+        label: str = name or str(getattr(fn, "__name__", "task"))
+        if not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"Task {label!r}: retries={retries!r} must be a whole number >= 0.")
+        if retry_delay < 0:
+            raise ConfigError(f"Task {label!r}: retry_delay={retry_delay!r} must be >= 0 seconds.")
+        if timeout is not None and timeout <= 0:
+            raise ConfigError(f"Task {label!r}: timeout={timeout!r} must be > 0 seconds or None.")
+        self.fn = fn
+        self.executor = executor
+        self.name = label
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self.cache = cache
+        self.signature = inspect.signature(fn)
+        functools.update_wrapper(self, fn)
+
+    @property
+    def qualified_name(self) -> str:
+        """``module:qualname`` of the function, which workers use to find it again."""
+        return f"{self.fn.__module__}:{self.fn.__qualname__}"
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name!r} on {self.executor.name}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        tracer = current_tracer()
+        if tracer is None:
+            return self.fn(*args, **kwargs)
+        return tracer.record_task(self, args, kwargs)  # type: ignore[return-value]

@@ -1,0 +1,275 @@
+"""Tracing: running a pipeline body once with placeholders to record its DAG.
+
+While a body is traced, calling a task records a node and returns a :class:`Placeholder`
+standing for the task's future output (like Flyte promises or Dask ``delayed``). A placeholder
+has no value yet, so using it in Python logic is an error that says what to do instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from glacier.core.dag import DAG, Node, NodeKind, ParamRef, Ref
+from glacier.errors import PipelineDefinitionError
+
+if TYPE_CHECKING:
+    from glacier.core.task import Task
+    from glacier.resources.bucket import Bucket
+
+_CURRENT: ContextVar[Tracer | None] = ContextVar("glacier_tracer", default=None)
+
+
+def current_tracer() -> Tracer | None:
+    """The tracer of the pipeline body being defined in this context, if any."""
+    return _CURRENT.get()
+
+
+class Placeholder:
+    """The future output of a task (or a pipeline parameter) inside a pipeline body."""
+
+    __slots__ = ("_glacier_ref", "_glacier_tracer")
+
+    def __init__(self, tracer: Tracer, ref: Ref | ParamRef) -> None:
+        self._glacier_tracer = tracer
+        self._glacier_ref = ref
+
+    def __repr__(self) -> str:
+        return f"<{self._describe()}>"
+
+    def _describe(self) -> str:
+        ref = self._glacier_ref
+        if isinstance(ref, ParamRef):
+            return f"pipeline parameter {ref.name!r}"
+        return f"output of task {ref.node!r}"
+
+    def _misuse(self, action: str) -> NoReturn:
+        raise PipelineDefinitionError(
+            f"Pipeline {self._glacier_tracer.pipeline!r}: {action} the {self._describe()} while "
+            f"defining the pipeline. Its value exists only when the pipeline runs, so the body "
+            f"cannot branch on it, loop over it or call its methods. Move this logic into a task "
+            f"(a function decorated with @executor.task()) and pass the value to it."
+        )
+
+    def __getattr__(self, name: str) -> NoReturn:
+        self._misuse(f"accessing .{name} on")
+
+    def __bool__(self) -> bool:  # noqa: PLE0304
+        self._misuse("using in an if/while/and/or")
+
+    def __len__(self) -> int:  # noqa: PLE0303
+        self._misuse("calling len() on")
+
+    def __iter__(self) -> NoReturn:
+        self._misuse("iterating over")
+
+    def __contains__(self, item: object) -> bool:
+        self._misuse("using 'in' with")
+
+    def __getitem__(self, key: object) -> NoReturn:
+        self._misuse("indexing")
+
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
+        self._misuse("calling")
+
+    def __eq__(self, other: object) -> bool:
+        self._misuse("comparing (==)")
+
+    def __ne__(self, other: object) -> bool:
+        self._misuse("comparing (!=)")
+
+    def __lt__(self, other: object) -> bool:
+        self._misuse("comparing (<)")
+
+    def __le__(self, other: object) -> bool:
+        self._misuse("comparing (<=)")
+
+    def __gt__(self, other: object) -> bool:
+        self._misuse("comparing (>)")
+
+    def __ge__(self, other: object) -> bool:
+        self._misuse("comparing (>=)")
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __index__(self) -> int:  # noqa: PLE0305
+        self._misuse("using as an integer")
+
+    def __float__(self) -> float:
+        self._misuse("converting to float")
+
+    def __add__(self, other: object) -> NoReturn:
+        self._misuse("doing arithmetic (+) with")
+
+    __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __add__
+    __and__ = __or__ = __invert__ = __add__
+
+
+class Tracer:
+    """Records the DAG of one pipeline body (and of pipelines inlined into it)."""
+
+    def __init__(self, pipeline: str) -> None:
+        self.pipeline = pipeline
+        self.dag = DAG()
+        self._scopes: list[str] = []
+        self._sources: dict[int, str] = {}
+        self._counts: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Tracer]:
+        token = _CURRENT.set(self)
+        try:
+            yield self
+        finally:
+            _CURRENT.reset(token)
+
+    @contextlib.contextmanager
+    def scope(self, name: str) -> Iterator[None]:
+        """Prefix node ids of an inlined pipeline with its name."""
+        self._scopes.append(name)
+        try:
+            yield
+        finally:
+            self._scopes.pop()
+
+    def param(self, name: str) -> Placeholder:
+        return Placeholder(self, ParamRef(name))
+
+    def record_task(
+        self, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Placeholder:
+        """Check the call against the task's signature, then add a task node."""
+        try:
+            task.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise PipelineDefinitionError(
+                f"Pipeline {self.pipeline!r}: task {task.name!r} was called with arguments that "
+                f"do not fit its signature {task.name}{task.signature}: {exc}. Fix the call in "
+                f"the pipeline body."
+            ) from None
+        node = self.dag.add_node(
+            Node(
+                id=self._unique(".".join([*self._scopes, task.name])),
+                kind=NodeKind.TASK,
+                task=task,
+                executor=task.executor,
+                args=tuple(self._capture(a, task.name) for a in args),
+                kwargs={k: self._capture(v, task.name) for k, v in kwargs.items()},
+            )
+        )
+        self._connect(node)
+        return Placeholder(self, Ref(node.id))
+
+    def record_sink(self, bucket: Bucket, value: object) -> None:
+        """``bucket.write(placeholder)`` in a body: a sink run where the producer ran."""
+        if not isinstance(value, Placeholder) or not isinstance(value._glacier_ref, Ref):
+            raise PipelineDefinitionError(
+                f"Pipeline {self.pipeline!r}: {bucket.address}.write() was given "
+                f"{_kind_of(value)}. Inside a pipeline, write() takes a task's output; to write "
+                f"a fixed frame, return it from a task and write that task's output."
+            )
+        self._check_own(value, f"{bucket.address}.write()")
+        producer = self.dag[value._glacier_ref.node]
+        node_id = f"write:{bucket.address}"
+        if node_id in self.dag:
+            raise PipelineDefinitionError(
+                f"Pipeline {self.pipeline!r} writes {bucket.address} twice (second time from "
+                f"{producer.id!r}). Each run may write a bucket path once; write to another path."
+            )
+        node = self.dag.add_node(
+            Node(
+                id=node_id,
+                kind=NodeKind.SINK,
+                bucket=bucket,
+                executor=producer.executor,
+                args=(Ref(producer.id),),
+            )
+        )
+        self._connect(node)
+
+    def capture_output(self, value: object) -> object:
+        """The body's return value with placeholders replaced by references."""
+        return self._capture(value, "the pipeline's return value")
+
+    def _capture(self, value: object, where: str) -> object:
+        from glacier.resources.bucket import Bucket
+
+        if isinstance(value, Placeholder):
+            self._check_own(value, where)
+            return value._glacier_ref
+        if isinstance(value, Bucket):
+            return Ref(self._source(value))
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._capture(v, where) for v in value)
+        if isinstance(value, dict):
+            return {k: self._capture(v, where) for k, v in value.items()}
+        if inspect.isgenerator(value):
+            raise PipelineDefinitionError(
+                f"Pipeline {self.pipeline!r}: a generator was passed "
+                f"to {where}; pass a list instead."
+            )
+        return value
+
+    def _check_own(self, value: Placeholder, where: str) -> None:
+        if value._glacier_tracer is not self:
+            raise PipelineDefinitionError(
+                f"Pipeline {self.pipeline!r}: {where} received the {value._describe()} from "
+                f"pipeline {value._glacier_tracer.pipeline!r}. Placeholders cannot cross "
+                f"pipelines; call the other pipeline inside this one to inline it."
+            )
+
+    def _source(self, bucket: Bucket) -> str:
+        key = id(bucket)
+        if key not in self._sources:
+            node = self.dag.add_node(
+                Node(id=self._unique(f"read:{bucket.address}"), kind=NodeKind.SOURCE, bucket=bucket)
+            )
+            self._sources[key] = node.id
+        return self._sources[key]
+
+    def _connect(self, node: Node) -> None:
+        for ref in iter_refs((node.args, node.kwargs)):
+            if isinstance(ref, Ref):
+                self.dag.add_edge(ref.node, node.id)
+
+    def _unique(self, base: str) -> str:
+        n = self._counts.get(base, 0)
+        candidate = base
+        while candidate in self.dag:
+            n += 1
+            candidate = f"{base}_{n + 1}"
+        self._counts[base] = n
+        return candidate
+
+
+def iter_refs(value: object) -> Iterator[Ref | ParamRef]:
+    """Every reference inside a captured argument structure, in order."""
+    if isinstance(value, (Ref, ParamRef)):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from iter_refs(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from iter_refs(v)
+
+
+def resolve(value: object, lookup: Callable[[Ref | ParamRef], object]) -> Any:
+    """The captured structure with every reference replaced by ``lookup(ref)``."""
+    if isinstance(value, (Ref, ParamRef)):
+        return lookup(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(resolve(v, lookup) for v in value)
+    if isinstance(value, dict):
+        return {k: resolve(v, lookup) for k, v in value.items()}
+    return value
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, Placeholder):
+        return f"the {value._describe()}"
+    return f"a {type(value).__name__}"

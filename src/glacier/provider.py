@@ -1,0 +1,163 @@
+"""The one Provider class: the config's class decides the cloud; factories make resources."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from glacier.config.base import Cloud, Config
+from glacier.config.compute import ClusterConfig, ServerlessConfig, VmConfig
+from glacier.config.env import provider_config_from_env
+from glacier.config.provider import ProviderConfig
+from glacier.config.storage import BucketConfig, validate_bucket_name
+from glacier.errors import ConfigError
+from glacier.resources.bucket import Bucket
+from glacier.resources.executor import Executor, ExecutorKind
+
+if TYPE_CHECKING:
+    from glacier.storage.base import ObjectStore
+
+DEFAULT_STAGING_BUCKET = "glacier-staging"
+
+# executor kind -> the portable config class its configs must extend
+_KIND_CONFIG: dict[ExecutorKind, type[Config]] = {
+    ExecutorKind.SERVERLESS: ServerlessConfig,
+    ExecutorKind.CLUSTER: ClusterConfig,
+    ExecutorKind.VM: VmConfig,
+}
+
+
+class Provider:
+    """Storage and compute on one cloud, or emulated on this machine with ``LocalConfig``.
+
+    >>> provider = Provider(config=LocalConfig(base_path="./data"))
+    >>> sales = provider.bucket(bucket="raw", path="sales/*.parquet")
+    >>> fn = provider.serverless(config=ServerlessConfig(memory=1024))
+    """
+
+    def __init__(self, config: ProviderConfig) -> None:
+        if not isinstance(config, ProviderConfig):
+            raise ConfigError(
+                f"Provider(config=...) takes AwsConfig, GcpConfig, AzureConfig or "
+                f"LocalConfig, got {type(config).__name__}."
+            )
+        self.config = config
+        self._executors: dict[str, Executor] = {}
+        self._buckets: list[Bucket] = []
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Provider:
+        """Build from ``GLACIER_PROVIDER`` and the cloud's usual variables (see ``config.env``)."""
+        return cls(provider_config_from_env(os.environ if environ is None else environ))
+
+    def __repr__(self) -> str:
+        return f"Provider(config={self.config!r})"
+
+    @property
+    def cloud(self) -> Cloud:
+        return self.config.cloud
+
+    @functools.cached_property
+    def store(self) -> ObjectStore:
+        """The object store behind this provider's buckets, opened on first use."""
+        from glacier.storage import store_for
+
+        return store_for(self.config)
+
+    @property
+    def staging_bucket(self) -> str:
+        return self.config.staging_bucket or DEFAULT_STAGING_BUCKET
+
+    @property
+    def executors(self) -> list[Executor]:
+        return list(self._executors.values())
+
+    @property
+    def buckets(self) -> list[Bucket]:
+        return list(self._buckets)
+
+    # --- storage ----------------------------------------------------------------------------
+
+    def bucket(self, bucket: str, path: str, config: BucketConfig | None = None) -> Bucket:
+        """A file or glob ``path`` inside ``bucket``; ``config`` adds versioning, class..."""
+        validate_bucket_name(self.cloud, bucket)
+        if config is not None:
+            self._check_config(config, BucketConfig, "bucket")
+        made = Bucket(self, bucket, path, config)
+        self._buckets.append(made)
+        return made
+
+    # --- compute ----------------------------------------------------------------------------
+
+    def local(self, name: str | None = None) -> Executor:
+        """This machine, in the calling process (threads)."""
+        return self._executor(ExecutorKind.LOCAL, None, name)
+
+    def serverless(
+        self, config: ServerlessConfig | None = None, name: str | None = None
+    ) -> Executor:
+        """A function (Lambda, Cloud Functions, Azure Functions) with memory and time limits."""
+        return self._executor(ExecutorKind.SERVERLESS, config or ServerlessConfig(), name)
+
+    def cluster(self, config: ClusterConfig | None = None, name: str | None = None) -> Executor:
+        """A Spark cluster (local Spark session, Spark Connect, Databricks, EMR, Dataproc)."""
+        return self._executor(ExecutorKind.CLUSTER, config or ClusterConfig(), name)
+
+    def vm(self, config: VmConfig | None = None, name: str | None = None) -> Executor:
+        """A virtual machine running a worker (EC2, Compute Engine, Azure VM)."""
+        return self._executor(ExecutorKind.VM, config or VmConfig(), name)
+
+    def _executor(self, kind: ExecutorKind, config: Config | None, name: str | None) -> Executor:
+        if config is not None:
+            self._check_config(config, _KIND_CONFIG[kind], kind.value)
+        if name is None:
+            name, n = kind.value, 1
+            while name in self._executors:
+                n += 1
+                name = f"{kind.value}-{n}"
+        elif name in self._executors:
+            raise ConfigError(
+                f"This provider already has an executor named {name!r}. Give each "
+                f"executor a distinct name=."
+            )
+        executor = Executor(self, kind, config, name)
+        self._executors[name] = executor
+        return executor
+
+    def _check_config(self, config: Config, expected: type[Config], factory: str) -> None:
+        """Right kind of config for the factory, and made for this provider's cloud."""
+        if not isinstance(config, expected):
+            raise ConfigError(
+                f"provider.{factory}(config=...) takes a {expected.__name__} (or a cloud-specific "
+                f"subclass such as {_example_subclass(expected)}), got {type(config).__name__}."
+            )
+        if self.cloud is Cloud.LOCAL or self.cloud in config.clouds:
+            return
+        clouds = "/".join(sorted(c.value for c in config.clouds))
+        portable = config.portable_base().__name__
+        native = [
+            c.__name__
+            for c in _subclasses(config.portable_base())
+            if c.clouds == frozenset({self.cloud})
+        ]
+        alternative = f" or the {self.cloud.value} config {native[0]}" if native else ""
+        raise ConfigError(
+            f"{type(config).__name__} is for {clouds}, but this Provider uses "
+            f"{type(self.config).__name__} ({self.cloud.value}). Use the portable {portable}"
+            f"{alternative}."
+        )
+
+
+def _subclasses(cls: type[Config]) -> list[type[Config]]:
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_subclasses(sub))
+    return out
+
+
+def _example_subclass(cls: type[Config]) -> str:
+    subs = _subclasses(cls)
+    return subs[0].__name__ if subs else cls.__name__

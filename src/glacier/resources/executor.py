@@ -1,0 +1,96 @@
+"""Execution resources: where tasks run. ``@executor.task()`` binds a function to one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from glacier.config.base import Config
+from glacier.core.task import Task
+
+if TYPE_CHECKING:
+    from glacier.provider import Provider
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ExecutorKind(StrEnum):
+    LOCAL = "local"
+    SERVERLESS = "serverless"
+    CLUSTER = "cluster"
+    VM = "vm"
+
+
+class Executor:
+    """A compute resource of one kind (local, serverless, cluster, vm) with its config."""
+
+    def __init__(
+        self, provider: Provider, kind: ExecutorKind, config: Config | None, name: str
+    ) -> None:
+        self.provider = provider
+        self.kind = kind
+        self.config = config
+        self.name = name
+
+    def __repr__(self) -> str:
+        config = type(self.config).__name__ if self.config is not None else "no config"
+        return f"<Executor {self.name!r}: {self.kind.value}, {config}>"
+
+    @property
+    def label(self) -> str:
+        """How pictures and reports name this executor: ``fn (serverless, LambdaConfig)``."""
+        if self.config is None:
+            return f"{self.name} ({self.kind.value})"
+        return f"{self.name} ({self.kind.value}, {type(self.config).__name__})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind.value,
+            "cloud": self.provider.cloud.value,
+            "config": self.config.to_dict() if self.config is not None else None,
+        }
+
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        timeout: float | None = None,
+        cache: bool = True,
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+    def task(
+        self,
+        fn: Callable[P, R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        timeout: float | None = None,
+        cache: bool = True,
+    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+        """Bind a function to this executor: ``@executor.task()`` or ``@executor.task``.
+
+        ``retries`` extra attempts wait ``retry_delay`` seconds, doubling each time (with
+        jitter); ``timeout`` bounds one attempt in seconds.
+        """
+
+        def decorate(f: Callable[P, R]) -> Task[P, R]:
+            return Task(
+                f,
+                self,
+                name=name,
+                retries=retries,
+                retry_delay=retry_delay,
+                timeout=timeout,
+                cache=cache,
+            )
+
+        return decorate(fn) if fn is not None else decorate

@@ -1,0 +1,34 @@
+"""Run units on the run's thread pool, in this process. Polars releases the GIL while it works.
+
+Timeouts here are soft: the scheduler stops waiting and fails the attempt, but a thread cannot
+be killed, so the abandoned attempt finishes in the background and its result is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from glacier.runtime.backends.base import Backend, Job
+from glacier.runtime.worker import Outcome, run_unit
+
+
+class ThreadBackend(Backend):
+    name = "thread"
+    shares_process = True
+
+    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+        future = self.services.threads.submit(
+            run_unit, job.unit, job.handoff, job.inputs, job.params, job.staging
+        )
+
+        def finished(f: Future[Outcome]) -> None:
+            if not f.cancelled():
+                done(f.result())
+
+        future.add_done_callback(finished)
+        return future
+
+    def cancel(self, handle: object) -> None:
+        assert isinstance(handle, Future)
+        handle.cancel()

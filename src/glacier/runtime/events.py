@@ -1,0 +1,29 @@
+"""Progress events a run emits, for the CLI's live display or any other observer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Node ``node`` of run ``run_id`` entered ``status`` on its ``attempt``-th attempt."""
+
+    run_id: str
+    node: str
+    status: Status
+    attempt: int
+    executor: str
+    seconds: float | None = None
+    rows: int | None = None
+    error: str | None = None

@@ -1,0 +1,129 @@
+"""From DAG to units of work: how each output is handed on, and which nodes run together.
+
+Hand-off rules (DESIGN.md section 2.3):
+
+* ``MEMORY``: the output has exactly one consumer, on the same executor, so the object itself
+  (usually a LazyFrame) is passed and Polars fuses the chain into one query;
+* ``COLLECT``: the pipeline's return value is the only consumer and the executor shares this
+  process, so the frame is collected in memory once;
+* ``STAGED``: anything else; the frame is written once as Parquet to the run's staging area and
+  every consumer scans it.
+
+A *unit* is what one backend invocation runs. Nodes joined by ``MEMORY`` edges must share a
+process: for backends in this process a unit is a chain (so independent branches still run in
+parallel threads); for backends in other processes a unit takes every ``MEMORY`` producer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from glacier.core.dag import DAG, Node, NodeKind, Ref
+from glacier.core.trace import iter_refs
+
+if TYPE_CHECKING:
+    from glacier.core.task import Task
+    from glacier.resources.executor import Executor
+
+
+class Handoff(StrEnum):
+    MEMORY = "memory"
+    COLLECT = "collect"
+    STAGED = "staged"
+    SINK = "sink"
+
+
+@dataclass(eq=False)
+class Unit:
+    """Nodes run by one invocation, in order; ``root`` is the one whose output leaves it."""
+
+    id: str
+    executor: Executor
+    nodes: list[Node]
+    deps: set[str] = field(default_factory=set)
+    timeout: float | None = None
+    """The strictest timeout of its tasks: one attempt of the unit may not exceed it."""
+
+    @property
+    def root(self) -> Node:
+        return self.nodes[-1]
+
+
+@dataclass
+class Plan:
+    units: dict[str, Unit]
+    handoff: dict[str, Handoff]
+    unit_of: dict[str, str]
+    dependents: dict[str, list[str]]
+    policy: dict[str, Task[..., Any]]
+    """The task whose retries and timeout govern each node; a sink follows its producer."""
+
+
+def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bool]) -> Plan:
+    returned = {ref.node for ref in iter_refs(output) if isinstance(ref, Ref)}
+    handoff = {
+        n.id: _handoff(dag, n, n.id in returned, shares_process)
+        for n in dag
+        if n.kind is not NodeKind.SOURCE
+    }
+    units: dict[str, Unit] = {}
+    unit_of: dict[str, str] = {}
+    for node_id in dag.topological_order():
+        node = dag[node_id]
+        if node.kind is NodeKind.SOURCE:
+            continue
+        assert node.executor is not None
+        fused = [unit_of[p] for p in dag.predecessors(node_id) if handoff.get(p) is Handoff.MEMORY]
+        if fused and shares_process(node.executor):
+            fused = fused[:1]
+        unit = Unit(id=node_id, executor=node.executor, nodes=[])
+        for uid in fused:
+            unit.nodes.extend(units.pop(uid).nodes)
+        unit.nodes.append(node)
+        for member in unit.nodes:
+            unit_of[member.id] = unit.id
+        units[unit.id] = unit
+    policy = {
+        n.id: n.task if n.task is not None else _producer(dag, n).task
+        for n in dag
+        if n.kind is not NodeKind.SOURCE
+    }
+    dependents: dict[str, list[str]] = {uid: [] for uid in units}
+    for unit in units.values():
+        limits = [t.timeout for n in unit.nodes if (t := policy[n.id]) and t.timeout]
+        unit.timeout = min(limits) if limits else None
+        members = {n.id for n in unit.nodes}
+        for member in unit.nodes:
+            for pred in dag.predecessors(member.id):
+                if pred not in members and pred in unit_of:
+                    unit.deps.add(unit_of[pred])
+        for dep in unit.deps:
+            dependents[dep].append(unit.id)
+    return Plan(
+        units=units,
+        handoff=handoff,
+        unit_of=unit_of,
+        dependents=dependents,
+        policy={k: v for k, v in policy.items() if v is not None},
+    )
+
+
+def _producer(dag: DAG, sink: Node) -> Node:
+    return dag[dag.predecessors(sink.id)[0]]
+
+
+def _handoff(
+    dag: DAG, node: Node, returned: bool, shares_process: Callable[[Executor], bool]
+) -> Handoff:
+    if node.kind is NodeKind.SINK:
+        return Handoff.SINK
+    consumers = dag.successors(node.id)
+    assert node.executor is not None
+    if len(consumers) == 1 and not returned and dag[consumers[0]].executor is node.executor:
+        return Handoff.MEMORY
+    if not consumers and returned and shares_process(node.executor):
+        return Handoff.COLLECT
+    return Handoff.STAGED
