@@ -10,6 +10,8 @@ This shim sits in front of it on its own port and rewrites just the writes:
 * XML multipart upload: ``POST ?uploads`` starts it, ``PUT ?partNumber&uploadId`` buffers parts
   in this process, ``POST ?uploadId`` concatenates them into one upload, ``DELETE ?uploadId``
   aborts.
+* A listing of a missing bucket, which fake-gcs-server answers with ``500 no bucket named``,
+  becomes GCS's real ``404 NoSuchBucket`` (object_store retries 500s for seconds).
 * ``x-goog-if-generation-match`` on writes (object_store's ``PutMode.Create`` / ``Update``) is
   checked here with a HEAD first (not atomic; good enough for single-process tests) and answered
   with ``412`` on mismatch.
@@ -182,6 +184,13 @@ class ShimHandler(BaseHTTPRequestHandler):
     def _proxy(self) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         resp, conn = self._call(self.command, self.path, self._body() or None, headers)
+        if resp.status == 500 and self.command == "GET":
+            data = resp.read()
+            conn.close()
+            if b"no bucket named" in data:  # real GCS answers 404 NoSuchBucket (no retries)
+                return self._error(404, "NoSuchBucket", "The specified bucket does not exist.")
+            content_type = resp.getheader("Content-Type", "text/plain")
+            return self._reply(resp.status, data, {"Content-Type": content_type})
         self.send_response(resp.status)
         for name, value in resp.getheaders():
             if name.lower() not in _HOP_BY_HOP:

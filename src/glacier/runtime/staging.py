@@ -67,6 +67,6 @@ class Staging:
         rows = (
             frame.height
             if isinstance(frame, pl.DataFrame)
-            else formats.count_rows(uri, Format.PARQUET, options)
+            else formats.count_rows([uri], Format.PARQUET, options)
         )
         return StagedFrame(uri=uri, rows=rows or 0, provider=self.provider)
