@@ -91,6 +91,10 @@ class CloudStore(ObjectStore):
                     return [_info(obstore.head(client, pattern))]
                 except FileNotFoundError:
                     return []
+                except Exception as exc:
+                    if classify(exc) is Problem.ACCESS_DENIED:
+                        _explain_denied_head(client, pattern)
+                    raise
             regex = glob_regex(pattern)
             try:
                 found = [
@@ -156,6 +160,14 @@ def endpoint_options(endpoint: str | None, key: str | None) -> dict[str, str]:
 def environment_secrets(*names: str) -> tuple[str, ...]:
     """Secrets the client may pick up from the environment, so errors can mask them too."""
     return tuple(value for name in names if (value := os.environ.get(name)))
+
+
+def _explain_denied_head(client: obstore_stores.ObjectStore, key: str) -> None:
+    """A HEAD reply has no body, so a bad key and a missing permission both read "403".
+
+    A one-item listing carries the server's error code; if it fails, raise that instead.
+    """
+    next(iter(obstore.list(client, prefix=key, chunk_size=1)), None)
 
 
 def _info(meta: Any) -> ObjectInfo:
