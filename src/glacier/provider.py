@@ -15,6 +15,7 @@ from glacier.config.storage import BucketConfig, validate_bucket_name
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
 from glacier.resources.executor import Executor, ExecutorKind
+from glacier.storage.paths import split_uri
 
 if TYPE_CHECKING:
     from glacier.storage.base import ObjectStore
@@ -81,7 +82,11 @@ class Provider:
     # --- storage ----------------------------------------------------------------------------
 
     def bucket(self, bucket: str, path: str, config: BucketConfig | None = None) -> Bucket:
-        """A file or glob ``path`` inside ``bucket``; ``config`` adds versioning, class..."""
+        """A file or glob ``path`` inside ``bucket``; ``config`` adds versioning, class...
+
+        ``bucket`` may also be a URI of this provider's scheme (``s3://raw``).
+        """
+        bucket, path = split_uri(self.cloud, bucket, path)
         validate_bucket_name(self.cloud, bucket)
         if config is not None:
             self._check_config(config, BucketConfig, "bucket")

@@ -48,6 +48,14 @@ class Config:
                 out[f.name] = _plain(getattr(self, f.name))
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles (what is shipped to workers) leave secrets out; workers use their identity."""
+        state = dict(self.__dict__)
+        for f in dataclasses.fields(self):
+            if not f.repr:
+                state[f.name] = None
+        return state
+
     @classmethod
     def portable_base(cls) -> type[Config]:
         """The most specific ancestor that works on every cloud, named in error messages."""

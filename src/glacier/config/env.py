@@ -8,7 +8,7 @@ local         ``GLACIER_BASE_PATH`` (default ``./data``)
 aws           ``AWS_REGION`` or ``AWS_DEFAULT_REGION`` (required), ``AWS_PROFILE``,
               ``AWS_ACCOUNT_ID``, ``GLACIER_AWS_ROLE_ARN``, ``AWS_ENDPOINT_URL``
 gcp           ``GOOGLE_CLOUD_PROJECT`` or ``GCLOUD_PROJECT`` (required), ``GOOGLE_CLOUD_REGION``,
-              ``GOOGLE_APPLICATION_CREDENTIALS``
+              ``GOOGLE_APPLICATION_CREDENTIALS``, ``STORAGE_EMULATOR_HOST``
 azure         ``AZURE_SUBSCRIPTION_ID`` and ``AZURE_RESOURCE_GROUP`` (required),
               ``AZURE_LOCATION``, ``AZURE_STORAGE_ACCOUNT``
 all           ``GLACIER_STAGING_BUCKET``
@@ -43,6 +43,7 @@ _ENV: dict[Cloud, tuple[type[ProviderConfig], dict[str, tuple[tuple[str, ...], b
             "project_id": (("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"), True),
             "region": (("GOOGLE_CLOUD_REGION",), False),
             "credentials_path": (("GOOGLE_APPLICATION_CREDENTIALS",), False),
+            "endpoint_url": (("STORAGE_EMULATOR_HOST",), False),
         },
     ),
     Cloud.AZURE: (

@@ -11,6 +11,7 @@ from glacier.config.base import Cloud, Config, check_labels, check_pattern, chec
 
 _AWS_REGION = r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d"
 _GCP_REGION = r"[a-z]+-[a-z]+\d"
+_URL = r"https?://[^\s/?#]+(/[^\s?#]*)?"
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
@@ -57,6 +58,7 @@ class AwsConfig(ProviderConfig):
         )
         check_range(self, "session_duration", self.session_duration, 900, 43200, "seconds")
         check_labels(self, "tags", self.tags)
+        check_pattern(self, "endpoint_url", self.endpoint_url, _URL, "http://127.0.0.1:9000")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -68,6 +70,11 @@ class GcpConfig(ProviderConfig):
     region: str = "us-central1"
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     credentials_path: str | None = None
+    """Service-account JSON file; else ``GOOGLE_APPLICATION_CREDENTIALS`` or the metadata server."""
+    service_account_key: str | None = dataclasses.field(default=None, repr=False)
+    """The service-account JSON itself (a secret: never shown, logged or sent to workers)."""
+    endpoint_url: str | None = None
+    """A GCS emulator such as fake-gcs-server; requests to it are not signed."""
 
     def validate(self) -> None:
         check_pattern(
@@ -75,6 +82,7 @@ class GcpConfig(ProviderConfig):
         )
         check_pattern(self, "region", self.region, _GCP_REGION, "europe-west1")
         check_labels(self, "labels", self.labels)
+        check_pattern(self, "endpoint_url", self.endpoint_url, _URL, "http://127.0.0.1:4443")
         for key in self.labels:
             check_pattern(self, "labels", key, r"[a-z][a-z0-9_-]{0,62}", "team")
 
@@ -89,6 +97,12 @@ class AzureConfig(ProviderConfig):
     location: str = "eastus"
     storage_account: str | None = None
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    account_key: str | None = dataclasses.field(default=None, repr=False)
+    """Storage account key (a secret). Without it or ``sas_token``: env, managed identity, CLI."""
+    sas_token: str | None = dataclasses.field(default=None, repr=False)
+    """A shared access signature for the account or container (a secret)."""
+    endpoint_url: str | None = None
+    """Blob endpoint override, e.g. Azurite ``http://127.0.0.1:10000/devstoreaccount1``."""
 
     def validate(self) -> None:
         check_pattern(
@@ -106,3 +120,6 @@ class AzureConfig(ProviderConfig):
             self, "storage_account", self.storage_account, r"[a-z0-9]{3,24}", "glacierdata"
         )
         check_labels(self, "tags", self.tags)
+        check_pattern(
+            self, "endpoint_url", self.endpoint_url, _URL, "http://127.0.0.1:10000/devstoreaccount1"
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,12 +13,16 @@ import polars as pl
 from glacier.config.storage import BucketConfig
 from glacier.core.trace import current_tracer
 from glacier.errors import StorageError
-from glacier.storage import formats
+from glacier.storage import dataset, formats
 from glacier.storage.base import ObjectInfo, fingerprint
+from glacier.storage.failures import Problem, describe
 from glacier.storage.paths import clean_key, has_glob
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
+
+READ_ATTEMPTS = 5
+READ_BACKOFF = 0.05  # seconds before the first re-read, doubling after each
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,13 @@ class Bucket:
         return has_glob(self.path)
 
     def objects(self) -> list[ObjectInfo]:
-        """The objects this path names right now (one, or every match of the glob)."""
-        return self.provider.store.list(self.bucket, self.path)
+        """The objects this path names right now: one, or the glob's committed matches."""
+        store = self.provider.store
+        with store.errors(self.bucket, self.path, "list"):
+            objects = store.list(self.bucket, self.path)
+            if self.is_glob and objects:
+                objects = dataset.committed(objects, self._commit())
+        return objects
 
     def exists(self) -> bool:
         return bool(self.objects())
@@ -79,42 +90,75 @@ class Bucket:
 
     def scan(self) -> pl.LazyFrame:
         """A LazyFrame over the file(s); nothing is read until it is collected."""
-        objects = self._require_objects()
-        store = self.provider.store
-        uris = [store.uri(self.bucket, o.key) for o in objects]
-        return formats.scan(uris, self.format, store.storage_options())
+        return self._scan(self._require_objects())
 
     def read(self) -> pl.DataFrame:
-        return self.scan().collect()
+        """Collect the file(s) as one consistent version, even while a writer replaces them.
 
-    def write(self, frame: pl.DataFrame | pl.LazyFrame) -> int | None:
-        """Replace the file with ``frame`` atomically; returns rows written when cheap to know.
+        On object stores a read is several range requests, so it is checked against the
+        listing afterwards and repeated (with a short backoff) if the data changed meanwhile.
+        """
+        store = self.provider.store
+        for attempt in range(READ_ATTEMPTS):
+            objects = self._require_objects()
+            try:
+                with store.errors(self.bucket, self.path, "read"):
+                    frame = self._scan(objects).collect()
+            except StorageError:
+                if store.snapshot_reads or not self._changed_since(objects):
+                    raise
+            else:
+                if store.snapshot_reads or not self._changed_since(objects):
+                    return frame
+            time.sleep(READ_BACKOFF * 2**attempt)
+        raise StorageError(
+            f"Bucket {self.address}: the data changed while being read {READ_ATTEMPTS} times "
+            f"in a row ({self.uri}). Read it again once its writers have finished."
+        )
 
-        Inside a pipeline body, records a sink of a task's output instead.
+    def write(
+        self, frame: pl.DataFrame | pl.LazyFrame, partition_by: Sequence[str] | None = None
+    ) -> int | None:
+        """Replace the data with ``frame`` atomically; returns rows written when cheap to know.
+
+        A single-file path is replaced in one step. A glob path (``events/**/*.parquet``)
+        receives new files, optionally hive-partitioned by the ``partition_by`` columns, that
+        readers see only once all are written. Inside a pipeline body, records a sink of a
+        task's output instead.
         """
         tracer = current_tracer()
         if tracer is not None:
             tracer.record_sink(self, frame)
             return None
-        if self.is_glob:
-            raise StorageError(
-                f"Bucket {self.address}: cannot write to a glob. Give the bucket "
-                f"a single file path such as 'daily/2024.parquet'."
-            )
         if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
             raise StorageError(
                 f"Bucket {self.address}: write() takes a polars DataFrame or "
                 f"LazyFrame, got {type(frame).__name__}. Return a frame from "
                 f"the task that feeds this bucket."
             )
+        if partition_by and not self.is_glob:
+            raise StorageError(
+                f"Bucket {self.address}: a partitioned write makes many files, so the path "
+                f"must be a glob such as '{self.path.rpartition('.')[0]}/**/*.{self.format}'."
+            )
         store = self.provider.store
         options = store.storage_options()
-        store.write_atomic(
-            self.bucket, self.path, lambda uri: formats.write(frame, uri, self.format, options)
-        )
-        if isinstance(frame, pl.DataFrame):
-            return frame.height
-        return formats.count_rows(self.uri, self.format, options)
+        with store.errors(self.bucket, self.path, "write"):
+            if self.is_glob:
+                commit = dataset.write(
+                    store, self.bucket, self.path, frame, self.format, partition_by or ()
+                )
+                uris = [store.uri(self.bucket, key) for key in sorted(commit.keys())]
+            else:
+                store.write_atomic(
+                    self.bucket,
+                    self.path,
+                    lambda uri: formats.write(frame, uri, self.format, options),
+                )
+                uris = [self.uri]
+            if isinstance(frame, pl.DataFrame):
+                return frame.height
+            return formats.count_rows(uris, self.format, options)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,18 +169,32 @@ class Bucket:
             "config": self.config.to_dict() if self.config is not None else None,
         }
 
+    def _commit(self) -> dataset.Commit | None:
+        return dataset.find_commit(self.provider.store, self.bucket, self.path)
+
+    def _scan(self, objects: list[ObjectInfo]) -> pl.LazyFrame:
+        store = self.provider.store
+        uris = [store.uri(self.bucket, o.key) for o in objects]
+        commit = self._commit() if self.is_glob else None
+        hive = commit is not None and bool(commit.partition_by)
+        return formats.scan(uris, self.format, store.storage_options(), hive=hive)
+
+    def _changed_since(self, objects: list[ObjectInfo]) -> bool:
+        try:
+            now = self.objects()
+        except StorageError:
+            return True
+        return fingerprint(now) != fingerprint(objects)
+
     def _require_objects(self) -> list[ObjectInfo]:
         objects = self.objects()
         if objects:
             return objects
         store = self.provider.store
-        if not store.bucket_exists(self.bucket):
-            raise StorageError(
-                f"Bucket {self.bucket!r} does not exist at "
-                f"{store.uri(self.bucket, '')}. Create it, or check the bucket "
-                f"name and the provider config."
-            )
-        what = "no file matches the glob" if self.is_glob else "the file does not exist"
-        raise StorageError(
-            f"Bucket {self.address}: {what} ({self.uri}). Check the path, or write the data first."
-        )
+        with store.errors(self.bucket, "", "list"):
+            exists = store.bucket_exists(self.bucket)
+        if not exists:
+            problem = Problem.BUCKET_MISSING
+        else:
+            problem = Problem.EMPTY_GLOB if self.is_glob else Problem.MISSING_OBJECT
+        raise StorageError(describe(problem, self.uri, self.bucket, "read", store.credential_hint))

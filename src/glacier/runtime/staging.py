@@ -100,7 +100,7 @@ def put_frame(
     rows = (
         frame.height
         if isinstance(frame, pl.DataFrame)
-        else formats.count_rows(uri, Format.PARQUET, options)
+        else formats.count_rows([uri], Format.PARQUET, options)
     )
     objects = store.list(bucket, key)
     return StagedFrame(

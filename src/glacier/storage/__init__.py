@@ -12,18 +12,24 @@ from glacier.storage.base import ObjectInfo, ObjectStore, fingerprint
 # cloud -> module with ``open_store(provider_config) -> ObjectStore``.
 _STORES: dict[Cloud, str] = {
     Cloud.LOCAL: "glacier.storage.local",
+    Cloud.AWS: "glacier.storage.s3",
+    Cloud.GCP: "glacier.storage.gcs",
+    Cloud.AZURE: "glacier.storage.azure",
 }
 
 
 def store_for(config: ProviderConfig) -> ObjectStore:
     """The object store behind a provider's buckets."""
-    module = _STORES.get(config.cloud)
-    if module is None:
+    try:
+        opener = importlib.import_module(_STORES[config.cloud]).open_store
+    except ModuleNotFoundError as exc:
+        if exc.name != "obstore":
+            raise
         raise ConfigError(
-            f"Buckets on {config.cloud.value} are not supported by this version of "
-            f"Glacier. Use LocalConfig to run the pipeline on local folders."
-        )
-    store: ObjectStore = importlib.import_module(module).open_store(config)
+            f"Buckets on {config.cloud.value} need obstore. Install it with "
+            f"pip install 'glacier-pipelines[{config.cloud.value}]'."
+        ) from None
+    store: ObjectStore = opener(config)
     return store
 
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from glacier.storage.failures import translated
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ class ObjectStore(ABC):
     """An object store rooted at one place (a folder, an account, a project)."""
 
     scheme: str
+    credential_hint = "Check the provider's credentials."
+    """Where this store's credentials come from, quoted when the server rejects them."""
+    snapshot_reads = False
+    """True when a read sees one version of a file even if it is replaced meanwhile (an open
+    local file keeps its contents); object stores fetch ranges that may span a replacement."""
 
     @abstractmethod
     def uri(self, bucket: str, key: str) -> str:
@@ -59,11 +67,41 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def write_atomic(self, bucket: str, key: str, writer: Callable[[str], None]) -> None:
-        """Call ``writer(temporary_uri)``, then make the result visible at ``key`` at once.
+        """Call ``writer(uri)`` so that the result becomes visible at ``key`` all at once.
 
+        ``uri`` is a temporary name that is renamed into place (local disk), or ``key``
+        itself where the store publishes an upload only when it completes (object stores).
         A failure or a kill before the commit leaves any previous object at ``key`` intact.
         """
 
     @abstractmethod
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        """Store a small object atomically (markers, reports)."""
+
+    @abstractmethod
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        """A small object's content, or None if it does not exist."""
+
+    @abstractmethod
+    def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
+        """Remove objects; keys that do not exist are ignored."""
+
     def delete(self, bucket: str, key: str) -> None:
         """Remove one object if it exists."""
+        self.delete_many(bucket, [key])
+
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values this store holds, masked in every error message."""
+        return ()
+
+    @contextmanager
+    def errors(self, bucket: str, key: str, action: str) -> Iterator[None]:
+        """Turn client exceptions in the block into a :class:`StorageError` naming the URI."""
+        with translated(
+            self.uri(bucket, key),
+            bucket,
+            action,
+            secrets=self.secrets(),
+            credential_hint=self.credential_hint,
+        ):
+            yield

@@ -51,9 +51,20 @@ def format_for(path: str) -> Format:
         ) from None
 
 
-def scan(uris: Sequence[str], fmt: Format, storage_options: dict[str, Any] | None) -> pl.LazyFrame:
-    """Lazily scan files of one format; ``storage_options`` only for object stores."""
-    kwargs = {"storage_options": storage_options} if storage_options else {}
+def scan(
+    uris: Sequence[str],
+    fmt: Format,
+    storage_options: dict[str, Any] | None,
+    *,
+    hive: bool = False,
+) -> pl.LazyFrame:
+    """Lazily scan files of one format; ``storage_options`` only for object stores.
+
+    ``hive`` adds the ``key=value`` folders of the paths as columns (Parquet and IPC).
+    """
+    kwargs: dict[str, Any] = {"storage_options": storage_options} if storage_options else {}
+    if hive:
+        kwargs["hive_partitioning"] = True
     return _SCAN[fmt](list(uris), **kwargs)
 
 
@@ -73,9 +84,11 @@ def write(
         getattr(frame, f"write_{fmt.value}")(uri, **kwargs)
 
 
-def count_rows(uri: str, fmt: Format, storage_options: dict[str, Any] | None) -> int | None:
-    """Rows in a written file when its footer says so cheaply (Parquet, IPC); else None."""
+def count_rows(
+    uris: Sequence[str], fmt: Format, storage_options: dict[str, Any] | None
+) -> int | None:
+    """Rows in written files when their footers say so cheaply (Parquet, IPC); else None."""
     if fmt not in (Format.PARQUET, Format.IPC):
         return None
-    counted = scan([uri], fmt, storage_options).select(pl.len()).collect()
+    counted = scan(uris, fmt, storage_options).select(pl.len()).collect()
     return int(counted.item())

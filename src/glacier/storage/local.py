@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from glacier.config.provider import LocalConfig
 from glacier.storage.base import ObjectInfo, ObjectStore
-from glacier.storage.paths import has_glob
-
-TEMP_SUFFIX = ".glacier-tmp"
+from glacier.storage.paths import TEMP_SUFFIX, has_glob, is_temp
 
 
 class LocalStore(ObjectStore):
     """Buckets are folders under ``root``; commits are ``os.replace`` of a hidden temp file."""
 
     scheme = "file"
+    snapshot_reads = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -39,7 +38,7 @@ class LocalStore(ObjectStore):
     def list(self, bucket: str, pattern: str) -> list[ObjectInfo]:
         base = self.root / bucket
         if has_glob(pattern):
-            paths = [p for p in base.glob(pattern) if p.is_file() and not _is_temp(p)]
+            paths = [p for p in base.glob(pattern) if p.is_file() and not is_temp(p.name)]
         else:
             paths = [base / pattern] if (base / pattern).is_file() else []
         infos = []
@@ -65,13 +64,22 @@ class LocalStore(ObjectStore):
         finally:
             temp.unlink(missing_ok=True)
 
-    def delete(self, bucket: str, key: str) -> None:
-        (self.root / bucket / key).unlink(missing_ok=True)
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        def put(path: str) -> None:
+            Path(path).write_bytes(data)
+
+        self.write_atomic(bucket, key, put)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        try:
+            return (self.root / bucket / key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            (self.root / bucket / key).unlink(missing_ok=True)
 
 
 def open_store(config: LocalConfig) -> LocalStore:
     return LocalStore(config.base_path)
-
-
-def _is_temp(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(TEMP_SUFFIX)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
+from glacier.config.base import Cloud
 from glacier.errors import StorageError
 
 _GLOB_CHARS = frozenset("*?[")
@@ -32,3 +34,83 @@ def clean_key(bucket: str, key: str) -> str:
             f"Use a path inside the bucket, or another bucket."
         )
     return PurePosixPath(*[p for p in parts if p != "."]).as_posix()
+
+
+# -- globs, as Polars and object stores expand them -------------------------------------------
+
+TEMP_SUFFIX = ".glacier-tmp"
+
+
+def is_temp(key: str) -> bool:
+    """A half-written file from an atomic write in progress (``.name.<id>.glacier-tmp``)."""
+    name = key.rsplit("/", 1)[-1]
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def static_prefix(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard: ``a/b/*/c.csv`` -> ``a/b``."""
+    parts = pattern.split("/")
+    fixed = []
+    for part in parts[:-1]:
+        if has_glob(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """``*`` and ``?`` stay inside one folder, ``**/`` spans any number of folders."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+# -- URIs the user may pass instead of bare bucket names --------------------------------------
+
+SCHEMES: dict[Cloud, tuple[str, ...]] = {
+    Cloud.LOCAL: ("file",),
+    Cloud.AWS: ("s3", "s3a"),
+    Cloud.GCP: ("gs", "gcs"),
+    Cloud.AZURE: ("az", "abfs", "abfss", "azure"),
+}
+
+
+def split_uri(cloud: Cloud, bucket: str, path: str) -> tuple[str, str]:
+    """Accept ``provider.bucket("s3://raw", ...)`` on AWS; refuse another cloud's scheme."""
+    if not isinstance(bucket, str) or "://" not in bucket:
+        return bucket, path
+    scheme, _, rest = bucket.partition("://")
+    if scheme.lower() not in SCHEMES[cloud]:
+        owner = next((c for c, names in SCHEMES.items() if scheme.lower() in names), None)
+        fix = (
+            f"Use a Provider with the {owner.value} config for it"
+            if owner is not None
+            else f"Use one of {', '.join(s + '://' for s in SCHEMES[cloud])}"
+        )
+        raise StorageError(
+            f"Bucket URI {bucket + '/' + path!r} uses the {scheme}:// scheme, which a "
+            f"{cloud.value} provider cannot open. {fix}, or pass the bare bucket name."
+        )
+    name, _, extra = rest.partition("/")
+    return name, f"{extra.rstrip('/')}/{path}" if extra else path

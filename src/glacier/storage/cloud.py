@@ -1,0 +1,179 @@
+"""Object stores on S3, GCS and Azure Blob, through obstore (objects) and Polars (frames).
+
+One options dict of ``object_store`` config keys (all strings) feeds both: Polars takes it as
+``storage_options``, obstore as ``config``. The per-cloud modules (``s3``, ``gcs``, ``azure``)
+only turn a provider config into that dict; everything else is shared here.
+
+Single-object writes go straight to the final key: S3 (PUT / CompleteMultipartUpload), GCS
+(XML multipart complete) and Azure (Put Block List) publish an object only when its upload
+completes, so readers see the old object or the new one, never a part; a failed or killed
+upload leaves the old object in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import obstore
+from obstore import store as obstore_stores
+
+from glacier.config.provider import ProviderConfig
+from glacier.storage.base import ObjectInfo, ObjectStore
+from glacier.storage.failures import Problem, classify
+from glacier.storage.paths import SCHEMES, glob_regex, has_glob, is_temp, static_prefix
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach one cloud's storage: object_store options, and which of them are secret."""
+
+    options: dict[str, str]
+    secrets: tuple[str, ...] = ()
+    credential_hint: str = "Check the provider's credentials."
+    endpoint: str | None = None
+
+
+class CloudStore(ObjectStore):
+    """Buckets of one cloud account or project, addressed as ``scheme://bucket/key``."""
+
+    def __init__(self, config: ProviderConfig, store_class: str, access: Access) -> None:
+        self.config = config
+        self.scheme = SCHEMES[config.cloud][0]
+        self.credential_hint = access.credential_hint
+        self._store_class: Callable[..., obstore_stores.ObjectStore] = getattr(
+            obstore_stores, store_class
+        )
+        self._access = access
+        self._clients: dict[str, obstore_stores.ObjectStore] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = f", endpoint={self._access.endpoint!r}" if self._access.endpoint else ""
+        return f"CloudStore({self.scheme}://{where})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Re-open from the config on unpickling, so no resolved credential is ever shipped."""
+        from glacier.storage import store_for
+
+        return (store_for, (self.config,))
+
+    # -- ObjectStore --------------------------------------------------------------------------
+
+    def uri(self, bucket: str, key: str) -> str:
+        return f"{self.scheme}://{bucket}/{key}"
+
+    def storage_options(self) -> dict[str, Any]:
+        return dict(self._access.options)
+
+    def secrets(self) -> tuple[str, ...]:
+        return self._access.secrets
+
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            next(iter(obstore.list(self._client(bucket), chunk_size=1)), None)
+        except Exception as exc:
+            if classify(exc) is Problem.BUCKET_MISSING:
+                return False
+            with self.errors(bucket, "", "list"):
+                raise
+        return True
+
+    def list(self, bucket: str, pattern: str) -> list[ObjectInfo]:
+        client = self._client(bucket)
+        with self.errors(bucket, pattern, "list"):
+            if not has_glob(pattern):
+                try:
+                    return [_info(obstore.head(client, pattern))]
+                except FileNotFoundError:
+                    return []
+                except Exception as exc:
+                    if classify(exc) is Problem.ACCESS_DENIED:
+                        _explain_denied_head(client, pattern)
+                    raise
+            regex = glob_regex(pattern)
+            try:
+                found = [
+                    _info(meta)
+                    for batch in obstore.list(client, prefix=static_prefix(pattern) or None)
+                    for meta in batch
+                    if regex.match(meta["path"]) and not is_temp(meta["path"])
+                ]
+            except Exception as exc:
+                if classify(exc) is Problem.BUCKET_MISSING:
+                    return []  # as a glob over a missing folder; callers ask bucket_exists
+                raise
+        return sorted(found, key=lambda o: o.key)
+
+    def write_atomic(self, bucket: str, key: str, writer: Callable[[str], None]) -> None:
+        with self.errors(bucket, key, "write"):
+            writer(self.uri(bucket, key))
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        with self.errors(bucket, key, "write"):
+            obstore.put(self._client(bucket), key, data)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        with self.errors(bucket, key, "read"):
+            try:
+                return bytes(obstore.get(self._client(bucket), key).bytes())
+            except FileNotFoundError:
+                return None
+
+    def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        client = self._client(bucket)
+        with self.errors(bucket, keys[0], "delete"):
+            try:
+                obstore.delete(client, list(keys))
+            except FileNotFoundError:  # Azure and GCS refuse the batch if one key is gone
+                for key in keys:
+                    with contextlib.suppress(FileNotFoundError):
+                        obstore.delete(client, key)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _client(self, bucket: str) -> obstore_stores.ObjectStore:
+        with self._lock:
+            client = self._clients.get(bucket)
+            if client is None:
+                client = self._store_class(bucket, config=dict(self._access.options))
+                self._clients[bucket] = client
+            return client
+
+
+def endpoint_options(endpoint: str | None, key: str | None) -> dict[str, str]:
+    """``{key: endpoint}``, allowing plain HTTP when the endpoint uses it (emulators)."""
+    if not endpoint:
+        return {}
+    options = {key: endpoint} if key else {}
+    if endpoint.startswith("http://"):
+        options["allow_http"] = "true"
+    return options
+
+
+def environment_secrets(*names: str) -> tuple[str, ...]:
+    """Secrets the client may pick up from the environment, so errors can mask them too."""
+    return tuple(value for name in names if (value := os.environ.get(name)))
+
+
+def _explain_denied_head(client: obstore_stores.ObjectStore, key: str) -> None:
+    """A HEAD reply has no body, so a bad key and a missing permission both read "403".
+
+    A one-item listing carries the server's error code; if it fails, raise that instead.
+    """
+    next(iter(obstore.list(client, prefix=key, chunk_size=1)), None)
+
+
+def _info(meta: Any) -> ObjectInfo:
+    return ObjectInfo(
+        key=meta["path"],
+        size=int(meta["size"]),
+        modified=meta["last_modified"],
+        version=str(meta.get("version") or meta.get("e_tag") or meta["last_modified"]),
+    )

@@ -1,0 +1,54 @@
+"""Google Cloud Storage (and fake-gcs-server) for a :class:`GcpConfig`.
+
+Credentials: ``service_account_key`` (the JSON itself), else ``credentials_path``, else
+object_store's chain (``GOOGLE_APPLICATION_CREDENTIALS``, then the metadata server). With
+``endpoint_url`` set, requests go unsigned to that emulator.
+"""
+
+from __future__ import annotations
+
+import json
+
+from glacier.config.provider import GcpConfig
+from glacier.storage.cloud import Access, CloudStore, endpoint_options
+
+HINT = (
+    "Glacier authenticates to GCS with GcpConfig.service_account_key or credentials_path when "
+    "set, else GOOGLE_APPLICATION_CREDENTIALS or the metadata server. Check that the service "
+    "account key is current and belongs to the right project."
+)
+
+
+def open_store(config: GcpConfig) -> CloudStore:
+    options: dict[str, str] = {}
+    secrets: tuple[str, ...] = ()
+    if config.endpoint_url:
+        options["google_service_account_key"] = emulator_key(config.endpoint_url)
+        options.update(endpoint_options(config.endpoint_url, None))  # the URL is in the key
+    elif config.service_account_key:
+        options["google_service_account_key"] = config.service_account_key
+        secrets = (config.service_account_key, *_private_key(config.service_account_key))
+    elif config.credentials_path:
+        options["google_application_credentials"] = config.credentials_path
+    return CloudStore(config, "GCSStore", Access(options, secrets, HINT, config.endpoint_url))
+
+
+def emulator_key(endpoint: str) -> str:
+    """The anonymous "service account" object_store uses to reach an emulator unsigned."""
+    return json.dumps(
+        {
+            "gcs_base_url": endpoint.rstrip("/"),
+            "disable_oauth": True,
+            "client_email": "",
+            "private_key": "",
+            "private_key_id": "",
+        }
+    )
+
+
+def _private_key(key_json: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(key_json).get("private_key")
+    except (ValueError, AttributeError):
+        return ()
+    return (value,) if isinstance(value, str) and value else ()

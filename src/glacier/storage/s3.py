@@ -1,0 +1,70 @@
+"""Amazon S3 and S3-compatible stores (MinIO, R2, Ceph, moto) for an :class:`AwsConfig`.
+
+Credentials: ``AwsConfig.profile`` and ``assume_role_arn`` are resolved once through boto3 into
+temporary keys; without them, object_store's own chain applies (``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, web identity, ECS and EC2 instance roles).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glacier.config.provider import AwsConfig
+from glacier.errors import StorageError
+from glacier.storage.cloud import Access, CloudStore, endpoint_options, environment_secrets
+from glacier.storage.failures import storage_error
+
+HINT = (
+    "Glacier signs S3 requests with AwsConfig.profile / assume_role_arn when set, else the "
+    "standard AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, web identity, instance "
+    "role). Renew or fix those credentials, or point the config at another profile."
+)
+
+
+def open_store(config: AwsConfig) -> CloudStore:
+    options = {"aws_region": config.region, **endpoint_options(config.endpoint_url, "aws_endpoint")}
+    secrets = environment_secrets("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    if config.profile or config.assume_role_arn:
+        resolved = session_credentials(config)
+        options.update(resolved)
+        secrets += (resolved["aws_secret_access_key"], resolved.get("aws_session_token", ""))
+    access = Access(options, secrets, HINT, config.endpoint_url)
+    return CloudStore(config, "S3Store", access)
+
+
+def session_credentials(config: AwsConfig) -> dict[str, str]:
+    """Keys for the profile, or for the role assumed from it (boto3 from ``glacier[aws]``)."""
+    what = f"AWS profile {config.profile!r}" if config.profile else "the default AWS credentials"
+    try:
+        import boto3  # type: ignore[import-untyped]
+    except ImportError:
+        raise StorageError(
+            "AwsConfig.profile / assume_role_arn need boto3. Install it with "
+            "pip install 'glacier-pipelines[aws]'."
+        ) from None
+    try:
+        session = boto3.Session(profile_name=config.profile, region_name=config.region)
+        if config.assume_role_arn:
+            sts: Any = session.client("sts", endpoint_url=config.endpoint_url)
+            reply = sts.assume_role(
+                RoleArn=config.assume_role_arn,
+                RoleSessionName="glacier",
+                DurationSeconds=config.session_duration,
+            )["Credentials"]
+            return {
+                "aws_access_key_id": reply["AccessKeyId"],
+                "aws_secret_access_key": reply["SecretAccessKey"],
+                "aws_session_token": reply["SessionToken"],
+            }
+        found = session.get_credentials()
+    except Exception as exc:
+        target = config.assume_role_arn or what
+        error = storage_error(exc, f"s3:// ({target})", "", "authenticate as", credential_hint=HINT)
+        raise error from None  # boto3's message may quote the profile's keys
+    if found is None:
+        raise StorageError(f"No credentials found for {what}. {HINT}")
+    frozen = found.get_frozen_credentials()
+    keys = {"aws_access_key_id": frozen.access_key, "aws_secret_access_key": frozen.secret_key}
+    if frozen.token:
+        keys["aws_session_token"] = frozen.token
+    return keys

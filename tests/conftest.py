@@ -1,0 +1,3 @@
+"""Top-level test configuration."""
+
+pytest_plugins = ["tests.cloud.fixtures"]
