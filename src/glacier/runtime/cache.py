@@ -18,13 +18,12 @@ import hashlib
 import json
 import types
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glacier.core.dag import DAG, NodeKind, ParamRef, Ref
 from glacier.core.trace import resolve
 from glacier.errors import GlacierError
-from glacier.runtime.staging import StagedFrame, checksum, staging_bucket, write_text
+from glacier.runtime.staging import StagedFrame, staging_bucket
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
@@ -153,8 +152,10 @@ class Cache:
         manifest = self._read_manifest(key)
         if manifest is None:
             return None
-        uri = self.provider.store.uri(self.bucket, self.output_key(key))
-        if manifest.get("checksum") is None or checksum(uri) != manifest["checksum"]:
+        store = self.provider.store
+        uri = store.uri(self.bucket, self.output_key(key))
+        found = store.checksum(self.bucket, self.output_key(key))
+        if manifest.get("checksum") is None or found != manifest["checksum"]:
             self.provider.store.delete(self.bucket, self._manifest_key(key))
             return None
         return StagedFrame(uri, int(manifest["rows"]), self.provider, manifest.get("bytes"))
@@ -186,15 +187,13 @@ class Cache:
         self._write_manifest(key, {"node": node, "fingerprint": bucket.metadata().fingerprint})
 
     def _read_manifest(self, key: str) -> dict[str, Any] | None:
-        path = Path(self.provider.store.uri(self.bucket, self._manifest_key(key)))
+        raw = self.provider.store.get_bytes(self.bucket, self._manifest_key(key))
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
+            data = json.loads(raw) if raw is not None else None
+        except ValueError:
             return None
         return data if isinstance(data, dict) and data.get("key") == key else None
 
     def _write_manifest(self, key: str, fields: dict[str, Any]) -> None:
         text = _json({"key": key, **fields})
-        self.provider.store.write_atomic(
-            self.bucket, self._manifest_key(key), lambda uri: write_text(uri, text)
-        )
+        self.provider.store.put_bytes(self.bucket, self._manifest_key(key), text.encode())

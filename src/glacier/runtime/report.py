@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import GlacierError
-from glacier.runtime.staging import RUNS_PREFIX, staging_bucket, write_text
+from glacier.runtime.staging import RUNS_PREFIX, staging_bucket
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
@@ -51,7 +50,7 @@ def write_report(provider: Provider, report: dict[str, Any]) -> str:
     bucket = staging_bucket(provider)
     key = f"{RUNS_PREFIX}/{report['run_id']}/{REPORT_NAME}"
     text = json.dumps(report, indent=2, sort_keys=False, default=str)
-    store.write_atomic(bucket, key, lambda uri: write_text(uri, text))
+    store.put_bytes(bucket, key, text.encode())
     return store.uri(bucket, key)
 
 
@@ -63,24 +62,25 @@ def list_runs(provider: Provider, limit: int = 20) -> list[dict[str, Any]]:
     objects.sort(key=lambda o: o.key, reverse=True)
     reports = []
     for obj in objects[:limit]:
+        raw = store.get_bytes(bucket, obj.key)
         try:
-            reports.append(json.loads(Path(store.uri(bucket, obj.key)).read_text()))
-        except (OSError, ValueError):
-            continue  # a report being written by a run that is still going
+            reports.append(json.loads(raw or b""))
+        except ValueError:
+            continue  # removed or unreadable since it was listed
     return reports
 
 
 def load_report(provider: Provider, run_id: str) -> dict[str, Any]:
     store = provider.store
     bucket = staging_bucket(provider)
-    path = Path(store.uri(bucket, f"{RUNS_PREFIX}/{run_id}/{REPORT_NAME}"))
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
+    key = f"{RUNS_PREFIX}/{run_id}/{REPORT_NAME}"
+    raw = store.get_bytes(bucket, key)
+    if raw is None:
         raise ReportNotFound(
-            f"No report for run {run_id!r} at {path}. List runs with `glacier runs`, and run "
-            f"from the folder (or with the provider) the pipeline ran with."
-        ) from None
+            f"No report for run {run_id!r} at {store.uri(bucket, key)}. List runs with "
+            f"`glacier runs`, and run from the folder (or with the provider) the pipeline ran with."
+        )
+    data: dict[str, Any] = json.loads(raw)
     return data
 
 

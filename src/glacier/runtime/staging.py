@@ -7,10 +7,8 @@ and ``cache/`` the outputs a later run may reuse (see :mod:`glacier.runtime.cach
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -52,23 +50,6 @@ def safe_name(node_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", node_id)
 
 
-def checksum(uri: str) -> str | None:
-    """SHA-256 of a stored file's bytes; None where the object is not a local file."""
-    path = Path(uri)
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_text(uri: str, text: str) -> None:
-    """Writer for ``ObjectStore.write_atomic`` of small JSON documents (manifests, reports)."""
-    Path(uri).write_text(text)
-
-
 class Staging:
     """Staging for one run on one provider."""
 
@@ -108,5 +89,5 @@ def put_frame(
         rows=rows or 0,
         provider=provider,
         bytes=objects[0].size if objects else None,
-        checksum=checksum(uri),
+        checksum=store.checksum(bucket, key),
     )

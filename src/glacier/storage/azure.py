@@ -8,6 +8,8 @@ managed identity, the same sources DefaultAzureCredential tries.
 
 from __future__ import annotations
 
+import os
+
 from glacier.config.provider import AzureConfig
 from glacier.errors import ConfigError
 from glacier.storage.cloud import Access, CloudStore, endpoint_options, environment_secrets
@@ -29,13 +31,17 @@ def open_store(config: AzureConfig) -> CloudStore:
         "azure_storage_account_name": config.storage_account,
         **endpoint_options(config.endpoint_url, "azure_storage_endpoint"),
     }
-    secrets = environment_secrets(
-        "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_SAS_KEY", "AZURE_CLIENT_SECRET"
+    secrets = environment_secrets("AZURE_CLIENT_SECRET")
+    environment: dict[str, str] = {}
+    # (object_store option, the variable that carries it to worker processes, config value)
+    for option, variable, given in (
+        ("azure_storage_account_key", "AZURE_STORAGE_ACCOUNT_KEY", config.account_key),
+        ("azure_storage_sas_key", "AZURE_STORAGE_SAS_KEY", (config.sas_token or "").lstrip("?")),
+    ):
+        value = given or os.environ.get(variable)
+        if value:
+            options[option] = environment[variable] = value
+            secrets += (value,)
+    return CloudStore(
+        config, "AzureStore", Access(options, secrets, HINT, config.endpoint_url, environment)
     )
-    if config.account_key:
-        options["azure_storage_account_key"] = config.account_key
-        secrets += (config.account_key,)
-    if config.sas_token:
-        options["azure_storage_sas_key"] = config.sas_token.lstrip("?")
-        secrets += (config.sas_token.lstrip("?"),)
-    return CloudStore(config, "AzureStore", Access(options, secrets, HINT, config.endpoint_url))

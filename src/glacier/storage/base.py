@@ -86,6 +86,23 @@ class ObjectStore(ABC):
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
         """Remove objects; keys that do not exist are ignored."""
 
+    def worker_environment(self) -> dict[str, str]:
+        """Variables through which a worker process on this machine gets this store's secrets.
+
+        Invocations carry no secrets; a local worker (like a function in the cloud, which
+        gets its role from its runtime) resolves credentials from its environment instead.
+        """
+        return {}
+
+    def checksum(self, bucket: str, key: str) -> str | None:
+        """What identifies one object's exact content, to detect a changed or corrupt file.
+
+        Object stores verify content themselves, so their version tag (ETag, generation) serves;
+        None when the object does not exist.
+        """
+        objects = self.list(bucket, key)
+        return f"{objects[0].size}:{objects[0].version}" if objects else None
+
     def delete(self, bucket: str, key: str) -> None:
         """Remove one object if it exists."""
         self.delete_many(bucket, [key])

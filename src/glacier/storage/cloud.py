@@ -16,7 +16,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import obstore
@@ -36,6 +36,8 @@ class Access:
     secrets: tuple[str, ...] = ()
     credential_hint: str = "Check the provider's credentials."
     endpoint: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    """The standard variables that carry the config's secrets to worker processes."""
 
 
 class CloudStore(ObjectStore):
@@ -72,6 +74,9 @@ class CloudStore(ObjectStore):
 
     def secrets(self) -> tuple[str, ...]:
         return self._access.secrets
+
+    def worker_environment(self) -> dict[str, str]:
+        return dict(self._access.environment)
 
     def bucket_exists(self, bucket: str) -> bool:
         try:

@@ -8,9 +8,13 @@ object_store's chain (``GOOGLE_APPLICATION_CREDENTIALS``, then the metadata serv
 from __future__ import annotations
 
 import json
+import os
 
 from glacier.config.provider import GcpConfig
 from glacier.storage.cloud import Access, CloudStore, endpoint_options
+
+KEY_VARIABLE = "GOOGLE_SERVICE_ACCOUNT_KEY"
+"""Carries GcpConfig.service_account_key to worker processes (as object_store names it)."""
 
 HINT = (
     "Glacier authenticates to GCS with GcpConfig.service_account_key or credentials_path when "
@@ -22,15 +26,19 @@ HINT = (
 def open_store(config: GcpConfig) -> CloudStore:
     options: dict[str, str] = {}
     secrets: tuple[str, ...] = ()
+    environment: dict[str, str] = {}
     if config.endpoint_url:
         options["google_service_account_key"] = emulator_key(config.endpoint_url)
         options.update(endpoint_options(config.endpoint_url, None))  # the URL is in the key
-    elif config.service_account_key:
-        options["google_service_account_key"] = config.service_account_key
-        secrets = (config.service_account_key, *_private_key(config.service_account_key))
+    elif key := config.service_account_key or os.environ.get(KEY_VARIABLE):
+        options["google_service_account_key"] = key
+        secrets = (key, *_private_key(key))
+        environment[KEY_VARIABLE] = key
     elif config.credentials_path:
         options["google_application_credentials"] = config.credentials_path
-    return CloudStore(config, "GCSStore", Access(options, secrets, HINT, config.endpoint_url))
+    return CloudStore(
+        config, "GCSStore", Access(options, secrets, HINT, config.endpoint_url, environment)
+    )
 
 
 def emulator_key(endpoint: str) -> str:

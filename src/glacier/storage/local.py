@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -75,6 +76,17 @@ class LocalStore(ObjectStore):
             return (self.root / bucket / key).read_bytes()
         except FileNotFoundError:
             return None
+
+    def checksum(self, bucket: str, key: str) -> str | None:
+        """SHA-256 of the file: local disks do not check content, so hash it."""
+        path = self.root / bucket / key
+        if not path.is_file():
+            return None
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
         for key in keys:

@@ -50,13 +50,14 @@ class WorkerDied(Exception):
 class Worker:
     """One worker process: a warm container serving one invocation at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, environment: dict[str, str]) -> None:
         started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "glacier.runtime.backends.process_main"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=os.getcwd(),
+            env={**os.environ, **environment},
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
@@ -148,6 +149,9 @@ class ProcessBackend(Backend):
         self.busy: dict[int, Worker] = {}
         self.lock = threading.Lock()
         self.closed = False
+        # Like a cloud runtime handing a function its role's credentials: through the environment
+        # of the worker process, never inside the invocation.
+        self.environment = executor.provider.store.worker_environment()
 
     def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
         payload = encode(describe(job, self.services.run_id))
@@ -203,7 +207,7 @@ class ProcessBackend(Backend):
             worker = self.idle.pop() if self.idle else None
         cold = None
         if worker is None:
-            worker = Worker()
+            worker = Worker(self.environment)
             cold = worker.cold_start
         with self.lock:
             self.busy[worker.pid] = worker
