@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,7 @@ def test_polars_layer_for_arm64_fits_lambda(tmp_path: Path) -> None:
     layer = build_layer(tmp_path / "layer.zip", "arm64")
     content = names(layer)
     assert "python/polars/__init__.py" in content
+    assert f"python/polars-{metadata.version('polars')}.dist-info/METADATA" in content
     assert any(n.endswith(".so") for n in content)
     code = tmp_path / "code.zip"
     write_zip(code, {"glacier_handler.py": b"def handler(e, c): pass\n"})

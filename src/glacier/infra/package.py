@@ -155,9 +155,13 @@ def _tree(directory: Path, prefix: str) -> dict[str, Path | bytes]:
     }
 
 
+def polars_pin() -> str:
+    """The cloud gets the Polars version the pipeline was developed and tested with."""
+    return f"polars=={metadata.version('polars')}"
+
+
 def _requirements(*extra: str) -> bytes:
-    pins = [f"polars=={metadata.version('polars')}", *extra]
-    return ("\n".join(pins) + "\n").encode()
+    return ("\n".join([polars_pin(), *extra]) + "\n").encode()
 
 
 def _cloud_files(inv: Inventory, dependencies: bool) -> dict[str, Path | bytes]:
@@ -176,7 +180,7 @@ def _cloud_files(inv: Inventory, dependencies: bool) -> dict[str, Path | bytes]:
     if dependencies:
         with tempfile.TemporaryDirectory() as tmp:
             site = Path(tmp)
-            pip_install(["polars", "azure-functions"], site, "x86_64", _azure_python(inv))
+            pip_install([polars_pin(), "azure-functions"], site, "x86_64", _azure_python(inv))
             for arc, data in _tree_bytes(site, ".python_packages/lib/site-packages").items():
                 files[arc] = data
     return files
@@ -216,11 +220,11 @@ def pip_install(requirements: Iterable[str], target: Path, arch: str, python: st
         )
 
 
-def build_layer(path: Path, arch: str, requirements: Iterable[str] = ("polars",)) -> Path:
+def build_layer(path: Path, arch: str, requirements: Iterable[str] | None = None) -> Path:
     """A Lambda layer (``python/...``) of ``requirements`` for ``arch``, with stripped ``.so``s."""
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "python"
-        pip_install(requirements, site, arch)
+        pip_install(requirements or [polars_pin()], site, arch)
         strip_shared_objects(site)
         write_zip(path, _tree_bytes(site, "python"))
     return path
