@@ -198,7 +198,9 @@ def test_missing_file(provider: Provider, tmp_path: Path) -> None:
     bucket = provider.bucket(bucket="raw", path="nope.parquet")
     assert not bucket.exists()
     for action in (bucket.read, bucket.scan, bucket.metadata):
-        with pytest.raises(StorageError, match=r"raw/nope\.parquet does not exist\. Check the path"):
+        with pytest.raises(
+            StorageError, match=r"raw/nope\.parquet does not exist\. Check the path"
+        ):
             action()
 
 
@@ -206,11 +208,15 @@ def test_empty_glob(provider: Provider, tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     bucket = provider.bucket(bucket="raw", path="sales/*.csv")
     assert not bucket.exists()
-    with pytest.raises(StorageError, match=r"No file matches .*raw/sales/\*\.csv\. Check the pattern"):
+    with pytest.raises(
+        StorageError, match=r"No file matches .*raw/sales/\*\.csv\. Check the pattern"
+    ):
         bucket.scan()
 
 
 def test_missing_bucket(provider: Provider) -> None:
     bucket = provider.bucket(bucket="ghost", path="x.parquet")
-    with pytest.raises(StorageError, match=r"Bucket 'ghost' does not exist \(.*ghost.*\)\. Create it"):
+    with pytest.raises(
+        StorageError, match=r"Bucket 'ghost' does not exist \(.*ghost.*\)\. Create it"
+    ):
         bucket.read()

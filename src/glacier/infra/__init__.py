@@ -1,0 +1,1 @@
+"""Infrastructure from pipeline code: a cloud-neutral inventory, Terraform and packages."""

@@ -1,0 +1,20 @@
+"""Where ``glacier package`` puts what Terraform uploads: one place for both to agree on.
+
+Paths are relative to the Terraform directory (Terraform reads them via ``path.module``).
+"""
+
+from __future__ import annotations
+
+BUILD_DIR = "build"
+HANDLER_MODULE = "glacier_handler"
+"""The module inside every function package whose ``handler`` the cloud calls."""
+
+
+def code_zip(executor: str) -> str:
+    """The code package of one serverless executor."""
+    return f"{BUILD_DIR}/{executor}.zip"
+
+
+def layer_zip(architecture: str) -> str:
+    """The AWS Lambda layer holding Polars for one CPU architecture (arm64 or x86_64)."""
+    return f"{BUILD_DIR}/polars-layer-{architecture}.zip"

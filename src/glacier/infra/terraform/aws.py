@@ -1,0 +1,545 @@
+"""AWS: S3 buckets (KMS, versioned, private), Lambda, EC2, EMR Serverless or Databricks, IAM."""
+
+from __future__ import annotations
+
+import re
+
+from glacier.config.compute import ClusterConfig, DatabricksConfig, EC2Config, LambdaConfig
+from glacier.config.provider import AwsConfig
+from glacier.config.storage import S3Config
+from glacier.errors import ConfigError
+from glacier.infra import artifacts
+from glacier.infra.hcl import Block, Expr, Value, call, ref, template
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.terraform import databricks
+from glacier.infra.terraform.base import (
+    DASK_WORKER_PORT,
+    NANNY_PORT,
+    Module,
+    cloud_name,
+    worker_init,
+)
+from glacier.infra.terraform.checks import skip
+from glacier.resources.executor import ExecutorKind
+
+KEY = ref("aws_kms_key", "glacier")
+EMR_RELEASE = "emr-7.5.0"
+_PARTITION = ref("data", "aws_partition", "current", "partition")
+_ACCOUNT = ref("data", "aws_caller_identity", "current", "account_id")
+_TRUST = {
+    ExecutorKind.SERVERLESS: "lambda.amazonaws.com",
+    ExecutorKind.VM: "ec2.amazonaws.com",
+}
+_KMS_ADMIN = [
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+]
+_KMS_LOGS = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+]
+_TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+
+
+def render(inv: Inventory) -> Module:
+    m = Module(providers=["aws"])
+    region = m.variable("region", "string", "AWS region of every resource.", _config(inv).region)
+    tags = {"glacier-pipeline": inv.pipeline, **dict(sorted(_config(inv).tags.items()))}
+    provider = Block("provider", ("aws",)).attr("region", region)
+    provider.block("default_tags").attr(
+        "tags", m.variable("tags", "map(string)", "Tags on every resource.", tags)
+    )
+    m.add("providers.tf", provider)
+    m.add(
+        "storage.tf",
+        Block("data", ("aws_caller_identity", "current")),
+        Block("data", ("aws_partition", "current")),
+    )
+    _kms_key(m, inv, region)
+    for b in inv.buckets:
+        config = b.config
+        assert isinstance(config, S3Config)
+        _bucket(
+            m, b.tf_name, b.name, config, expire_days=STAGING_EXPIRY_DAYS if b.staging else None
+        )
+    if inv.of_kind(ExecutorKind.SERVERLESS):
+        name = cloud_name(inv.pipeline, "glacier-artifacts")
+        artifacts_name = m.variable(
+            "artifacts_bucket", "string", "S3 bucket for function code and layers.", name
+        )
+        _bucket(m, "artifacts", artifacts_name, S3Config(), expire_days=None)
+    for ex in inv.deployed:
+        _identity(m, inv, ex)
+        {
+            ExecutorKind.SERVERLESS: _function,
+            ExecutorKind.VM: _vm,
+            ExecutorKind.CLUSTER: _cluster,
+        }[ex.kind](m, inv, ex)
+    _outputs(m, inv, region)
+    m.notes += [
+        "Artifacts: run `glacier package` first; it writes the code and layer zips into build/.",
+        "VMs: set `vpc_id`, `subnet_id`, `dask_scheduler_address` and `scheduler_cidr`.",
+    ]
+    return m
+
+
+def _config(inv: Inventory) -> AwsConfig:
+    return inv.provider if isinstance(inv.provider, AwsConfig) else AwsConfig()
+
+
+def _log_group_name(inv: Inventory, ex: ExecutorPlan) -> str:
+    if ex.kind is ExecutorKind.SERVERLESS:
+        return f"/aws/lambda/{_function_name(inv, ex)}"
+    return f"/glacier/{inv.pipeline}/{ex.name}"
+
+
+def _function_name(inv: Inventory, ex: ExecutorPlan) -> str:
+    return cloud_name(inv.pipeline, ex.name, max_len=64)
+
+
+def _kms_key(m: Module, inv: Inventory, region: Expr) -> None:
+    """One customer-managed key for buckets, logs and function settings, rotated yearly.
+
+    The key policy's ``Resource = "*"`` means "this key" (a key policy cannot name its own ARN).
+    """
+    log_groups = [
+        template(
+            "arn:",
+            _PARTITION,
+            ":logs:",
+            region,
+            ":",
+            _ACCOUNT,
+            ":log-group:",
+            _log_group_name(inv, e),
+        )
+        for e in inv.deployed
+    ]
+    statements: list[Value] = [
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": template("arn:", _PARTITION, ":iam::", _ACCOUNT, ":root")},
+            "Action": _KMS_ADMIN,
+            "Resource": "*",
+        }
+    ]
+    if log_groups:
+        statements.append(
+            {
+                "Sid": "LogsEncryptGlacierLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": template("logs.", region, ".amazonaws.com")},
+                "Action": _KMS_LOGS,
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}},
+            }
+        )
+    key = Block("resource", ("aws_kms_key", "glacier"))
+    key.attr("description", f"Glacier pipeline {inv.pipeline}: data, logs and settings")
+    key.attr("enable_key_rotation", True)
+    key.attr("deletion_window_in_days", 30)
+    key.attr("policy", call("jsonencode", {"Version": "2012-10-17", "Statement": statements}))
+    m.add("storage.tf", key)
+
+
+def _bucket(m: Module, label: str, name: Value, config: S3Config, expire_days: int | None) -> None:
+    bucket_id = ref("aws_s3_bucket", label, "id")
+    bucket = skip(
+        Block("resource", ("aws_s3_bucket", label)).attr("bucket", name),
+        "CKV_AWS_18",
+        "CKV_AWS_144",
+        "CKV2_AWS_62",
+    )
+    versioning = Block("resource", ("aws_s3_bucket_versioning", label)).attr("bucket", bucket_id)
+    versioning.block("versioning_configuration").attr("status", "Enabled")
+    sse = Block("resource", ("aws_s3_bucket_server_side_encryption_configuration", label))
+    rule = sse.attr("bucket", bucket_id).block("rule")
+    default = rule.block("apply_server_side_encryption_by_default")
+    default.attr("sse_algorithm", config.encryption)
+    if config.encryption != "AES256":
+        default.attr("kms_master_key_id", config.kms_key_arn or ref(KEY.text, "arn"))
+    rule.attr("bucket_key_enabled", config.encryption == "aws:kms")
+    public = Block("resource", ("aws_s3_bucket_public_access_block", label)).attr(
+        "bucket", bucket_id
+    )
+    for flag in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
+        public.attr(flag, True)
+    ownership = Block("resource", ("aws_s3_bucket_ownership_controls", label)).attr(
+        "bucket", bucket_id
+    )
+    ownership.block("rule").attr("object_ownership", "BucketOwnerEnforced")
+    m.add(
+        "storage.tf",
+        bucket,
+        versioning,
+        sse,
+        public,
+        ownership,
+        _lifecycle(label, config, expire_days),
+    )
+
+
+def _lifecycle(label: str, config: S3Config, expire_days: int | None) -> Block:
+    """Abort stale multipart uploads; expire old versions unless history was asked for."""
+    lifecycle = Block("resource", ("aws_s3_bucket_lifecycle_configuration", label))
+    lifecycle.attr("bucket", ref("aws_s3_bucket", label, "id"))
+    lifecycle.attr("depends_on", [ref("aws_s3_bucket_versioning", label)])
+    rule = lifecycle.block("rule").attr("id", "glacier").attr("status", "Enabled")
+    rule.block("filter")
+    rule.block("abort_incomplete_multipart_upload").attr("days_after_initiation", 7)
+    noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+    if noncurrent is not None:
+        rule.block("noncurrent_version_expiration").attr("noncurrent_days", noncurrent)
+    if expire_days is not None:
+        rule.block("expiration").attr("days", expire_days)
+    if config.storage_class != "STANDARD":
+        transition = rule.block("transition")
+        transition.attr("days", _TRANSITION_DAYS.get(config.storage_class, 0))
+        transition.attr("storage_class", config.storage_class)
+    return lifecycle
+
+
+def _trust_service(ex: ExecutorPlan) -> str:
+    if ex.kind is ExecutorKind.CLUSTER and not isinstance(ex.config, DatabricksConfig):
+        return "emr-serverless.amazonaws.com"
+    return _TRUST.get(ex.kind, "ec2.amazonaws.com")
+
+
+def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
+    """A role for this executor only: list+get on what it reads, put on what it writes."""
+    t = ex.tf_name
+    assume = Block("data", ("aws_iam_policy_document", f"{t}_assume"))
+    statement = assume.block("statement").attr("actions", ["sts:AssumeRole"])
+    statement.block("principals").attr("type", "Service").attr("identifiers", [_trust_service(ex)])
+    role = Block("resource", ("aws_iam_role", t))
+    role.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    role.attr("assume_role_policy", ref("data", "aws_iam_policy_document", f"{t}_assume", "json"))
+
+    def arn(bucket: str) -> Expr:
+        return ref("aws_s3_bucket", inv.bucket(bucket).tf_name, "arn")
+
+    policy = Block("data", ("aws_iam_policy_document", t))
+    grants: list[tuple[str, list[str], list[Value]]] = [
+        ("ListReadBuckets", ["s3:ListBucket"], [arn(b) for b in ex.reads]),
+        ("GetReadObjects", ["s3:GetObject"], [template(arn(b), "/*") for b in ex.reads]),
+        ("PutWrittenObjects", ["s3:PutObject"], [template(arn(b), "/*") for b in ex.writes]),
+        ("UseDataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [ref(KEY.text, "arn")]),
+        (
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [template(ref("aws_cloudwatch_log_group", t, "arn"), ":*")],
+        ),
+    ]
+    for sid, actions, resources in grants:
+        if resources:
+            policy.block("statement").attr("sid", sid).attr("actions", actions).attr(
+                "resources", resources
+            )
+    attach = Block("resource", ("aws_iam_role_policy", t))
+    attach.attr("name", "glacier-access")
+    attach.attr("role", ref("aws_iam_role", t, "id"))
+    attach.attr("policy", ref("data", "aws_iam_policy_document", t, "json"))
+    log_group = Block("resource", ("aws_cloudwatch_log_group", t))
+    log_group.attr("name", _log_group_name(inv, ex))
+    log_group.attr("retention_in_days", inv.log_retention_days)
+    log_group.attr("kms_key_id", ref(KEY.text, "arn"))
+    m.add("iam.tf", assume, role, policy, attach)
+    m.add("logs.tf", log_group)
+    if ex.kind is not ExecutorKind.SERVERLESS and _trust_service(ex) == "ec2.amazonaws.com":
+        profile = Block("resource", ("aws_iam_instance_profile", t))
+        profile.attr("name", cloud_name(inv.pipeline, ex.name, max_len=128))
+        profile.attr("role", ref("aws_iam_role", t, "name"))
+        m.add("iam.tf", profile)
+
+
+def _artifact(m: Module, label: str, key: str, path: str) -> tuple[Expr, Expr]:
+    """Upload a zip from build/ to the artifacts bucket; returns (bucket, key) references."""
+    local = template(Expr("path.module"), f"/{path}")
+    obj = Block("resource", ("aws_s3_object", label))
+    obj.attr("bucket", ref("aws_s3_bucket", "artifacts", "id"))
+    obj.attr("key", key)
+    obj.attr("source", local)
+    obj.attr("source_hash", call("filemd5", local))
+    obj.attr("kms_key_id", ref(KEY.text, "arn"))
+    m.add("functions.tf", obj)
+    return ref("aws_s3_object", label, "bucket"), ref("aws_s3_object", label, "key")
+
+
+def _layer(m: Module, inv: Inventory, architecture: str) -> Expr:
+    label = f"polars_{architecture}"
+    if not any(b.labels == ("aws_lambda_layer_version", label) for b in m.files["functions.tf"]):
+        path = artifacts.layer_zip(architecture)
+        bucket, key = _artifact(m, label, f"layers/polars-{architecture}.zip", path)
+        runtimes = sorted(
+            {e.config.runtime for e in inv.deployed if isinstance(e.config, LambdaConfig)}
+        )
+        layer = Block("resource", ("aws_lambda_layer_version", label))
+        layer.attr("layer_name", cloud_name(inv.pipeline, f"polars-{architecture}", max_len=64))
+        layer.attr("description", "Polars for Glacier tasks (built by glacier package)")
+        layer.attr("s3_bucket", bucket)
+        layer.attr("s3_key", key)
+        layer.attr(
+            "source_code_hash", call("filebase64sha256", template(Expr("path.module"), f"/{path}"))
+        )
+        layer.attr("compatible_runtimes", runtimes)
+        layer.attr("compatible_architectures", [architecture])
+        m.add("functions.tf", layer)
+    return ref("aws_lambda_layer_version", label, "arn")
+
+
+def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
+    config = ex.config
+    assert isinstance(config, LambdaConfig)
+    if len(config.layers) > 4:
+        raise ConfigError(
+            f"Executor {ex.name!r}: LambdaConfig.layers has {len(config.layers)} layers, but "
+            f"Glacier adds its Polars layer and Lambda allows 5 in all. Drop to at most 4."
+        )
+    t = ex.tf_name
+    path = artifacts.code_zip(ex.name)
+    bucket, key = _artifact(m, f"{t}_code", f"functions/{ex.name}.zip", path)
+    layer = _layer(m, inv, config.architecture)
+    concurrency = m.variable(
+        "lambda_reserved_concurrency",
+        "number",
+        "Concurrent executions reserved for (and capping) each function.",
+        10,
+    )
+    fn = skip(
+        Block("resource", ("aws_lambda_function", t)), "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_272"
+    )
+    fn.attr("function_name", _function_name(inv, ex))
+    fn.attr("role", ref("aws_iam_role", t, "arn"))
+    fn.attr("handler", f"{artifacts.HANDLER_MODULE}.handler")
+    fn.attr("runtime", config.runtime)
+    fn.attr("architectures", [config.architecture])
+    fn.attr("s3_bucket", bucket)
+    fn.attr("s3_key", key)
+    fn.attr("source_code_hash", call("filebase64sha256", template(Expr("path.module"), f"/{path}")))
+    fn.attr("layers", [layer, *config.layers])
+    fn.attr("memory_size", config.memory)
+    fn.attr("timeout", config.timeout)
+    fn.attr("reserved_concurrent_executions", concurrency)
+    fn.attr("kms_key_arn", ref(KEY.text, "arn"))
+    fn.block("ephemeral_storage").attr("size", config.ephemeral_storage)
+    fn.block("tracing_config").attr("mode", "PassThrough")
+    fn.block("logging_config").attr("log_format", "JSON").attr(
+        "log_group", ref("aws_cloudwatch_log_group", t, "name")
+    )
+    fn.block("environment").attr("variables", _env(inv, ex))
+    fn.attr(
+        "depends_on",
+        [ref("aws_iam_role_policy", t), ref("aws_cloudwatch_log_group", t)],
+    )
+    m.add("functions.tf", fn)
+
+
+def _env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+    return {
+        "GLACIER_PIPELINE": inv.pipeline,
+        "GLACIER_MODULE": inv.module,
+        "GLACIER_EXECUTOR": ex.name,
+        "GLACIER_PROVIDER": "aws",
+        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+    }
+
+
+def _architecture(instance_type: str) -> str:
+    """Graviton families carry a ``g`` after the generation digit: m7g, c7gn, t4g, x2gd."""
+    family = instance_type.split(".", maxsplit=1)[0]
+    match = re.fullmatch(r"[a-z]+\d+([a-z-]*)", family)
+    return "arm64" if match and "g" in match.group(1) else "x86_64"
+
+
+def instance_type(cpus: int, memory: int) -> str:
+    """The smallest Graviton type with at least ``cpus`` and ``memory`` MB."""
+    sizes = [(1, "medium"), (2, "large"), (4, "xlarge"), (8, "2xlarge"), (16, "4xlarge")]
+    sizes += [(32, "8xlarge"), (48, "12xlarge"), (64, "16xlarge")]
+    for n, size in sizes:
+        for family, gb_per_cpu in (("c7g", 2), ("m7g", 4), ("r7g", 8)):
+            if n >= cpus and n * gb_per_cpu * 1024 >= memory:
+                return f"{family}.{size}"
+    raise ConfigError(
+        f"No EC2 Graviton type has {cpus} vCPUs and {memory} MB. Set EC2Config(instance_type=...)."
+    )
+
+
+def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
+    config = ex.config
+    assert isinstance(config, EC2Config)
+    t = ex.tf_name
+    itype = config.instance_type or instance_type(config.cpus, config.memory)
+    arch = _architecture(itype)
+    ami: Value = config.ami or _ami(m, arch)
+    vpc = m.variable("vpc_id", "string", "VPC of the VM workers.")
+    subnet = m.variable("subnet_id", "string", "Private subnet of the VM workers.")
+    scheduler = m.variable(
+        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
+    )
+    cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+    groups: list[Value]
+    if config.security_group:
+        groups = [config.security_group]
+    else:
+        group = Block("resource", ("aws_security_group", t))
+        group.attr("name", cloud_name(inv.pipeline, ex.name, "worker", max_len=255))
+        group.attr("description", f"Glacier worker {ex.name}: Dask traffic and HTTPS out")
+        group.attr("vpc_id", vpc)
+        rules: list[tuple[str, int, int, list[Value], str]] = [
+            ("egress", 443, 443, ["0.0.0.0/0"], "HTTPS to AWS APIs and PyPI"),
+            ("egress", 8786, 8786, [cidr], "Dask scheduler"),
+            ("ingress", DASK_WORKER_PORT, NANNY_PORT, [cidr], "Dask scheduler to worker and nanny"),
+        ]
+        for direction, low, high, cidrs, why in rules:
+            rule = group.block(direction).attr("description", why)
+            rule.attr("from_port", low).attr("to_port", high).attr("protocol", "tcp")
+            rule.attr("cidr_blocks", cidrs)
+        m.add("vms.tf", group)
+        groups = [ref("aws_security_group", t, "id")]
+    vm = Block("resource", ("aws_instance", t))
+    vm.attr("ami", ami)
+    vm.attr("instance_type", itype)
+    vm.attr("subnet_id", subnet)
+    vm.attr("vpc_security_group_ids", groups)
+    vm.attr("iam_instance_profile", ref("aws_iam_instance_profile", t, "name"))
+    vm.attr("associate_public_ip_address", False)
+    vm.attr("monitoring", True)
+    vm.attr("ebs_optimized", True)
+    vm.attr("user_data_replace_on_change", True)
+    vm.attr("user_data", worker_init(m, ex.name, scheduler))
+    vm.block("metadata_options").attr("http_endpoint", "enabled").attr(
+        "http_tokens", "required"
+    ).attr("http_put_response_hop_limit", 1)
+    disk = vm.block("root_block_device").attr("encrypted", True)
+    disk.attr("kms_key_id", ref(KEY.text, "arn")).attr("volume_type", "gp3").attr("volume_size", 30)
+    vm.attr("tags", {"Name": cloud_name(inv.pipeline, ex.name)})
+    m.add("vms.tf", vm)
+
+
+def _ami(m: Module, arch: str) -> Expr:
+    label = f"al2023_{arch}"
+    if not any(b.labels == ("aws_ami", label) for b in m.files.get("vms.tf", [])):
+        ami = Block("data", ("aws_ami", label)).attr("owners", ["amazon"]).attr("most_recent", True)
+        ami.block("filter").attr("name", "name").attr("values", [f"al2023-ami-2023.*-{arch}"])
+        ami.block("filter").attr("name", "architecture").attr("values", [arch])
+        m.add("vms.tf", ami)
+    return ref("data", "aws_ami", label, "id")
+
+
+def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
+    config = ex.config
+    assert isinstance(config, ClusterConfig)
+    t = ex.tf_name
+    if isinstance(config, DatabricksConfig):
+        _databricks(m, inv, ex, config)
+        return
+    app = Block("resource", ("aws_emrserverless_application", t))
+    app.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    app.attr("release_label", EMR_RELEASE)
+    app.attr("type", "spark")
+    app.attr("architecture", "ARM64")
+    nodes = config.workers + 1
+    app.block("maximum_capacity").attr("cpu", f"{nodes * 4} vCPU").attr(
+        "memory", f"{nodes * 16} GB"
+    )
+    app.block("auto_start_configuration").attr("enabled", True)
+    app.block("auto_stop_configuration").attr("enabled", True).attr(
+        "idle_timeout_minutes", config.autoterminate_minutes
+    )
+    m.add("clusters.tf", app)
+
+
+def _databricks(m: Module, inv: Inventory, ex: ExecutorPlan, config: DatabricksConfig) -> None:
+    """A cluster in an existing workspace; its AWS identity is a registered instance profile."""
+    t = ex.tf_name
+    databricks.provider(m, databricks.host_variable(m, config))
+    registered = Block("resource", ("databricks_instance_profile", t))
+    registered.attr("instance_profile_arn", ref("aws_iam_instance_profile", t, "arn"))
+    m.add("clusters.tf", registered)
+    attributes: dict[str, Value] = {
+        "instance_profile_arn": ref("databricks_instance_profile", t, "id"),
+        "availability": "ON_DEMAND",
+        "zone_id": "auto",
+    }
+    databricks.cluster(m, inv, ex, config, "m7gd.xlarge", ("aws_attributes", attributes))
+
+
+def _outputs(m: Module, inv: Inventory, region: Expr) -> None:
+    m.output("cloud", "The cloud this Terraform targets.", "aws")
+    m.output("region", "AWS region.", region)
+    m.output(
+        "buckets",
+        "Bucket name in the pipeline -> S3 bucket name.",
+        {b.name: ref("aws_s3_bucket", b.tf_name, "bucket") for b in inv.buckets},
+    )
+    staging = inv.bucket(inv.staging_bucket).tf_name
+    m.output(
+        "staging_bucket",
+        "Bucket for hand-offs between executors.",
+        ref("aws_s3_bucket", staging, "bucket"),
+    )
+    functions: dict[str, Value] = {}
+    vms: dict[str, Value] = {}
+    clusters: dict[str, Value] = {}
+    for ex in inv.deployed:
+        t = ex.tf_name
+        if ex.kind is ExecutorKind.SERVERLESS:
+            fn = ref("aws_lambda_function", t).text
+            functions[ex.name] = {"name": Expr(f"{fn}.function_name"), "arn": Expr(f"{fn}.arn")}
+        elif ex.kind is ExecutorKind.VM:
+            vms[ex.name] = {
+                "id": ref("aws_instance", t, "id"),
+                "private_ip": ref("aws_instance", t, "private_ip"),
+            }
+        elif isinstance(ex.config, DatabricksConfig):
+            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
+        else:
+            clusters[ex.name] = {
+                "type": "emr-serverless",
+                "id": ref("aws_emrserverless_application", t, "id"),
+                "execution_role_arn": ref("aws_iam_role", t, "arn"),
+            }
+    m.output("functions", "Serverless executor -> Lambda function name and ARN.", functions)
+    m.output("vms", "VM executor -> EC2 instance id and private IP.", vms)
+    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
+    m.output(
+        "identities",
+        "Executor -> the IAM role it runs as.",
+        {ex.name: ref("aws_iam_role", ex.tf_name, "arn") for ex in inv.deployed},
+    )

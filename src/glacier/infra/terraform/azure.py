@@ -1,0 +1,489 @@
+"""Azure: one hardened storage account (a container per bucket), Flex Consumption functions,
+Linux VMs on a private subnet, Databricks; one user-assigned identity per executor.
+
+Role assignments are scoped to containers: ``Storage Blob Data Reader`` where an executor reads,
+``Storage Blob Data Contributor`` where it writes (Azure has no narrower built-in write role).
+Function host storage lives in a separate account so the data account keeps that scoping.
+"""
+
+from __future__ import annotations
+
+import re
+
+from glacier.config.compute import (
+    AzureFunctionConfig,
+    AzureVmConfig,
+    ClusterConfig,
+    DatabricksConfig,
+)
+from glacier.config.provider import AzureConfig
+from glacier.config.storage import AzureBlobConfig
+from glacier.errors import ConfigError
+from glacier.infra import artifacts
+from glacier.infra.hcl import Block, Expr, Value, call, ref, template
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.terraform import databricks
+from glacier.infra.terraform.base import (
+    DASK_WORKER_PORT,
+    NANNY_PORT,
+    Module,
+    cloud_name,
+    worker_init,
+)
+from glacier.infra.terraform.checks import skip
+from glacier.resources.executor import ExecutorKind
+
+RG_NAME = ref("azurerm_resource_group", "glacier", "name")
+RG_LOCATION = ref("azurerm_resource_group", "glacier", "location")
+_ACCOUNT_SKIPS = (
+    "CKV2_AZURE_1",
+    "CKV2_AZURE_33",
+    "CKV_AZURE_33",
+    "CKV_AZURE_59",
+)
+
+
+def render(inv: Inventory) -> Module:
+    m = Module(providers=["azurerm"])
+    config = inv.provider if isinstance(inv.provider, AzureConfig) else None
+    subscription = m.variable(
+        "subscription_id",
+        "string",
+        "Azure subscription.",
+        config.subscription_id if config else None,
+    )
+    group = m.variable(
+        "resource_group",
+        "string",
+        "Resource group Glacier creates.",
+        config.resource_group if config else None,
+    )
+    location = m.variable(
+        "location", "string", "Azure region.", config.location if config else "eastus"
+    )
+    tags = m.variable(
+        "tags",
+        "map(string)",
+        "Tags on every resource.",
+        {"glacier-pipeline": inv.pipeline, **dict(sorted((config.tags if config else {}).items()))},
+    )
+    provider = Block("provider", ("azurerm",))
+    provider.block("features")
+    provider.attr("subscription_id", subscription).attr("storage_use_azuread", True)
+    m.add("providers.tf", provider)
+    rg = Block("resource", ("azurerm_resource_group", "glacier"))
+    rg.attr("name", group).attr("location", location).attr("tags", tags)
+    m.add("storage.tf", rg)
+    account_name = (config.storage_account if config else None) or _account_name(
+        inv.pipeline, "data"
+    )
+    data_account = m.variable(
+        "storage_account", "string", "Storage account of the data.", account_name
+    )
+    replication, tier = _account_settings(inv)
+    _account(m, "data", data_account, replication, tier, tags)
+    _containers(m, inv)
+    if inv.of_kind(ExecutorKind.SERVERLESS):
+        host = m.variable(
+            "host_storage_account",
+            "string",
+            "Storage account for function hosting (deployments, host state).",
+            _account_name(inv.pipeline, "host"),
+        )
+        _account(m, "host", host, "ZRS", "Hot", tags)
+        workspace = Block("resource", ("azurerm_log_analytics_workspace", "glacier"))
+        workspace.attr("name", cloud_name(inv.pipeline, "glacier-logs"))
+        workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
+        workspace.attr("sku", "PerGB2018").attr("retention_in_days", inv.log_retention_days)
+        workspace.attr("tags", tags)
+        m.add("logs.tf", workspace)
+    for ex in inv.deployed:
+        _identity(m, inv, ex, tags)
+        {
+            ExecutorKind.SERVERLESS: _function,
+            ExecutorKind.VM: _vm,
+            ExecutorKind.CLUSTER: _cluster,
+        }[ex.kind](m, inv, ex, tags)
+    _outputs(m, inv, group, location)
+    m.notes += [
+        "Artifacts: run `glacier package` first; it writes the function packages into build/.",
+        "VMs: set `ssh_public_key`, `dask_scheduler_address` and `scheduler_cidr`.",
+    ]
+    return m
+
+
+def _account_name(pipeline: str, role: str) -> str:
+    """3-24 lower-case letters and digits, the storage account rule."""
+    return cloud_name(
+        "glacier", re.sub(r"[^a-z0-9]", "", pipeline.lower()), role, max_len=24, sep=""
+    )
+
+
+def _account_settings(inv: Inventory) -> tuple[str, str]:
+    """Replication and access tier belong to the account, so the buckets must agree on them."""
+    configs = {b.name: b.config for b in inv.buckets if b.config != AzureBlobConfig()}
+    settings = {
+        (c.replication, c.access_tier) for c in configs.values() if isinstance(c, AzureBlobConfig)
+    }
+    if len(settings) > 1:
+        raise ConfigError(
+            f"Azure keeps every bucket of a pipeline in one storage account, but the buckets ask "
+            f"for different replication/access tiers: {sorted(settings)}. Use the same "
+            f"AzureBlobConfig(replication=..., access_tier=...) on every bucket."
+        )
+    default = AzureBlobConfig()
+    return next(iter(settings), (default.replication, default.access_tier))
+
+
+def _account(m: Module, label: str, name: Value, replication: str, tier: str, tags: Expr) -> None:
+    geo = replication in ("GRS", "RAGRS", "GZRS", "RAGZRS")
+    skips = _ACCOUNT_SKIPS if geo else (*_ACCOUNT_SKIPS, "CKV_AZURE_206")
+    account = skip(Block("resource", ("azurerm_storage_account", label)), *skips)
+    account.attr("name", name)
+    account.attr("resource_group_name", RG_NAME)
+    account.attr("location", RG_LOCATION)
+    account.attr("account_kind", "StorageV2")
+    account.attr("account_tier", "Standard")
+    account.attr("account_replication_type", replication)
+    account.attr("access_tier", tier)
+    account.attr("min_tls_version", "TLS1_2")
+    account.attr("https_traffic_only_enabled", True)
+    account.attr("allow_nested_items_to_be_public", False)
+    account.attr("shared_access_key_enabled", False)
+    account.attr("default_to_oauth_authentication", True)
+    account.attr("infrastructure_encryption_enabled", True)
+    account.attr("local_user_enabled", False)
+    account.attr("tags", tags)
+    blobs = account.block("blob_properties").attr("versioning_enabled", True)
+    blobs.block("delete_retention_policy").attr("days", 7)
+    blobs.block("container_delete_retention_policy").attr("days", 7)
+    m.add("storage.tf", account)
+
+
+def _containers(m: Module, inv: Inventory) -> None:
+    policy = Block("resource", ("azurerm_storage_management_policy", "data"))
+    policy.attr("storage_account_id", ref("azurerm_storage_account", "data", "id"))
+    for b in inv.buckets:
+        config = b.config
+        assert isinstance(config, AzureBlobConfig)
+        container = skip(
+            Block("resource", ("azurerm_storage_container", b.tf_name)), "CKV2_AZURE_21"
+        )
+        container.attr("name", b.name)
+        container.attr("storage_account_id", ref("azurerm_storage_account", "data", "id"))
+        container.attr("container_access_type", "private")
+        m.add("storage.tf", container)
+        noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+        expire = STAGING_EXPIRY_DAYS if b.staging else None
+        if noncurrent is None and expire is None:
+            continue
+        rule = policy.block("rule").attr("name", cloud_name(b.name, "expiry")).attr("enabled", True)
+        rule.block("filters").attr("blob_types", ["blockBlob"]).attr("prefix_match", [f"{b.name}/"])
+        actions = rule.block("actions")
+        if expire is not None:
+            actions.block("base_blob").attr(
+                "delete_after_days_since_modification_greater_than", expire
+            )
+        if noncurrent is not None:
+            actions.block("version").attr("delete_after_days_since_creation", noncurrent)
+    if policy.body[1:]:
+        m.add("storage.tf", policy)
+
+
+def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
+    t = ex.tf_name
+    identity = Block("resource", ("azurerm_user_assigned_identity", t))
+    identity.attr("name", cloud_name(inv.pipeline, ex.name, max_len=128))
+    identity.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
+    m.add("iam.tf", identity)
+    for bucket in sorted(set(ex.reads) | set(ex.writes)):
+        plan = inv.bucket(bucket)
+        writes = bucket in ex.writes
+        role = "Storage Blob Data Contributor" if writes else "Storage Blob Data Reader"
+        access = "write" if writes else "read"
+        _role(
+            m,
+            f"{t}_{access}_{plan.tf_name}",
+            ref("azurerm_storage_container", plan.tf_name, "id"),
+            role,
+            ex,
+        )
+
+
+def _role(m: Module, label: str, scope: Value, role: str, ex: ExecutorPlan) -> None:
+    assignment = Block("resource", ("azurerm_role_assignment", label))
+    assignment.attr("scope", scope)
+    assignment.attr("role_definition_name", role)
+    assignment.attr(
+        "principal_id", ref("azurerm_user_assigned_identity", ex.tf_name, "principal_id")
+    )
+    assignment.attr("principal_type", "ServicePrincipal")
+    m.add("iam.tf", assignment)
+
+
+def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
+    config = ex.config
+    assert isinstance(config, AzureFunctionConfig)
+    t = ex.tf_name
+    identity = ref("azurerm_user_assigned_identity", t)
+    deploy = skip(Block("resource", ("azurerm_storage_container", f"{t}_deploy")), "CKV2_AZURE_21")
+    deploy.attr("name", cloud_name("deploy", ex.name))
+    deploy.attr("storage_account_id", ref("azurerm_storage_account", "host", "id"))
+    deploy.attr("container_access_type", "private")
+    insights = Block("resource", ("azurerm_application_insights", t))
+    insights.attr("name", cloud_name(inv.pipeline, ex.name))
+    insights.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
+    insights.attr("workspace_id", ref("azurerm_log_analytics_workspace", "glacier", "id"))
+    insights.attr("application_type", "other")
+    insights.attr("local_authentication_disabled", True)
+    insights.attr("tags", tags)
+    m.add("logs.tf", insights)
+    _role(
+        m, f"{t}_host", ref("azurerm_storage_account", "host", "id"), "Storage Blob Data Owner", ex
+    )
+    _role(
+        m,
+        f"{t}_logs",
+        ref("azurerm_application_insights", t, "id"),
+        "Monitoring Metrics Publisher",
+        ex,
+    )
+    plan = skip(Block("resource", ("azurerm_service_plan", t)), "CKV_AZURE_212", "CKV_AZURE_225")
+    plan.attr("name", cloud_name(inv.pipeline, ex.name, "plan"))
+    plan.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
+    plan.attr("os_type", "Linux").attr("sku_name", "FC1").attr("tags", tags)
+    app = Block("resource", ("azurerm_function_app_flex_consumption", t))
+    app.attr("name", cloud_name(inv.pipeline, ex.name, max_len=60))
+    app.attr("resource_group_name", RG_NAME)
+    app.attr("location", RG_LOCATION)
+    app.attr("service_plan_id", ref("azurerm_service_plan", t, "id"))
+    app.attr("storage_container_type", "blobContainer")
+    app.attr(
+        "storage_container_endpoint",
+        template(
+            ref("azurerm_storage_account", "host", "primary_blob_endpoint"),
+            ref("azurerm_storage_container", f"{t}_deploy", "name"),
+        ),
+    )
+    app.attr("storage_authentication_type", "UserAssignedIdentity")
+    app.attr("storage_user_assigned_identity_id", Expr(f"{identity.text}.id"))
+    app.attr("runtime_name", "python")
+    app.attr("runtime_version", config.runtime_version)
+    app.attr("instance_memory_in_mb", config.memory)
+    app.attr("maximum_instance_count", config.max_instances)
+    app.attr("https_only", True)
+    app.attr("public_network_access_enabled", True)
+    app.attr("webdeploy_publish_basic_authentication_enabled", False)
+    app.attr("zip_deploy_file", template(Expr("path.module"), f"/{artifacts.code_zip(ex.name)}"))
+    app.attr("tags", tags)
+    app.block("identity").attr("type", "UserAssigned").attr(
+        "identity_ids", [Expr(f"{identity.text}.id")]
+    )
+    site = app.block("site_config")
+    site.attr("minimum_tls_version", "1.2")
+    site.attr(
+        "application_insights_connection_string",
+        ref("azurerm_application_insights", t, "connection_string"),
+    )
+    app.attr(
+        "app_settings",
+        {
+            "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": template(
+                "Authorization=AAD;ClientId=", Expr(f"{identity.text}.client_id")
+            ),
+            "AzureWebJobsStorage__accountName": ref("azurerm_storage_account", "host", "name"),
+            "AzureWebJobsStorage__clientId": Expr(f"{identity.text}.client_id"),
+            "AzureWebJobsStorage__credential": "managedidentity",
+            "AZURE_CLIENT_ID": Expr(f"{identity.text}.client_id"),
+            "GLACIER_EXECUTOR": ex.name,
+            "GLACIER_MODULE": inv.module,
+            "GLACIER_PIPELINE": inv.pipeline,
+            "GLACIER_PROVIDER": "azure",
+            "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+            "GLACIER_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
+        },
+    )
+    app.attr("depends_on", [ref("azurerm_role_assignment", f"{t}_host")])
+    m.add("functions.tf", deploy, plan, app)
+
+
+def vm_size(cpus: int, memory: int) -> str:
+    """The smallest general-purpose size with at least ``cpus`` and ``memory`` MB."""
+    for n in (2, 4, 8, 16, 32, 48, 64):
+        for family, gb_per_cpu in (
+            ("Standard_F{n}s_v2", 2),
+            ("Standard_D{n}s_v5", 4),
+            ("Standard_E{n}s_v5", 8),
+        ):
+            if n >= cpus and n * gb_per_cpu * 1024 >= memory:
+                return family.format(n=n)
+    raise ConfigError(
+        f"No Azure VM size has {cpus} vCPUs and {memory} MB. Set AzureVmConfig(size=...)."
+    )
+
+
+def _network(m: Module, tags: Expr) -> Expr:
+    """One private network for the pipeline's VMs; only the Dask scheduler may connect in."""
+    if "network.tf" not in m.files:
+        cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+        vnet = Block("resource", ("azurerm_virtual_network", "glacier"))
+        vnet.attr("name", "glacier-vnet").attr("resource_group_name", RG_NAME)
+        vnet.attr("location", RG_LOCATION).attr("address_space", ["10.20.0.0/16"]).attr(
+            "tags", tags
+        )
+        subnet = Block("resource", ("azurerm_subnet", "workers"))
+        subnet.attr("name", "workers").attr("resource_group_name", RG_NAME)
+        subnet.attr("virtual_network_name", ref("azurerm_virtual_network", "glacier", "name"))
+        subnet.attr("address_prefixes", ["10.20.1.0/24"])
+        nsg = Block("resource", ("azurerm_network_security_group", "workers"))
+        nsg.attr("name", "glacier-workers").attr("resource_group_name", RG_NAME)
+        nsg.attr("location", RG_LOCATION).attr("tags", tags)
+        rule = nsg.block("security_rule")
+        rule.attr("name", "dask-scheduler").attr("priority", 100).attr("direction", "Inbound")
+        rule.attr("access", "Allow").attr("protocol", "Tcp").attr("source_port_range", "*")
+        rule.attr("destination_port_range", f"{DASK_WORKER_PORT}-{NANNY_PORT}")
+        rule.attr("source_address_prefix", cidr).attr(
+            "destination_address_prefix", "VirtualNetwork"
+        )
+        link = Block("resource", ("azurerm_subnet_network_security_group_association", "workers"))
+        link.attr("subnet_id", ref("azurerm_subnet", "workers", "id"))
+        link.attr(
+            "network_security_group_id", ref("azurerm_network_security_group", "workers", "id")
+        )
+        m.add("network.tf", vnet, subnet, nsg, link)
+    return ref("azurerm_subnet", "workers", "id")
+
+
+def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
+    config = ex.config
+    assert isinstance(config, AzureVmConfig)
+    t = ex.tf_name
+    subnet = _network(m, tags)
+    key = m.variable("ssh_public_key", "string", "SSH public key for the VMs' admin user.")
+    scheduler = m.variable(
+        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
+    )
+    nic = Block("resource", ("azurerm_network_interface", t))
+    nic.attr("name", cloud_name(inv.pipeline, ex.name, "nic"))
+    nic.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
+    ip = nic.block("ip_configuration").attr("name", "internal").attr("subnet_id", subnet)
+    ip.attr("private_ip_address_allocation", "Dynamic")
+    vm = Block("resource", ("azurerm_linux_virtual_machine", t))
+    vm.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    vm.attr("resource_group_name", RG_NAME)
+    vm.attr("location", RG_LOCATION)
+    vm.attr("size", config.size or vm_size(config.cpus, config.memory))
+    vm.attr("admin_username", config.admin_username)
+    vm.attr("disable_password_authentication", True)
+    vm.attr("network_interface_ids", [ref("azurerm_network_interface", t, "id")])
+    vm.attr("encryption_at_host_enabled", True)
+    vm.attr("secure_boot_enabled", True)
+    vm.attr("vtpm_enabled", True)
+    vm.attr("allow_extension_operations", False)
+    vm.attr("custom_data", call("base64encode", worker_init(m, ex.name, scheduler)))
+    vm.attr("tags", tags)
+    vm.block("admin_ssh_key").attr("username", config.admin_username).attr("public_key", key)
+    vm.block("os_disk").attr("caching", "ReadWrite").attr("storage_account_type", "Premium_LRS")
+    image = vm.block("source_image_reference").attr("publisher", "Canonical")
+    image.attr("offer", "ubuntu-24_04-lts").attr("sku", "server").attr("version", "latest")
+    vm.block("identity").attr("type", "UserAssigned").attr(
+        "identity_ids", [ref("azurerm_user_assigned_identity", t, "id")]
+    )
+    m.add("vms.tf", nic, vm)
+
+
+def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
+    """Spark on Azure is Databricks: a workspace (unless a host is given) and a cluster.
+
+    The executor's identity reaches storage through a Databricks access connector.
+    """
+    config = ex.config
+    assert isinstance(config, ClusterConfig)
+    if not isinstance(config, DatabricksConfig):
+        config = DatabricksConfig(
+            workers=config.workers,
+            instance_type=config.instance_type,
+            autoterminate_minutes=config.autoterminate_minutes,
+        )
+    if config.host:
+        databricks.provider(m, databricks.host_variable(m, config))
+    elif "databricks" not in m.providers:
+        workspace = Block("resource", ("azurerm_databricks_workspace", "glacier"))
+        workspace.attr("name", cloud_name(inv.pipeline, "glacier-dbx"))
+        workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
+        workspace.attr("sku", "premium").attr("infrastructure_encryption_enabled", True)
+        workspace.attr("tags", tags)
+        m.add("clusters.tf", workspace)
+        ws = ref("azurerm_databricks_workspace", "glacier")
+        databricks.provider(m, template("https://", Expr(f"{ws.text}.workspace_url")))
+        m.files["providers.tf"][-1].attr("azure_workspace_resource_id", Expr(f"{ws.text}.id"))
+    connector = Block("resource", ("azurerm_databricks_access_connector", ex.tf_name))
+    connector.attr("name", cloud_name(inv.pipeline, ex.name, "connector"))
+    connector.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
+    connector.block("identity").attr("type", "UserAssigned").attr(
+        "identity_ids", [ref("azurerm_user_assigned_identity", ex.tf_name, "id")]
+    )
+    m.add("clusters.tf", connector)
+    m.notes.append(
+        f"Databricks executor {ex.name}: register access connector "
+        f"`{cloud_name(inv.pipeline, ex.name, 'connector')}` as a Unity Catalog storage credential."
+    )
+    databricks.cluster(
+        m,
+        inv,
+        ex,
+        config,
+        "Standard_D4ds_v5",
+        ("azure_attributes", {"availability": "ON_DEMAND_AZURE"}),
+    )
+
+
+def _outputs(m: Module, inv: Inventory, group: Expr, location: Expr) -> None:
+    m.output("cloud", "The cloud this Terraform targets.", "azure")
+    m.output("resource_group", "Resource group of every resource.", group)
+    m.output("location", "Azure region.", location)
+    m.output(
+        "storage_account",
+        "Storage account holding the buckets.",
+        ref("azurerm_storage_account", "data", "name"),
+    )
+    m.output(
+        "buckets",
+        "Bucket name in the pipeline -> blob container name.",
+        {b.name: ref("azurerm_storage_container", b.tf_name, "name") for b in inv.buckets},
+    )
+    staging = inv.bucket(inv.staging_bucket).tf_name
+    m.output(
+        "staging_bucket",
+        "Container for hand-offs between executors.",
+        ref("azurerm_storage_container", staging, "name"),
+    )
+    functions: dict[str, Value] = {}
+    vms: dict[str, Value] = {}
+    clusters: dict[str, Value] = {}
+    for ex in inv.deployed:
+        t = ex.tf_name
+        if ex.kind is ExecutorKind.SERVERLESS:
+            app = f"azurerm_function_app_flex_consumption.{t}"
+            functions[ex.name] = {
+                "name": Expr(f"{app}.name"),
+                "url": template("https://", Expr(f"{app}.default_hostname")),
+            }
+        elif ex.kind is ExecutorKind.VM:
+            vms[ex.name] = {
+                "id": ref("azurerm_linux_virtual_machine", t, "id"),
+                "private_ip": ref("azurerm_linux_virtual_machine", t, "private_ip_address"),
+            }
+        else:
+            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
+    m.output("functions", "Serverless executor -> function app name and URL.", functions)
+    m.output("vms", "VM executor -> VM id and private IP.", vms)
+    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
+    m.output(
+        "identities",
+        "Executor -> the client id of the identity it runs as.",
+        {
+            ex.name: ref("azurerm_user_assigned_identity", ex.tf_name, "client_id")
+            for ex in inv.deployed
+        },
+    )

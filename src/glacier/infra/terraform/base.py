@@ -1,0 +1,124 @@
+"""What every cloud renderer shares: the module being built, names, pins and the VM worker."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from glacier import __version__
+from glacier.infra.hcl import Block, Call, Expr, Value, call, ref, template
+
+REQUIRED_TERRAFORM = ">= 1.5"
+PINS: dict[str, tuple[str, str]] = {
+    "aws": ("hashicorp/aws", "~> 6.0"),
+    "google": ("hashicorp/google", "~> 7.0"),
+    "azurerm": ("hashicorp/azurerm", "~> 4.0"),
+    "databricks": ("databricks/databricks", "~> 1.0"),
+}
+WORKER_TEMPLATE = "worker_init.sh.tftpl"
+DASK_WORKER_PORT = 8788
+NANNY_PORT = 8789
+
+_NO_DEFAULT = object()
+
+
+@dataclass
+class Module:
+    """The Terraform for one pipeline on one cloud, by file, before it is written."""
+
+    providers: list[str]
+    files: dict[str, list[Block]] = field(default_factory=dict)
+    variables: list[Block] = field(default_factory=list)
+    outputs: list[Block] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Cloud-specific README lines: what to set before ``terraform apply``."""
+    uses_worker_template: bool = False
+
+    def add(self, file: str, *blocks: Block) -> None:
+        self.files.setdefault(file, []).extend(blocks)
+
+    def variable(
+        self, name: str, type_: str, description: str, default: Value | object = _NO_DEFAULT
+    ) -> Expr:
+        """Declare ``var.name`` (once) and return a reference to it."""
+        if not any(v.labels == (name,) for v in self.variables):
+            block = Block("variable", (name,)).attr("description", description)
+            block.attr("type", Expr(type_))
+            if default is not _NO_DEFAULT:
+                block.attr("default", default)  # type: ignore[arg-type]
+            self.variables.append(block)
+        return ref("var", name)
+
+    def output(self, name: str, description: str, value: Value) -> None:
+        self.outputs.append(
+            Block("output", (name,)).attr("description", description).attr("value", value)
+        )
+
+
+def slug(text: str) -> str:
+    """Lower-case letters, digits and single dashes: safe in every cloud's resource names."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-") or "x"
+
+
+def cloud_name(*parts: str, max_len: int = 63, sep: str = "-") -> str:
+    """A deterministic resource name within ``max_len``; long names keep a hash of the full name."""
+    full = sep.join(slug(p).replace("-", sep) for p in parts)
+    if len(full) <= max_len:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return full[: max_len - 9].rstrip(sep) + sep + digest
+
+
+def glacier_package() -> str:
+    """The pip requirement the cloud installs: the Glacier version that generated the code."""
+    return f"glacier-pipelines=={__version__}"
+
+
+def worker_init(module: Module, name: str, scheduler: Expr) -> Call:
+    """``templatefile(...)`` of the VM start-up script that installs Glacier and a Dask worker."""
+    module.uses_worker_template = True
+    return call(
+        "templatefile",
+        template(Expr("path.module"), f"/{WORKER_TEMPLATE}"),
+        {
+            "scheduler": scheduler,
+            "package": glacier_package(),
+            "name": name,
+            "worker_port": DASK_WORKER_PORT,
+            "nanny_port": NANNY_PORT,
+        },
+    )
+
+
+WORKER_SCRIPT = """\
+#!/bin/sh
+# Start-up script of a Glacier VM worker, rendered by Terraform's templatefile().
+# It installs Glacier in a virtualenv and runs a Dask worker as a systemd service that
+# connects to the pipeline's scheduler; the worker runs Glacier tasks with the VM's identity.
+set -eu
+apt-get update -q || dnf -y -q makecache
+apt-get install -y -q python3-venv || dnf -y -q install python3
+python3 -m venv /opt/glacier
+/opt/glacier/bin/pip install --quiet '${package}' 'dask[distributed]'
+useradd --system --home-dir /var/lib/glacier --create-home glacier || true
+cat > /etc/systemd/system/glacier-worker.service <<'UNIT'
+[Unit]
+Description=Glacier Dask worker ${name}
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=glacier
+WorkingDirectory=/var/lib/glacier
+ExecStart=/opt/glacier/bin/dask worker ${scheduler} --name ${name} \\
+  --worker-port ${worker_port} --nanny-port ${nanny_port}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now glacier-worker.service
+"""

@@ -1,0 +1,71 @@
+"""Databricks clusters, the same on every cloud except for the identity attributes."""
+
+from __future__ import annotations
+
+from glacier.config.compute import DatabricksConfig
+from glacier.infra.hcl import Block, Expr, Value, ref
+from glacier.infra.inventory import ExecutorPlan, Inventory
+from glacier.infra.terraform.base import Module, cloud_name
+
+
+def provider(m: Module, host: Value) -> None:
+    """Declare the databricks provider once, pointed at ``host``."""
+    if "databricks" not in m.providers:
+        m.providers.append("databricks")
+        m.add("providers.tf", Block("provider", ("databricks",)).attr("host", host))
+
+
+def host_variable(m: Module, config: DatabricksConfig) -> Expr:
+    return m.variable(
+        "databricks_host", "string", "URL of the existing Databricks workspace.", config.host
+    )
+
+
+def cluster(
+    m: Module,
+    inv: Inventory,
+    ex: ExecutorPlan,
+    config: DatabricksConfig,
+    node_type: str,
+    attributes: tuple[str, dict[str, Value]],
+) -> None:
+    """An existing cluster (``cluster_id``) or a new single-user cluster with encrypted disks.
+
+    ``attributes`` is the cloud's block (``aws_attributes``...) that gives the cluster the
+    executor's identity.
+    """
+    t = ex.tf_name
+    if config.cluster_id:
+        m.add(
+            "clusters.tf",
+            Block("data", ("databricks_cluster", t)).attr("cluster_id", config.cluster_id),
+        )
+        m.notes.append(
+            f"Databricks cluster {config.cluster_id} (executor {ex.name}) exists already: give it "
+            f"the identity in output `identities` so it can reach the pipeline's buckets."
+        )
+        return
+    user = m.variable("databricks_user", "string", "Databricks user the clusters run as.")
+    made = Block("resource", ("databricks_cluster", t))
+    made.attr("cluster_name", cloud_name(inv.pipeline, ex.name))
+    made.attr("spark_version", config.spark_version)
+    made.attr("node_type_id", config.instance_type or node_type)
+    made.attr("num_workers", config.workers)
+    made.attr("autotermination_minutes", config.autoterminate_minutes)
+    made.attr("data_security_mode", "SINGLE_USER")
+    made.attr("single_user_name", user)
+    made.attr("enable_local_disk_encryption", True)
+    if config.workers == 0:
+        made.attr("is_single_node", True).attr("kind", "CLASSIC_PREVIEW")
+    block_type, values = attributes
+    inner = made.block(block_type)
+    for key, value in values.items():
+        inner.attr(key, value)
+    m.add("clusters.tf", made)
+
+
+def cluster_id(ex: ExecutorPlan) -> Expr:
+    """The id output of the cluster ``cluster`` declared for ``ex``."""
+    existing = isinstance(ex.config, DatabricksConfig) and ex.config.cluster_id
+    source = "data.databricks_cluster" if existing else "databricks_cluster"
+    return ref(source, ex.tf_name, "cluster_id")

@@ -1,0 +1,138 @@
+"""Generated Terraform: deterministic, golden for one pipeline per cloud, least privilege."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from glacier.infra.inventory import build_inventory
+from glacier.infra.terraform import PLAN_FILE, generate, render
+from tests.infra.pipelines import CLOUDS, PROVIDERS, heterogeneous, portable, simple
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_simple_pipeline_matches_golden_files(cloud: str) -> None:
+    """Set GLACIER_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change."""
+    files = render(build_inventory(simple(PROVIDERS[cloud])))
+    directory = GOLDEN / cloud
+    if os.environ.get("GLACIER_UPDATE_GOLDEN"):
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.iterdir():
+            old.unlink()
+        for name, text in files.items():
+            (directory / name).write_text(text)
+    assert sorted(files) == sorted(p.name for p in directory.iterdir())
+    for name, text in files.items():
+        assert text == (directory / name).read_text(), f"{cloud}/{name} differs from golden"
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_same_pipeline_same_bytes(cloud: str, tmp_path: Path) -> None:
+    first = generate(heterogeneous(cloud), tmp_path / "a")
+    second = generate(heterogeneous(cloud), tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    names = {p.name for p in first}
+    assert {"versions.tf", "providers.tf", "storage.tf", "iam.tf", "variables.tf"} <= names
+    assert {"outputs.tf", "README.md", PLAN_FILE, "worker_init.sh.tftpl"} <= names
+
+
+@pytest.mark.parametrize(
+    ("cloud", "pins"),
+    [
+        ("aws", ['source  = "hashicorp/aws"', 'version = "~> 6.0"', '"databricks/databricks"']),
+        ("gcp", ['source  = "hashicorp/google"', 'version = "~> 7.0"']),
+        ("azure", ['source  = "hashicorp/azurerm"', 'version = "~> 4.0"', 'version = "~> 1.0"']),
+    ],
+)
+def test_versions_pin_the_providers(cloud: str, pins: list[str]) -> None:
+    versions = render(build_inventory(heterogeneous(cloud)))["versions.tf"]
+    for pin in pins:
+        assert pin in versions
+
+
+def statements(policy_doc: dict[str, object]) -> list[dict[str, list[str]]]:
+    return policy_doc["statement"]  # type: ignore[return-value]
+
+
+def test_aws_roles_reach_exactly_their_buckets() -> None:
+    inv = build_inventory(portable(PROVIDERS["aws"]))
+    iam = hcl2.loads(render(inv)["iam.tf"])
+    docs = {
+        name.strip('"'): body
+        for entry in iam["data"]
+        for kind, named in entry.items()
+        if kind == '"aws_iam_policy_document"'
+        for name, body in named.items()
+    }
+    for ex in inv.deployed:
+        found = {s["sid"].strip('"'): s for s in statements(docs[ex.tf_name])}
+        actions = [a for s in found.values() for a in s["actions"]]
+        resources = [r for s in found.values() for r in s["resources"]]
+        assert not any("*" in a for a in actions)
+        assert not any(r.strip('"') == "*" for r in resources)
+        listed = {
+            re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)
+            for r in found["ListReadBuckets"]["resources"]
+        }
+        put = {
+            re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)
+            for r in found["PutWrittenObjects"]["resources"]
+        }
+        assert listed == {inv.bucket(b).tf_name for b in ex.reads}
+        assert put == {inv.bucket(b).tf_name for b in ex.writes}
+        assert found["PutWrittenObjects"]["actions"] == ['"s3:PutObject"']
+
+
+def test_gcp_and_azure_bindings_follow_reads_and_writes() -> None:
+    gcp = render(build_inventory(portable(PROVIDERS["gcp"])))["iam.tf"]
+    assert 'resource "google_storage_bucket_iam_member" "parse_read_orders"' in gcp
+    assert 'resource "google_storage_bucket_iam_member" "join_write_warehouse"' in gcp
+    assert "parse_write_warehouse" not in gcp and "parse_read_customers" not in gcp
+    azure = render(build_inventory(portable(PROVIDERS["azure"])))["iam.tf"]
+    assert 'resource "azurerm_role_assignment" "join_write_warehouse"' in azure
+    assert 'resource "azurerm_role_assignment" "parse_read_orders"' in azure
+    assert "parse_write_warehouse" not in azure
+    assert "/subscriptions/" not in azure  # scopes are containers, never the subscription
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_outputs_name_every_deployed_resource(cloud: str) -> None:
+    outputs = hcl2.loads(render(build_inventory(heterogeneous(cloud)))["outputs.tf"])
+    values = {k: v for entry in outputs["output"] for k, v in entry.items()}
+    names = {k.strip('"') for k in values}
+    assert {
+        "cloud",
+        "buckets",
+        "staging_bucket",
+        "functions",
+        "vms",
+        "clusters",
+        "identities",
+    } <= names
+    text = str(values)
+    for executor in ("ingest", "worker", "spark", "dbx"):
+        assert executor in text
+
+
+def test_another_cloud_renders_from_portable_configs() -> None:
+    files = render(build_inventory(portable(PROVIDERS["aws"]), "gcp"))
+    assert "google_cloudfunctions2_function" in files["functions.tf"]
+    assert 'machine_type = "e2-standard-4"' in files["vms.tf"]
+    assert 'variable "project_id"' in files["variables.tf"]
+
+
+def test_vm_sizes_are_the_smallest_that_fit() -> None:
+    from glacier.infra.terraform import aws, azure, gcp
+
+    assert aws.instance_type(4, 16384) == "m7g.xlarge"
+    assert aws.instance_type(1, 1024) == "c7g.medium"
+    assert gcp.machine_type(4, 16384) == "e2-standard-4"
+    assert azure.vm_size(2, 16384) == "Standard_E2s_v5"
