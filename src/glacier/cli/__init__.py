@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from glacier.cli.app import cli
 from glacier.cli.describe import graph, inspect_pipeline
+from glacier.cli.history import report, runs
+from glacier.cli.infra import package, terraform
 from glacier.cli.run import run
 
-cli.add_command(run)
-cli.add_command(graph)
-cli.add_command(inspect_pipeline)
+for command in (run, graph, inspect_pipeline, runs, report, terraform, package):
+    cli.add_command(command)
 
 
 def main() -> None:
