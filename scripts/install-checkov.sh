@@ -7,8 +7,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${1:-$here/.cache/checkov-venv}"
 version="${CHECKOV_VERSION:-3.3.30}"
+if [[ -x "$venv/bin/checkov" ]] && [[ "$("$venv/bin/checkov" --version 2>/dev/null)" == "$version" ]]; then
+    echo "checkov $version already installed: $venv/bin/checkov"
+    exit 0
+fi
 python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --upgrade pip
-"$venv/bin/pip" install --quiet "checkov==$version"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$version"
 "$venv/bin/checkov" --version
 echo "checkov installed: $venv/bin/checkov"
