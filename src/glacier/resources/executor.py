@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
@@ -72,6 +72,8 @@ class Executor:
         retry_delay: float = 1.0,
         timeout: float | None = None,
         cache: bool = True,
+        partitioned: bool = False,
+        by: Sequence[str] | None = None,
     ) -> TaskDecorator: ...
     def task(
         self,
@@ -83,11 +85,15 @@ class Executor:
         retry_delay: float = 1.0,
         timeout: float | None = None,
         cache: bool = True,
+        partitioned: bool = False,
+        by: Sequence[str] | None = None,
     ) -> Task[..., Any] | TaskDecorator:
         """Bind a function to this executor: ``@executor.task()`` or ``@executor.task``.
 
         ``retries`` extra attempts wait ``retry_delay`` seconds, doubling each time (with
-        jitter); ``timeout`` bounds one attempt in seconds.
+        jitter); ``timeout`` bounds one attempt in seconds. On a cluster, ``partitioned=True``
+        runs a row-local function per partition and ``by=[...]`` a group-local one per group;
+        by default the function sees the whole frame on the driver.
         """
 
         def decorate(f: Callable[P, R]) -> Task[P, R]:
@@ -99,6 +105,8 @@ class Executor:
                 retry_delay=retry_delay,
                 timeout=timeout,
                 cache=cache,
+                partitioned=partitioned,
+                by=by,
             )
 
         return decorate(fn) if fn is not None else decorate
