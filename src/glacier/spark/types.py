@@ -23,7 +23,9 @@ String, Binary                unchanged (written as Arrow ``string``/``binary``,
 Categorical, Enum             String (Spark has no dictionary type)
 Decimal(p, s)                 unchanged; precision ``None`` becomes 38; p > 38 rejected
 Date                          unchanged (DateType)
-Time                          unchanged (TimeType, Spark >= 4.1)
+Time                          rejected: Spark 4.3 only has TIME behind the preview flag
+                              ``spark.sql.timeType.enabled`` and older Spark not at all;
+                              cast it to Duration or String in the task
 Datetime(unit, tz)            Datetime("us", tz): Spark stores microseconds.
                               Nanoseconds are truncated. With a time zone it becomes
                               TimestampType (an instant; the zone name is not kept,
@@ -86,7 +88,6 @@ _UNCHANGED: tuple[type[pl.DataType], ...] = (
     pl.String,
     pl.Binary,
     pl.Date,
-    pl.Time,
 )
 
 
@@ -149,6 +150,12 @@ def spark_compatible_dtype(dtype: Any, *, column: str = "<column>") -> pl.DataTy
         return pl.Map(
             spark_compatible_dtype(dt.key, column=f"{column}{{key}}"),
             spark_compatible_dtype(dt.value, column=f"{column}{{value}}"),
+        )
+    if isinstance(dt, pl.Time):
+        raise SparkTypeError(
+            f"column {column!r} has type Time, which Spark cannot store by default "
+            f"(TIME needs spark.sql.timeType.enabled, Spark >= 4.1); cast it in the task, "
+            f"e.g. to pl.Duration (time since midnight) or pl.String"
         )
     if isinstance(dt, pl.Null):
         raise SparkTypeError(
