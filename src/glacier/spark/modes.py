@@ -220,7 +220,8 @@ _VARIABLE_WIDTH_GUESS = 32
 _LIST_LENGTH_GUESS = 4
 
 
-def _dtype_bytes(dtype: pl.DataType) -> int:
+def _dtype_bytes(dtype: Any) -> int:
+    dtype = spark_types._as_instance(dtype)
     for cls, width in _FIXED_WIDTH.items():
         if isinstance(dtype, cls):
             return width
@@ -234,7 +235,7 @@ def _dtype_bytes(dtype: pl.DataType) -> int:
 def estimate_row_bytes(schema: SchemaLike) -> int:
     """A rough in-memory size of one row: exact for fixed-width types, 32 bytes for strings
     and binaries, 4 elements for lists."""
-    return max(1, sum(_dtype_bytes(spark_types._as_instance(dt)) for dt in schema.values()))
+    return max(1, sum(_dtype_bytes(dt) for dt in schema.values()))
 
 
 def _too_large(what: str, limit: str) -> FrameTooLargeError:
