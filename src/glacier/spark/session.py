@@ -123,7 +123,12 @@ def _local_threads(master: str) -> int:
 
 def build_conf(settings: SparkSettings) -> dict[str, str]:
     """The Spark configuration Glacier sets for ``settings`` (pure; does not start Spark)."""
-    conf: dict[str, str] = {"spark.sql.session.timeZone": "UTC"}
+    conf: dict[str, str] = {
+        "spark.sql.session.timeZone": "UTC",
+        # Spark's default INT96 loses the UTC flag; readers such as Polars then see naive
+        # timestamps. TIMESTAMP_MICROS writes a proper Parquet timestamp logical type.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    }
     master = settings.master.strip()
     if not is_connect_master(master) and not settings.is_databricks:
         conf["spark.master"] = master
@@ -278,7 +283,7 @@ def _create_databricks(settings: SparkSettings) -> Any:
     if settings.databricks_serverless:
         builder = builder.serverless(True)
     session = builder.getOrCreate()
-    runtime = dict(settings.conf)
+    runtime = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS", **settings.conf}
     if settings.shuffle_partitions is not None:
         runtime["spark.sql.shuffle.partitions"] = str(settings.shuffle_partitions)
     for key, value in runtime.items():

@@ -248,20 +248,50 @@ def to_spark_arrow(df: pl.DataFrame, target: pa.Schema | None = None) -> pa.Tabl
         ) from exc
 
 
+def _durations_as_micros(source: pl.DataType, target: pl.DataType) -> pl.DataType:
+    """``source`` with every Int64 that ``target`` says is a Duration read as microseconds.
+
+    Spark writes DayTimeIntervalType to Parquet as a bare int64 of microseconds, so a
+    Parquet reader other than Spark sees Int64 where the task produced a Duration.
+    """
+    if isinstance(target, pl.Duration) and isinstance(source, pl.Int64):
+        return pl.Duration("us")
+    if isinstance(target, pl.List | pl.Array) and isinstance(source, pl.List):
+        inner = _durations_as_micros(_as_instance(source.inner), _as_instance(target.inner))
+        return pl.List(inner)
+    if isinstance(target, pl.Struct) and isinstance(source, pl.Struct):
+        wanted = {f.name: _as_instance(f.dtype) for f in target.fields}
+        return pl.Struct(
+            {
+                f.name: _durations_as_micros(_as_instance(f.dtype), wanted[f.name])
+                if f.name in wanted
+                else f.dtype
+                for f in source.fields
+            }
+        )
+    return source
+
+
 def restore_polars_types(df: pl.DataFrame, schema: SchemaLike) -> pl.DataFrame:
     """Reverse of ``to_spark_compatible``: cast columns read back from Spark to ``schema``.
 
-    Columns of ``df`` not in ``schema`` are kept as they are. This restores unsigned
-    integers, Categorical/Enum, Array widths, time units and time zone names.
+    Works on frames from Spark's Arrow output (``toArrow``) and on Spark-written Parquet
+    read by Polars. Columns of ``df`` not in ``schema`` are kept as they are. This restores
+    unsigned integers, Categorical/Enum, Array widths, time units, time zone names, and
+    durations that Parquet stored as int64 microseconds.
     """
-    casts: dict[str, pl.DataType] = {}
+    exprs: list[pl.Expr] = []
     for name, dtype in schema.items():
         if name not in df.columns:
             raise SparkTypeError(f"column {name!r} is missing from the frame read back")
         target = _as_instance(dtype)
-        if df.schema[name] != target:
-            casts[name] = target
-    return df.cast(casts) if casts else df  # type: ignore[arg-type]
+        source = df.schema[name]
+        if source == target:
+            continue
+        step = _durations_as_micros(source, target)
+        expr = pl.col(name) if step == source else pl.col(name).cast(step)
+        exprs.append(expr.cast(target))
+    return df.with_columns(exprs) if exprs else df
 
 
 def from_spark_arrow(
