@@ -21,6 +21,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "spark: needs PySpark and Java 17+ (starts a local[2] Spark session)"
     )
     config.addinivalue_line(
+        "markers", "spark_connect: starts a Spark Connect server on 127.0.0.1 (runs last)"
+    )
+    config.addinivalue_line(
         "filterwarnings", "ignore:PySpark does not yet fully support pandas:FutureWarning"
     )
 
@@ -97,3 +100,9 @@ def all_types_frame() -> pl.DataFrame:
 def all_types() -> pl.DataFrame:
     """One column per Polars type the type layer converts, with nulls and edge values."""
     return all_types_frame()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the Spark Connect tests last: switching the process-wide session to a Connect
+    client stops the shared local[2] session."""
+    items.sort(key=lambda item: item.get_closest_marker("spark_connect") is not None)

@@ -231,6 +231,10 @@ def _require_pyspark(connect: bool) -> None:
 
 _lock = threading.RLock()
 _current: tuple[SparkSettings, Any] | None = None
+# PySpark sets SPARK_CONNECT_MODE_ENABLED when a Connect session is created and never unsets
+# it; while it is set, pyspark.sql.functions builds Connect columns even for classic sessions.
+_CONNECT_ENV = "SPARK_CONNECT_MODE_ENABLED"
+_connect_env_set_by_us = False
 
 
 def _is_stopped(session: Any) -> bool:
@@ -257,7 +261,9 @@ def _create_classic(settings: SparkSettings) -> Any:
 
 
 def _create_connect(settings: SparkSettings) -> Any:
+    global _connect_env_set_by_us
     _require_pyspark(connect=True)
+    _connect_env_set_by_us = _CONNECT_ENV not in os.environ
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.remote(settings.master.strip())
@@ -335,7 +341,7 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
 
 def stop_session() -> None:
     """Stop the session created by ``get_session`` (no-op when there is none)."""
-    global _current
+    global _current, _connect_env_set_by_us
     with _lock:
         if _current is None:
             return
@@ -345,3 +351,6 @@ def stop_session() -> None:
             session.stop()
         except Exception:  # pragma: no cover - best effort on shutdown
             log.warning("stopping the Spark session failed", exc_info=True)
+        if _connect_env_set_by_us:
+            os.environ.pop(_CONNECT_ENV, None)
+            _connect_env_set_by_us = False
