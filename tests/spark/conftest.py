@@ -55,7 +55,6 @@ def out_dir(tmp_path: Path) -> Path:
     return tmp_path / "out"
 
 
-
 def all_types_frame() -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -66,19 +65,22 @@ def all_types_frame() -> pl.DataFrame:
             "s": ["a", "é", None],
             "cat": pl.Series(["x", "y", None], dtype=pl.Categorical),
             "enum": pl.Series(["lo", "hi", None], dtype=pl.Enum(["lo", "hi"])),
-            "dec": pl.Series([Decimal("1.25"), Decimal("-99999999.99"), None],
-                             dtype=pl.Decimal(10, 2)),
+            "dec": pl.Series(
+                [Decimal("1.25"), Decimal("-99999999.99"), None], dtype=pl.Decimal(10, 2)
+            ),
             "date": [dt.date(1970, 1, 1), dt.date(2262, 4, 11), None],
             "ts_naive": pl.Series(
                 [dt.datetime(2024, 2, 29, 23, 59, 59, 999999), dt.datetime(1900, 1, 1), None]
             ).cast(pl.Datetime("ns")),
-            "ts_utc": pl.Series([dt.datetime(2024, 1, 1, 12), dt.datetime(2000, 6, 1), None])
-            .dt.replace_time_zone("UTC"),
+            "ts_utc": pl.Series(
+                [dt.datetime(2024, 1, 1, 12), dt.datetime(2000, 6, 1), None]
+            ).dt.replace_time_zone("UTC"),
             "ts_zoned": pl.Series([dt.datetime(2024, 3, 31, 2, 30), dt.datetime(2024, 7, 1), None])
             .dt.replace_time_zone("Europe/Paris", non_existent="null")
             .cast(pl.Datetime("ms", "Europe/Paris")),
-            "dur": pl.Series([dt.timedelta(days=-3, microseconds=7), dt.timedelta(0), None])
-            .cast(pl.Duration("ns")),
+            "dur": pl.Series([dt.timedelta(days=-3, microseconds=7), dt.timedelta(0), None]).cast(
+                pl.Duration("ns")
+            ),
             "lst": pl.Series([[1, 2], [], None], dtype=pl.List(pl.UInt32)),
             "lst_s": pl.Series([["a", None], ["b"], None], dtype=pl.List(pl.Categorical)),
             "arr": pl.Series([[1, 2], [3, 4], None], dtype=pl.Array(pl.Int32, 2)),

@@ -84,14 +84,26 @@ def connect_url() -> Iterator[str]:
         "spark.sql.shuffle.partitions": "2",
         "spark.sql.session.timeZone": "UTC",
     }
-    cmd = [str(spark_home / "sbin" / "start-connect-server.sh"), "--master", "local[2]",
-           "--driver-java-options", FAST_START_JAVA_OPTIONS]
+    cmd = [
+        str(spark_home / "sbin" / "start-connect-server.sh"),
+        "--master",
+        "local[2]",
+        "--driver-java-options",
+        FAST_START_JAVA_OPTIONS,
+    ]
     for key, value in conf.items():
         cmd += ["--conf", f"{key}={value}"]
     # Files, not pipes: the daemonized JVM inherits the launcher's stdout and stderr.
     with (run_dir / "launcher.log").open("wb") as launcher_log:
-        subprocess.run(cmd, env=env, check=True, stdout=launcher_log, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            cmd,
+            env=env,
+            check=True,
+            stdout=launcher_log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
     pid_files = list(run_dir.glob("*.pid"))
     pid = int(pid_files[0].read_text().strip()) if pid_files else None
     try:
@@ -106,8 +118,15 @@ def connect_url() -> Iterator[str]:
         # Close the client first: its threads retry a vanished server for minutes.
         stop_session()
         stop = spark_home / "sbin" / "stop-connect-server.sh"
-        subprocess.run([str(stop)], env=env, check=False, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=60)
+        subprocess.run(
+            [str(stop)],
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
         if pid is not None:
             deadline = time.monotonic() + 20
             while _pid_alive(pid) and time.monotonic() < deadline:

@@ -64,10 +64,13 @@ def row_task(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def test_partitioned_matches_polars(spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path):
+def test_partitioned_matches_polars(
+    spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
+) -> None:
     src, df = source
-    written = run_partitioned(spark, row_task, [src / "part-0.parquet", src / "part-1.parquet"],
-                              out_dir)
+    written = run_partitioned(
+        spark, row_task, [src / "part-0.parquet", src / "part-1.parquet"], out_dir
+    )
     expected = row_task(df.lazy()).collect()
     assert written == expected.height
     assert_same_rows(read_output(out_dir), expected)
@@ -75,7 +78,7 @@ def test_partitioned_matches_polars(spark: Any, source: tuple[Path, pl.DataFrame
 
 def test_partitioned_closure_and_overwrite(
     spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
-):
+) -> None:
     src, df = source
     for threshold in (90.0, 50.0):  # the second run overwrites the first
 
@@ -99,7 +102,9 @@ def group_task(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def test_grouped_matches_polars(spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path):
+def test_grouped_matches_polars(
+    spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
+) -> None:
     src, df = source
     written = run_grouped(spark, group_task, src, out_dir, by=["k"])
     expected = group_task(df.lazy()).collect().with_columns(pl.col("k").cast(pl.Int16))
@@ -117,7 +122,9 @@ def whole_task(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def test_whole_frame_matches_polars(spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path):
+def test_whole_frame_matches_polars(
+    spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
+) -> None:
     src, df = source
     written = run_spark_task(spark, whole_task, src, out_dir)
     expected = whole_task(df.lazy()).collect().with_columns(pl.col("k").cast(pl.Int16))
@@ -125,7 +132,9 @@ def test_whole_frame_matches_polars(spark: Any, source: tuple[Path, pl.DataFrame
     assert_same_rows(read_output(out_dir), expected)
 
 
-def test_whole_frame_size_guard_rows(spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path):
+def test_whole_frame_size_guard_rows(
+    spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
+) -> None:
     src, _ = source
     with pytest.raises(FrameTooLargeError) as info:
         run_whole_frame(spark, whole_task, src, out_dir, max_rows=1000)
@@ -138,18 +147,20 @@ def test_whole_frame_size_guard_rows(spark: Any, source: tuple[Path, pl.DataFram
 
 def test_whole_frame_size_guard_bytes(
     spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
-):
+) -> None:
     src, _ = source
     with pytest.raises(FrameTooLargeError, match=r"max_bytes=.*partitioned=True"):
         run_spark_task(spark, whole_task, src, out_dir, max_rows=None, max_bytes=10_000)
 
 
 def test_estimate_row_bytes() -> None:
-    schema = pl.Schema({"a": pl.Int64, "b": pl.Boolean, "s": pl.String, "l": pl.List(pl.Int32)})
+    schema = pl.Schema(
+        [("a", pl.Int64()), ("b", pl.Boolean()), ("s", pl.String()), ("l", pl.List(pl.Int32))]
+    )
     assert estimate_row_bytes(schema) == 8 + 1 + 32 + (8 + 4 * 4)
 
 
-def test_mode_argument_errors(spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path):
+def test_mode_argument_errors(spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path) -> None:
     src, _ = source
     with pytest.raises(SparkTaskError, match="not both"):
         run_spark_task(spark, row_task, src, out_dir, partitioned=True, by=["k"])
@@ -161,21 +172,21 @@ def test_mode_argument_errors(spark: Any, source: tuple[Path, pl.DataFrame], out
 
 def test_bad_output_type_fails_on_driver(
     spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
-):
+) -> None:
     src, _ = source
 
     def int128_task(lf: pl.LazyFrame) -> pl.LazyFrame:
         return lf.select(big=pl.col("id").cast(pl.Int128))
 
-    with pytest.raises(SparkTaskError, match="'big'.*Int128"):
+    with pytest.raises(SparkTaskError, match=r"'big'.*Int128"):
         run_partitioned(spark, int128_task, src, out_dir)
 
 
 def test_task_pickled_by_value(tmp_path: Path) -> None:
     """The mapper unpickles in a process that can import neither glacier nor this module."""
     pytest.importorskip("pyspark")
-    import pyarrow as pa
-    from pyspark import cloudpickle
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    from pyspark import cloudpickle as spark_cloudpickle
 
     from glacier.spark._worker import make_batch_mapper
 
@@ -190,9 +201,10 @@ def test_task_pickled_by_value(tmp_path: Path) -> None:
             ("k_plus", pa.int16()),
         ]
     )
+    spark_pickle: Any = spark_cloudpickle
     ship_by_value(row_task)
     blob = tmp_path / "mapper.pkl"
-    blob.write_bytes(cloudpickle.dumps(make_batch_mapper(row_task, target)))
+    blob.write_bytes(spark_pickle.dumps(make_batch_mapper(row_task, target)))
     script = f"""
 import sys, pickle
 import pyarrow as pa
@@ -205,7 +217,8 @@ out = pa.Table.from_batches(list(fn(iter([batch]))))
 assert out.num_rows == 1 and out.schema.field("tag").type == pa.string(), out
 print("ok")
 """
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=False, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"

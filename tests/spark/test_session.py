@@ -100,7 +100,7 @@ def test_java_version_parsing(tmp_path: Path, line: str, major: int) -> None:
 @pytest.fixture
 def no_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide the shared session so get_session tries to create a new one."""
-    monkeypatch.setattr(session_mod, "_current", None)
+    monkeypatch.setattr(session_mod._state, "current", None)
 
 
 def test_old_java_is_rejected_before_the_jvm_starts(
@@ -110,7 +110,7 @@ def test_old_java_is_rejected_before_the_jvm_starts(
     monkeypatch.setenv("JAVA_HOME", str(_fake_java(tmp_path, 'openjdk version "11.0.2"')))
     with pytest.raises(JavaNotFoundError, match=r"Java 17 or newer, found Java 11"):
         get_session(master="local[1]")
-    assert session_mod._current is None
+    assert session_mod._state.current is None
 
 
 def test_missing_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,8 +142,7 @@ def test_importing_glacier_spark_does_not_import_pyspark() -> None:
         "glacier.spark.types, glacier.spark.errors\n"
         "assert not [m for m in sys.modules if m.startswith('pyspark')], 'pyspark imported'\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -174,8 +174,11 @@ def test_restore_reads_parquet_int64_durations_as_micros() -> None:
     }
     read_back = pl.DataFrame(
         {"d": [1_500_000, None], "l": [[2000], []], "st": [{"d": 7, "x": 1}, None]},
-        schema={"d": pl.Int64, "l": pl.List(pl.Int64),
-                "st": pl.Struct({"d": pl.Int64, "x": pl.Int16})},
+        schema={
+            "d": pl.Int64,
+            "l": pl.List(pl.Int64),
+            "st": pl.Struct({"d": pl.Int64, "x": pl.Int16}),
+        },
     )
     restored = restore_polars_types(read_back, target)
     assert restored.schema == pl.Schema(target)

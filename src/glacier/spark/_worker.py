@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import polars as pl
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from glacier.spark.types import from_spark_arrow, to_spark_arrow
 
@@ -24,9 +24,7 @@ def run_task(task: TaskFn, df: pl.DataFrame) -> pl.DataFrame:
         return out.collect()
     if isinstance(out, pl.DataFrame):
         return out
-    raise TypeError(
-        f"a task must return a polars LazyFrame or DataFrame, got {type(out).__name__}"
-    )
+    raise TypeError(f"a task must return a polars LazyFrame or DataFrame, got {type(out).__name__}")
 
 
 def make_batch_mapper(

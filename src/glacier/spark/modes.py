@@ -98,11 +98,12 @@ def ship_by_value(task: Any) -> None:
     """
     from pyspark import cloudpickle
 
+    spark_pickle: Any = cloudpickle
     for module in (errors, spark_types, _worker):
-        cloudpickle.register_pickle_by_value(module)
-    module = _task_module(task)
-    if module is not None and not _installed(module):
-        cloudpickle.register_pickle_by_value(module)
+        spark_pickle.register_pickle_by_value(module)
+    task_module = _task_module(task)
+    if task_module is not None and not _installed(task_module):
+        spark_pickle.register_pickle_by_value(task_module)
 
 
 def _paths(inputs: Paths) -> list[str]:
@@ -129,8 +130,10 @@ def infer_output_schema(task: TaskFn, input_schema: SchemaLike) -> pl.Schema:
 
 def _declared(task: TaskFn, sdf: Any, schema: SchemaLike | None) -> tuple[Any, Any]:
     """The Spark output schema and the exact Arrow schema the workers must produce."""
-    out_schema = schema if schema is not None else infer_output_schema(
-        task, polars_schema_for_spark(sdf.schema)
+    out_schema = (
+        schema
+        if schema is not None
+        else infer_output_schema(task, polars_schema_for_spark(sdf.schema))
     )
     spark_schema = spark_schema_for_polars(out_schema)
     return spark_schema, spark_arrow_schema(spark_schema)
@@ -192,9 +195,7 @@ def run_grouped(
         raise SparkTaskError(f"group columns {missing} are not in the input {sdf.columns}")
     spark_schema, target = _declared(task, sdf, schema)
     ship_by_value(task)
-    result = sdf.groupBy(*keys).applyInArrow(
-        _worker.make_group_applier(task, target), spark_schema
-    )
+    result = sdf.groupBy(*keys).applyInArrow(_worker.make_group_applier(task, target), spark_schema)
     return _write(spark, result, output)
 
 

@@ -157,7 +157,9 @@ def build_conf(settings: SparkSettings) -> dict[str, str]:
     user = dict(settings.conf)
     java_opts = user.pop("spark.driver.extraJavaOptions", None)
     if java_opts and "spark.driver.extraJavaOptions" in conf:
-        conf["spark.driver.extraJavaOptions"] = f"{conf['spark.driver.extraJavaOptions']} {java_opts}"
+        conf["spark.driver.extraJavaOptions"] = (
+            f"{conf['spark.driver.extraJavaOptions']} {java_opts}"
+        )
     elif java_opts:
         conf["spark.driver.extraJavaOptions"] = java_opts
     conf.update(user)
@@ -215,7 +217,7 @@ def check_java(minimum: int = MIN_JAVA_VERSION) -> int:
 
 def _require_pyspark(connect: bool) -> None:
     try:
-        import pyspark  # noqa: F401
+        import pyspark
     except ImportError as exc:
         raise SparkNotInstalledError(
             f"the Spark executor needs PySpark 4: {SPARK_INSTALL_HINT}"
@@ -229,12 +231,21 @@ def _require_pyspark(connect: bool) -> None:
             ) from exc
 
 
-_lock = threading.RLock()
-_current: tuple[SparkSettings, Any] | None = None
 # PySpark sets SPARK_CONNECT_MODE_ENABLED when a Connect session is created and never unsets
 # it; while it is set, pyspark.sql.functions builds Connect columns even for classic sessions.
 _CONNECT_ENV = "SPARK_CONNECT_MODE_ENABLED"
-_connect_env_set_by_us = False
+
+
+class _SessionState:
+    """The process-wide session and what is needed to clean up after it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.current: tuple[SparkSettings, Any] | None = None
+        self.connect_env_set_by_us = False
+
+
+_state = _SessionState()
 
 
 def _is_stopped(session: Any) -> bool:
@@ -261,9 +272,8 @@ def _create_classic(settings: SparkSettings) -> Any:
 
 
 def _create_connect(settings: SparkSettings) -> Any:
-    global _connect_env_set_by_us
     _require_pyspark(connect=True)
-    _connect_env_set_by_us = _CONNECT_ENV not in os.environ
+    _state.connect_env_set_by_us = _CONNECT_ENV not in os.environ
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.remote(settings.master.strip())
@@ -274,7 +284,9 @@ def _create_connect(settings: SparkSettings) -> Any:
 
 def _create_databricks(settings: SparkSettings) -> Any:
     try:
-        from databricks.connect import DatabricksSession
+        from databricks.connect import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            DatabricksSession,
+        )
     except ImportError as exc:
         raise DatabricksConnectNotInstalledError(
             f"a Databricks session needs databricks-connect: {DATABRICKS_INSTALL_HINT}"
@@ -310,11 +322,10 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
         JavaNotFoundError: classic Spark without Java 17+ (checked before the JVM starts).
         SparkTaskError: Spark failed to start.
     """
-    global _current
     wanted = replace(settings or SparkSettings(), **overrides)
-    with _lock:
-        if _current is not None:
-            current_settings, session = _current
+    with _state.lock:
+        if _state.current is not None:
+            current_settings, session = _state.current
             if current_settings == wanted and not _is_stopped(session):
                 return session
             stop_session()
@@ -335,22 +346,21 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
         log.info(
             "Spark session for %s ready in %.1f s", wanted.master, time.perf_counter() - started
         )
-        _current = (wanted, session)
+        _state.current = (wanted, session)
         return session
 
 
 def stop_session() -> None:
     """Stop the session created by ``get_session`` (no-op when there is none)."""
-    global _current, _connect_env_set_by_us
-    with _lock:
-        if _current is None:
+    with _state.lock:
+        if _state.current is None:
             return
-        _, session = _current
-        _current = None
+        _, session = _state.current
+        _state.current = None
         try:
             session.stop()
         except Exception:  # pragma: no cover - best effort on shutdown
             log.warning("stopping the Spark session failed", exc_info=True)
-        if _connect_env_set_by_us:
+        if _state.connect_env_set_by_us:
             os.environ.pop(_CONNECT_ENV, None)
-            _connect_env_set_by_us = False
+            _state.connect_env_set_by_us = False

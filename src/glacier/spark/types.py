@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import polars as pl
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
 from glacier.spark.errors import SparkTypeError
 
@@ -57,9 +57,9 @@ __all__ = [
     "from_spark_arrow",
     "polars_schema_for_spark",
     "restore_polars_types",
+    "spark_arrow_schema",
     "spark_compatible_dtype",
     "spark_compatible_schema",
-    "spark_arrow_schema",
     "spark_schema_for_polars",
     "to_spark_arrow",
     "to_spark_compatible",
