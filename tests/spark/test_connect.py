@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from glacier.spark.modes import run_partitioned
+from glacier.spark.modes import run_partitioned, run_spark_task
 from glacier.spark.session import (
     FAST_START_JAVA_OPTIONS,
     SparkSettings,
@@ -152,3 +152,26 @@ def test_partitioned_over_spark_connect(connect_url: str, tmp_path: Path) -> Non
     assert written == expected.height
     actual = pl.read_parquet(tmp_path / "out" / "*.parquet").sort("v")
     assert_frame_equal(actual, expected.sort("v"))
+
+
+def test_grouped_and_whole_frame_over_spark_connect(connect_url: str, tmp_path: Path) -> None:
+    df = pl.DataFrame({"v": list(range(1000)), "k": [i % 7 for i in range(1000)]})
+    df.write_parquet(tmp_path / "in.parquet")
+    session: Any = get_session(SparkSettings(master=connect_url))
+
+    def per_group(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.group_by("k").agg(n=pl.len(), total=pl.col("v").sum())
+
+    assert (
+        run_spark_task(session, per_group, tmp_path / "in.parquet", tmp_path / "g", by=["k"]) == 7
+    )
+    grouped = pl.read_parquet(tmp_path / "g" / "*.parquet").sort("k")
+    expected = per_group(df.lazy()).collect().sort("k").with_columns(pl.col("n").cast(pl.Int64))
+    assert_frame_equal(grouped, expected)
+
+    def ranked(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.sort("v").with_columns(running=pl.col("v").cum_sum()).tail(10)
+
+    assert run_spark_task(session, ranked, tmp_path / "in.parquet", tmp_path / "w") == 10
+    whole = pl.read_parquet(tmp_path / "w" / "*.parquet").sort("v")
+    assert_frame_equal(whole, ranked(df.lazy()).collect())

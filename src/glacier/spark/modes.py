@@ -193,9 +193,15 @@ def run_grouped(
     missing = [k for k in keys if k not in sdf.columns]
     if missing:
         raise SparkTaskError(f"group columns {missing} are not in the input {sdf.columns}")
+    grouped = sdf.groupBy(*keys)
+    if not hasattr(grouped, "applyInArrow"):
+        raise SparkTaskError(
+            "grouped mode needs GroupedData.applyInArrow (a PySpark 4 client); this client "
+            "(e.g. databricks-connect's bundled PySpark 3.5) does not have it"
+        )
     spark_schema, target = _declared(task, sdf, schema)
     ship_by_value(task)
-    result = sdf.groupBy(*keys).applyInArrow(_worker.make_group_applier(task, target), spark_schema)
+    result = grouped.applyInArrow(_worker.make_group_applier(task, target), spark_schema)
     return _write(spark, result, output)
 
 
@@ -279,6 +285,11 @@ def run_whole_frame(
             raise _too_large(
                 f"about {_mib(estimate)} ({rows:,} rows)", f"max_bytes={_mib(max_bytes)}"
             )
+    if not hasattr(sdf, "toArrow"):
+        raise SparkTaskError(
+            "whole-frame mode needs DataFrame.toArrow (a PySpark 4 client); use "
+            "partitioned=True or by=[...] with this client"
+        )
     table = sdf.toArrow()
     if max_bytes is not None and table.nbytes > max_bytes:
         raise _too_large(f"{_mib(table.nbytes)} of Arrow data", f"max_bytes={_mib(max_bytes)}")

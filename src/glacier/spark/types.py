@@ -315,7 +315,10 @@ def spark_arrow_schema(spark_schema: Any) -> pa.Schema:
     """The exact Arrow schema Spark uses for ``spark_schema`` in Arrow UDFs."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    result: pa.Schema = to_arrow_schema(spark_schema, timezone="UTC")
+    try:
+        result: pa.Schema = to_arrow_schema(spark_schema, timezone="UTC")
+    except TypeError:  # PySpark 3.5 (bundled by databricks-connect) always uses UTC
+        result = to_arrow_schema(spark_schema)
     return result
 
 
