@@ -62,7 +62,10 @@ def connect_url() -> Iterator[str]:
         check_java()
     except JavaNotFoundError as exc:
         pytest.skip(str(exc))
-    spark_home = Path(pyspark.__file__).parent
+    # A databricks-connect environment bundles a client-only PySpark 3.5: point these at an
+    # OSS PySpark 4 installation (its pyspark directory and a Python that has it) to serve.
+    spark_home = Path(os.environ.get("GLACIER_TEST_SPARK_HOME") or Path(pyspark.__file__).parent)
+    server_python = os.environ.get("GLACIER_TEST_SPARK_PYTHON") or sys.executable
     # Not under pytest's basetemp: other pytest runs on the machine may prune it.
     run_dir = Path(tempfile.mkdtemp(prefix="glacier-spark-connect-"))
     port = _free_port()
@@ -70,7 +73,7 @@ def connect_url() -> Iterator[str]:
         **os.environ,
         "SPARK_HOME": str(spark_home),
         "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_PYTHON": server_python,
         "SPARK_PID_DIR": str(run_dir),
         "SPARK_LOG_DIR": str(run_dir),
         "SPARK_IDENT_STRING": f"glacier-test-{os.getpid()}",
@@ -175,3 +178,24 @@ def test_grouped_and_whole_frame_over_spark_connect(connect_url: str, tmp_path: 
     assert run_spark_task(session, ranked, tmp_path / "in.parquet", tmp_path / "w") == 10
     whole = pl.read_parquet(tmp_path / "w" / "*.parquet").sort("v")
     assert_frame_equal(whole, ranked(df.lazy()).collect())
+
+
+def test_databricks_connect_client(connect_url: str, tmp_path: Path) -> None:
+    """databricks-connect's DatabricksSession against the OSS server (offline Databricks path).
+
+    Runs only where databricks-connect is installed (a separate environment: it bundles its
+    own PySpark), e.g. ``GLACIER_TEST_SPARK_HOME=... GLACIER_TEST_SPARK_PYTHON=... pytest
+    tests/spark/test_connect.py -k databricks``.
+    """
+    pytest.importorskip("databricks.connect")
+    df = pl.DataFrame({"v": list(range(300)), "k": [i % 4 for i in range(300)]})
+    df.write_parquet(tmp_path / "in.parquet")
+    session: Any = get_session(SparkSettings(master=connect_url, databricks=True))
+    src = tmp_path / "in.parquet"
+    assert run_spark_task(session, connect_task, src, tmp_path / "p", partitioned=True) == 200
+
+    def per_group(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.group_by("k").agg(n=pl.len())
+
+    assert run_spark_task(session, per_group, src, tmp_path / "g", by=["k"]) == 4
+    assert run_spark_task(session, lambda lf: lf.tail(3), src, tmp_path / "w") == 3
