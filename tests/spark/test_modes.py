@@ -222,3 +222,22 @@ print("ok")
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_explicit_schema_when_inference_fails(
+    spark: Any, source: tuple[Path, pl.DataFrame], out_dir: Path
+) -> None:
+    src, df = source
+
+    def picky(lf: pl.LazyFrame) -> pl.DataFrame:
+        out = lf.filter(pl.col("id") < 10).collect()
+        if out.is_empty() and lf.collect().is_empty():
+            raise ValueError("needs data")
+        return out.select("id", half=pl.col("x") / 2)
+
+    with pytest.raises(SparkTaskError, match=r"needs data.*pass schema="):
+        run_partitioned(spark, picky, src, out_dir)
+    schema = {"id": pl.Int64, "half": pl.Float64}
+    assert run_partitioned(spark, picky, src, out_dir, schema=schema) == 10
+    expected = df.filter(pl.col("id") < 10).select("id", half=pl.col("x") / 2)
+    assert_same_rows(read_output(out_dir), expected)

@@ -51,6 +51,7 @@ __all__ = [
     "run_partitioned",
     "run_spark_task",
     "run_whole_frame",
+    "ship_by_value",
 ]
 
 TaskFn = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
