@@ -1,0 +1,326 @@
+"""Run a Polars task on Spark in one of three modes.
+
+Every mode reads its input Parquet with Spark itself (the client never touches the data),
+writes its output Parquet with Spark (``overwrite``), and returns the number of rows written.
+
+* ``run_partitioned``: the task is row-local. It runs on each Arrow batch of each partition
+  via ``mapInArrow``. The output schema is inferred by running the task on an empty frame
+  of the input schema (or given with ``schema=``).
+* ``run_grouped``: the task is group-local. It runs once per group of ``by`` via
+  ``groupBy(*by).applyInArrow``; each call sees every row of one group.
+* ``run_whole_frame``: the task needs all rows at once. The input is collected to the driver
+  (``toArrow``) under a size guard, the task runs there, and Spark writes the result.
+
+Tasks travel to Spark's Python workers with PySpark's own cloudpickle. Glacier's worker code
+and the task's module (unless it is installed in site-packages or is the standard library)
+are registered to be pickled by value, so tasks defined in scripts, test modules or closures
+run on workers that cannot import them.
+"""
+
+from __future__ import annotations
+
+import site
+import sys
+import sysconfig
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+
+from glacier.spark import _worker, errors
+from glacier.spark import types as spark_types
+from glacier.spark.errors import FrameTooLargeError, SparkTaskError
+from glacier.spark.types import (
+    SchemaLike,
+    from_spark_arrow,
+    polars_schema_for_spark,
+    spark_arrow_schema,
+    spark_schema_for_polars,
+    to_spark_arrow,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_ROWS",
+    "TaskFn",
+    "estimate_row_bytes",
+    "infer_output_schema",
+    "run_grouped",
+    "run_partitioned",
+    "run_spark_task",
+    "run_whole_frame",
+    "ship_by_value",
+]
+
+TaskFn = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
+Paths = str | Path | Sequence[str | Path]
+
+DEFAULT_MAX_ROWS = 10_000_000
+DEFAULT_MAX_BYTES = 2 * 1024**3
+
+_ALWAYS_BY_REFERENCE = frozenset({"polars", "pyarrow", "pyspark", "numpy", "pandas", "glacier"})
+
+
+def _site_dirs() -> list[Path]:
+    dirs = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
+    dirs.update(site.getsitepackages())
+    user_site = site.getusersitepackages()
+    if isinstance(user_site, str):
+        dirs.add(user_site)
+    return [Path(d).resolve() for d in dirs if d]
+
+
+def _installed(module: ModuleType) -> bool:
+    """True when ``module`` would be importable on a worker with the same environment."""
+    name = module.__name__
+    top = name.split(".")[0]
+    if name == "__main__" or top in sys.stdlib_module_names or top in _ALWAYS_BY_REFERENCE:
+        return True
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return True  # builtin or namespace: cloudpickle handles it
+    path = Path(file).resolve()
+    return any(path.is_relative_to(d) for d in _site_dirs())
+
+
+def _task_module(task: Any) -> ModuleType | None:
+    func = getattr(task, "func", task)  # functools.partial
+    name = getattr(func, "__module__", None) or getattr(type(func), "__module__", None)
+    return sys.modules.get(name) if isinstance(name, str) else None
+
+
+def ship_by_value(task: Any) -> None:
+    """Make PySpark's cloudpickle send Glacier's worker code and ``task``'s module by value.
+
+    Registration is global to PySpark's vendored cloudpickle (not the ``cloudpickle``
+    package) and idempotent.
+    """
+    from pyspark import cloudpickle
+
+    spark_pickle: Any = cloudpickle
+    for module in (errors, spark_types, _worker):
+        spark_pickle.register_pickle_by_value(module)
+    task_module = _task_module(task)
+    if task_module is not None and not _installed(task_module):
+        spark_pickle.register_pickle_by_value(task_module)
+
+
+def _paths(inputs: Paths) -> list[str]:
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    if not items:
+        raise SparkTaskError("no input Parquet path given")
+    return [str(p) for p in items]
+
+
+def _read(spark: Any, inputs: Paths) -> Any:
+    return spark.read.parquet(*_paths(inputs))
+
+
+def infer_output_schema(task: TaskFn, input_schema: SchemaLike) -> pl.Schema:
+    """Run ``task`` on an empty frame of ``input_schema`` and return its output schema."""
+    try:
+        return _worker.run_task(task, pl.DataFrame(schema=input_schema)).schema
+    except Exception as exc:
+        raise SparkTaskError(
+            f"could not infer the task's output schema by running it on an empty frame "
+            f"({type(exc).__name__}: {exc}); pass schema= explicitly"
+        ) from exc
+
+
+def _declared(task: TaskFn, sdf: Any, schema: SchemaLike | None) -> tuple[Any, Any]:
+    """The Spark output schema and the exact Arrow schema the workers must produce."""
+    out_schema = (
+        schema
+        if schema is not None
+        else infer_output_schema(task, polars_schema_for_spark(sdf.schema))
+    )
+    spark_schema = spark_schema_for_polars(out_schema)
+    return spark_schema, spark_arrow_schema(spark_schema)
+
+
+def _write(spark: Any, sdf: Any, output: str | Path) -> int:
+    sdf.write.mode("overwrite").parquet(str(output))
+    return int(spark.read.parquet(str(output)).count())
+
+
+def run_partitioned(
+    spark: Any,
+    task: TaskFn,
+    inputs: Paths,
+    output: str | Path,
+    *,
+    schema: SchemaLike | None = None,
+) -> int:
+    """Run a row-local ``task`` over every Arrow batch with ``mapInArrow``.
+
+    Args:
+        spark: a classic or Spark Connect session.
+        task: ``LazyFrame -> LazyFrame | DataFrame``; must not depend on which rows share
+            a batch (filters, projections, ``with_columns``...).
+        inputs: Parquet path(s) or URI(s), read by Spark.
+        output: Parquet directory written by Spark (overwritten).
+        schema: output Polars schema; inferred from an empty frame when omitted.
+
+    Returns:
+        the number of rows written.
+    """
+    sdf = _read(spark, inputs)
+    spark_schema, target = _declared(task, sdf, schema)
+    ship_by_value(task)
+    result = sdf.mapInArrow(_worker.make_batch_mapper(task, target), spark_schema)
+    return _write(spark, result, output)
+
+
+def run_grouped(
+    spark: Any,
+    task: TaskFn,
+    inputs: Paths,
+    output: str | Path,
+    by: Sequence[str],
+    *,
+    schema: SchemaLike | None = None,
+) -> int:
+    """Run a group-local ``task`` once per group of ``by`` with ``groupBy().applyInArrow``.
+
+    Each call receives all rows of one group (including the ``by`` columns); its output is
+    cast to the declared schema. Other arguments as in ``run_partitioned``.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    if not keys:
+        raise SparkTaskError("run_grouped needs at least one column in by=[...]")
+    sdf = _read(spark, inputs)
+    missing = [k for k in keys if k not in sdf.columns]
+    if missing:
+        raise SparkTaskError(f"group columns {missing} are not in the input {sdf.columns}")
+    grouped = sdf.groupBy(*keys)
+    if not hasattr(grouped, "applyInArrow"):
+        raise SparkTaskError(
+            "grouped mode needs GroupedData.applyInArrow (a PySpark 4 client); this client "
+            "(e.g. databricks-connect's bundled PySpark 3.5) does not have it"
+        )
+    spark_schema, target = _declared(task, sdf, schema)
+    ship_by_value(task)
+    result = grouped.applyInArrow(_worker.make_group_applier(task, target), spark_schema)
+    return _write(spark, result, output)
+
+
+_FIXED_WIDTH: dict[type[pl.DataType], int] = {
+    pl.Boolean: 1,
+    pl.Int8: 1,
+    pl.UInt8: 1,
+    pl.Int16: 2,
+    pl.UInt16: 2,
+    pl.Int32: 4,
+    pl.UInt32: 4,
+    pl.Float32: 4,
+    pl.Date: 4,
+    pl.Int64: 8,
+    pl.UInt64: 8,
+    pl.Float64: 8,
+    pl.Datetime: 8,
+    pl.Duration: 8,
+    pl.Time: 8,
+    pl.Decimal: 16,
+}
+_VARIABLE_WIDTH_GUESS = 32
+_LIST_LENGTH_GUESS = 4
+
+
+def _dtype_bytes(dtype: Any) -> int:
+    dtype = spark_types._as_instance(dtype)
+    for cls, width in _FIXED_WIDTH.items():
+        if isinstance(dtype, cls):
+            return width
+    if isinstance(dtype, pl.List | pl.Array):
+        return 8 + _LIST_LENGTH_GUESS * _dtype_bytes(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return sum(_dtype_bytes(f.dtype) for f in dtype.fields)
+    return _VARIABLE_WIDTH_GUESS
+
+
+def estimate_row_bytes(schema: SchemaLike) -> int:
+    """A rough in-memory size of one row: exact for fixed-width types, 32 bytes for strings
+    and binaries, 4 elements for lists."""
+    return max(1, sum(_dtype_bytes(dt) for dt in schema.values()))
+
+
+def _too_large(what: str, limit: str) -> FrameTooLargeError:
+    return FrameTooLargeError(
+        f"a whole-frame task would collect {what} on the driver, over the limit {limit}. "
+        f"If the task is row-local, run it with partitioned=True; if it works per group, "
+        f"use by=[...]; otherwise raise the limit (max_rows=/max_bytes=, None disables it)."
+    )
+
+
+def _mib(n: float) -> str:
+    return f"{n / 1024**2:,.1f} MiB"
+
+
+def run_whole_frame(
+    spark: Any,
+    task: TaskFn,
+    inputs: Paths,
+    output: str | Path,
+    *,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> int:
+    """Collect the input to the driver, run ``task`` there, and write its result with Spark.
+
+    Before collecting, the rows are counted and the size estimated with
+    ``estimate_row_bytes``; after collecting, the real Arrow size is checked too.
+
+    Raises:
+        FrameTooLargeError: more than ``max_rows`` rows or ``max_bytes`` bytes; the message
+            suggests ``partitioned=True`` or ``by=[...]``.
+    """
+    sdf = _read(spark, inputs)
+    if max_rows is not None or max_bytes is not None:
+        rows = int(sdf.count())
+        estimate = rows * estimate_row_bytes(polars_schema_for_spark(sdf.schema))
+        if max_rows is not None and rows > max_rows:
+            raise _too_large(f"{rows:,} rows", f"max_rows={max_rows:,}")
+        if max_bytes is not None and estimate > max_bytes:
+            raise _too_large(
+                f"about {_mib(estimate)} ({rows:,} rows)", f"max_bytes={_mib(max_bytes)}"
+            )
+    if not hasattr(sdf, "toArrow"):
+        raise SparkTaskError(
+            "whole-frame mode needs DataFrame.toArrow (a PySpark 4 client); use "
+            "partitioned=True or by=[...] with this client"
+        )
+    table = sdf.toArrow()
+    if max_bytes is not None and table.nbytes > max_bytes:
+        raise _too_large(f"{_mib(table.nbytes)} of Arrow data", f"max_bytes={_mib(max_bytes)}")
+    out = _worker.run_task(task, from_spark_arrow(table))
+    del table
+    spark_schema = spark_schema_for_polars(out.schema)
+    arrow = to_spark_arrow(out, spark_arrow_schema(spark_schema))
+    sdf_out = spark.createDataFrame(arrow, schema=spark_schema)
+    sdf_out.write.mode("overwrite").parquet(str(output))
+    return out.height
+
+
+def run_spark_task(
+    spark: Any,
+    task: TaskFn,
+    inputs: Paths,
+    output: str | Path,
+    *,
+    partitioned: bool = False,
+    by: Sequence[str] | None = None,
+    schema: SchemaLike | None = None,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> int:
+    """Pick the mode: ``partitioned=True`` -> partitioned, ``by=[...]`` -> grouped,
+    otherwise whole-frame."""
+    if partitioned and by:
+        raise SparkTaskError("a task is either partitioned=True or grouped by=[...], not both")
+    if partitioned:
+        return run_partitioned(spark, task, inputs, output, schema=schema)
+    if by:
+        return run_grouped(spark, task, inputs, output, by, schema=schema)
+    return run_whole_frame(spark, task, inputs, output, max_rows=max_rows, max_bytes=max_bytes)

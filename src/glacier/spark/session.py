@@ -1,0 +1,366 @@
+"""Get or create the Spark session Glacier runs cluster tasks on.
+
+Three kinds of session, chosen by ``SparkSettings.master``:
+
+* classic (``local[2]``, ``spark://...``, ``yarn``, ``k8s://...``): a JVM driver in this
+  process. Needs Java 17 or newer, which is checked before the JVM starts. ``local`` masters
+  are bound to 127.0.0.1, run without the web UI and use fast-start JVM options.
+* Spark Connect (``sc://host:port``): a thin gRPC client; no local Java needed.
+* Databricks (``master="databricks"`` or ``databricks=True``): databricks-connect's
+  ``DatabricksSession``, configured from its usual profile/environment, or from an
+  ``sc://`` connection string given as ``master``.
+
+One session is kept per process and reused while the settings are the same; asking for
+different settings stops the current session first. PySpark is imported lazily, inside the
+functions, so importing this module never needs PySpark.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from glacier.spark.errors import (
+    DatabricksConnectNotInstalledError,
+    JavaNotFoundError,
+    SparkNotInstalledError,
+    SparkTaskError,
+)
+
+__all__ = [
+    "FAST_START_JAVA_OPTIONS",
+    "MIN_JAVA_VERSION",
+    "SparkSettings",
+    "build_conf",
+    "check_java",
+    "get_session",
+    "is_connect_master",
+    "is_local_master",
+    "java_version",
+    "stop_session",
+]
+
+log = logging.getLogger(__name__)
+
+MIN_JAVA_VERSION = 17
+FAST_START_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+LOOPBACK = "127.0.0.1"
+SPARK_INSTALL_HINT = "pip install 'glacier-pipelines[spark]'"
+DATABRICKS_INSTALL_HINT = (
+    "pip install 'glacier-pipelines[databricks]' (databricks-connect bundles its own "
+    "pyspark: install it in an environment without the pip 'pyspark' package)"
+)
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How to reach Spark.
+
+    Attributes:
+        master: ``local[N]``, ``local[*]``, ``spark://host:port``, ``yarn``, ``k8s://...``,
+            ``sc://host:port`` (Spark Connect) or ``databricks``.
+        app_name: Spark application name.
+        num_executors: ``spark.executor.instances`` (classic cluster masters only).
+        executor_memory: ``spark.executor.memory``, e.g. ``"4g"`` (classic masters only).
+        driver_memory: ``spark.driver.memory`` (classic masters only; must be set before
+            the JVM starts).
+        shuffle_partitions: ``spark.sql.shuffle.partitions``. Default: the number of local
+            threads for ``local`` masters, Spark's own default elsewhere.
+        conf: extra Spark configuration; it wins over everything computed here.
+        databricks: use databricks-connect's ``DatabricksSession``.
+        databricks_profile: Databricks config profile (``~/.databrickscfg``).
+        databricks_cluster_id: cluster to attach to.
+        databricks_serverless: use serverless compute.
+    """
+
+    master: str = "local[2]"
+    app_name: str = "glacier"
+    num_executors: int | None = None
+    executor_memory: str | None = None
+    driver_memory: str | None = None
+    shuffle_partitions: int | None = None
+    conf: Mapping[str, str] = field(default_factory=dict)
+    databricks: bool = False
+    databricks_profile: str | None = None
+    databricks_cluster_id: str | None = None
+    databricks_serverless: bool = False
+
+    @property
+    def is_databricks(self) -> bool:
+        return self.databricks or self.master.strip().lower() == "databricks"
+
+
+def is_local_master(master: str) -> bool:
+    """True for ``local``, ``local[N]``, ``local[*]`` and ``local[N,F]`` masters."""
+    return re.fullmatch(r"local(\[[^\]]*\])?", master.strip()) is not None
+
+
+def is_connect_master(master: str) -> bool:
+    """True for Spark Connect URLs (``sc://...``)."""
+    return master.strip().startswith("sc://")
+
+
+def _local_threads(master: str) -> int:
+    m = re.fullmatch(r"local(?:\[([^\],]*)(?:,[^\]]*)?\])?", master.strip())
+    if m is None or m.group(1) is None:
+        return 1
+    if m.group(1) == "*":
+        return os.cpu_count() or 1
+    try:
+        return max(1, int(m.group(1)))
+    except ValueError:
+        return 1
+
+
+def build_conf(settings: SparkSettings) -> dict[str, str]:
+    """The Spark configuration Glacier sets for ``settings`` (pure; does not start Spark)."""
+    conf: dict[str, str] = {
+        "spark.sql.session.timeZone": "UTC",
+        # Spark's default INT96 loses the UTC flag; readers such as Polars then see naive
+        # timestamps. TIMESTAMP_MICROS writes a proper Parquet timestamp logical type.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    }
+    master = settings.master.strip()
+    if not is_connect_master(master) and not settings.is_databricks:
+        conf["spark.master"] = master
+        conf["spark.app.name"] = settings.app_name
+        conf["spark.sql.execution.arrow.pyspark.enabled"] = "true"
+        if settings.num_executors is not None:
+            conf["spark.executor.instances"] = str(settings.num_executors)
+        if settings.executor_memory is not None:
+            conf["spark.executor.memory"] = settings.executor_memory
+        if settings.driver_memory is not None:
+            conf["spark.driver.memory"] = settings.driver_memory
+    if is_local_master(master):
+        conf.update(
+            {
+                "spark.driver.host": LOOPBACK,
+                "spark.driver.bindAddress": LOOPBACK,
+                "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
+                "spark.driver.extraJavaOptions": FAST_START_JAVA_OPTIONS,
+                "spark.sql.shuffle.partitions": str(_local_threads(master)),
+                "spark.log.level": "WARN",
+            }
+        )
+    if settings.shuffle_partitions is not None:
+        conf["spark.sql.shuffle.partitions"] = str(settings.shuffle_partitions)
+    user = dict(settings.conf)
+    java_opts = user.pop("spark.driver.extraJavaOptions", None)
+    if java_opts and "spark.driver.extraJavaOptions" in conf:
+        conf["spark.driver.extraJavaOptions"] = (
+            f"{conf['spark.driver.extraJavaOptions']} {java_opts}"
+        )
+    elif java_opts:
+        conf["spark.driver.extraJavaOptions"] = java_opts
+    conf.update(user)
+    return conf
+
+
+def _java_executable() -> str | None:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        candidate = os.path.join(java_home, "bin", "java")
+        return candidate if os.access(candidate, os.X_OK) else None
+    return shutil.which("java")
+
+
+def java_version(java: str | None = None) -> int:
+    """The major version of the Java runtime Spark would use (``$JAVA_HOME`` or ``PATH``).
+
+    Raises:
+        JavaNotFoundError: no Java runtime, or its version cannot be read.
+    """
+    exe = java or _java_executable()
+    if exe is None:
+        where = "$JAVA_HOME/bin/java" if os.environ.get("JAVA_HOME") else "java on PATH"
+        raise JavaNotFoundError(
+            f"Spark needs Java {MIN_JAVA_VERSION} or newer, but no {where} was found; "
+            f"install a JDK (e.g. apt-get install openjdk-{MIN_JAVA_VERSION}-jre-headless) "
+            f"or set JAVA_HOME"
+        )
+    try:
+        proc = subprocess.run(
+            [exe, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise JavaNotFoundError(f"could not run {exe!r} -version: {exc}") from exc
+    output = proc.stderr + proc.stdout
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', output)
+    if m is None:
+        raise JavaNotFoundError(f"could not read the Java version from {exe!r}: {output!r}")
+    major = int(m.group(1))
+    if major == 1 and m.group(2) is not None:  # "1.8.0_402" means Java 8
+        major = int(m.group(2))
+    return major
+
+
+def check_java(minimum: int = MIN_JAVA_VERSION) -> int:
+    """Raise ``JavaNotFoundError`` unless Java ``minimum`` or newer is available."""
+    major = java_version()
+    if major < minimum:
+        raise JavaNotFoundError(
+            f"Spark 4 needs Java {minimum} or newer, found Java {major} "
+            f"({_java_executable()}); install a newer JDK or point JAVA_HOME at one"
+        )
+    return major
+
+
+def _require_pyspark(connect: bool) -> None:
+    try:
+        import pyspark
+    except ImportError as exc:
+        raise SparkNotInstalledError(
+            f"the Spark executor needs PySpark 4: {SPARK_INSTALL_HINT}"
+        ) from exc
+    if connect:
+        try:
+            import pyspark.sql.connect.session  # noqa: F401  (checks grpc, pandas, ...)
+        except ImportError as exc:
+            raise SparkNotInstalledError(
+                f"Spark Connect needs PySpark's connect extras ({exc}): {SPARK_INSTALL_HINT}"
+            ) from exc
+
+
+# PySpark sets SPARK_CONNECT_MODE_ENABLED when a Connect session is created and never unsets
+# it; while it is set, pyspark.sql.functions builds Connect columns even for classic sessions.
+_CONNECT_ENV = "SPARK_CONNECT_MODE_ENABLED"
+
+
+class _SessionState:
+    """The process-wide session and what is needed to clean up after it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.current: tuple[SparkSettings, Any] | None = None
+        self.connect_env_set_by_us = False
+
+
+_state = _SessionState()
+
+
+def _is_stopped(session: Any) -> bool:
+    stopped = getattr(session, "is_stopped", None)  # Spark Connect sessions
+    if isinstance(stopped, bool):
+        return stopped
+    sc = getattr(session, "_sc", None)
+    return sc is not None and getattr(sc, "_jsc", None) is None
+
+
+def _create_classic(settings: SparkSettings) -> Any:
+    _require_pyspark(connect=False)
+    check_java()
+    if is_local_master(settings.master):
+        os.environ["SPARK_LOCAL_IP"] = LOOPBACK
+    # The Python workers must run the same interpreter (and polars) as this process.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in build_conf(settings).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _create_connect(settings: SparkSettings) -> Any:
+    _require_pyspark(connect=True)
+    _state.connect_env_set_by_us = _CONNECT_ENV not in os.environ
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(settings.master.strip())
+    for key, value in build_conf(settings).items():
+        builder = builder.config(key, value)  # static keys are ignored by the server
+    return builder.getOrCreate()
+
+
+def _create_databricks(settings: SparkSettings) -> Any:
+    try:
+        from databricks.connect import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            DatabricksSession,
+        )
+    except ImportError as exc:
+        raise DatabricksConnectNotInstalledError(
+            f"a Databricks session needs databricks-connect: {DATABRICKS_INSTALL_HINT}"
+        ) from exc
+    builder = DatabricksSession.builder
+    if is_connect_master(settings.master):
+        builder = builder.remote(settings.master.strip())
+    if settings.databricks_profile:
+        builder = builder.profile(settings.databricks_profile)
+    if settings.databricks_cluster_id:
+        builder = builder.clusterId(settings.databricks_cluster_id)
+    if settings.databricks_serverless:
+        builder = builder.serverless(True)
+    session = builder.getOrCreate()
+    runtime = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS", **settings.conf}
+    if settings.shuffle_partitions is not None:
+        runtime["spark.sql.shuffle.partitions"] = str(settings.shuffle_partitions)
+    for key, value in runtime.items():
+        session.conf.set(key, value)
+    return session
+
+
+def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
+    """Return the process-wide Spark session for ``settings``, creating it if needed.
+
+    Keyword ``overrides`` replace fields of ``settings`` (or of the defaults), e.g.
+    ``get_session(master="sc://127.0.0.1:15002")``.
+
+    Raises:
+        SparkNotInstalledError: PySpark (or its Connect dependencies) is missing.
+        DatabricksConnectNotInstalledError: Databricks was asked for without
+            databricks-connect.
+        JavaNotFoundError: classic Spark without Java 17+ (checked before the JVM starts).
+        SparkTaskError: Spark failed to start.
+    """
+    wanted = replace(settings or SparkSettings(), **overrides)
+    with _state.lock:
+        if _state.current is not None:
+            current_settings, session = _state.current
+            if current_settings == wanted and not _is_stopped(session):
+                return session
+            stop_session()
+        started = time.perf_counter()
+        if wanted.is_databricks:
+            session = _create_databricks(wanted)
+        elif is_connect_master(wanted.master):
+            session = _create_connect(wanted)
+        else:
+            try:
+                session = _create_classic(wanted)
+            except SparkTaskError:
+                raise
+            except Exception as exc:
+                raise SparkTaskError(
+                    f"Spark failed to start with master {wanted.master!r}: {exc}"
+                ) from exc
+        log.info(
+            "Spark session for %s ready in %.1f s", wanted.master, time.perf_counter() - started
+        )
+        _state.current = (wanted, session)
+        return session
+
+
+def stop_session() -> None:
+    """Stop the session created by ``get_session`` (no-op when there is none)."""
+    with _state.lock:
+        if _state.current is None:
+            return
+        _, session = _state.current
+        _state.current = None
+        try:
+            session.stop()
+        except Exception:  # pragma: no cover - best effort on shutdown
+            log.warning("stopping the Spark session failed", exc_info=True)
+        if _state.connect_env_set_by_us:
+            os.environ.pop(_CONNECT_ENV, None)
+            _state.connect_env_set_by_us = False
