@@ -60,9 +60,10 @@ def clean(df: pl.LazyFrame, min_amount: float) -> pl.LazyFrame:
 
 @cluster.task()
 def revenue_by_store(df: pl.LazyFrame) -> pl.LazyFrame:
+    # Spark has no unsigned integers, so the u32 count is widened to Int64 on a cluster anyway.
     return (
         df.group_by("store")
-        .agg(revenue=pl.col("amount").sum().round(2), sales=pl.len())
+        .agg(revenue=pl.col("amount").sum().round(2), sales=pl.len().cast(pl.Int64))
         .sort("store")
     )
 

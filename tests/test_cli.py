@@ -311,6 +311,13 @@ def test_live_display_on_a_terminal(project: Path) -> None:
     assert progress.nodes["double"].status.value == "succeeded"
     assert progress.nodes["keep_big"].rows == 5
 
+    buffer.truncate(0)
+    with Progress(console, pipeline) as progress:  # a rerun reuses every output
+        rerun = pipeline.run(on_event=progress.on_event)
+    print_summary(console, rerun)
+    assert progress.nodes["keep_big"].status.value == "cached"
+    assert "cached" in buffer.getvalue()
+
 
 # --- real processes -----------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ def expected_store(raw: pl.DataFrame, min_amount: float = 0.0) -> dict[str, pl.D
     stores = (
         raw.filter(pl.col("amount") > min_amount)
         .group_by("store")
-        .agg(revenue=pl.col("amount").sum().round(2), sales=pl.len())
+        .agg(revenue=pl.col("amount").sum().round(2), sales=pl.len().cast(pl.Int64))
         .sort("store")
     )
     return {"store_revenue.parquet": stores}

@@ -45,7 +45,8 @@ def spark() -> Iterator[Any]:
     _skip_without_spark()
     from glacier.spark.session import SparkSettings, get_session, stop_session
 
-    session = get_session(SparkSettings(master="local[2]", app_name="glacier-tests"))
+    # The settings local-mode cluster executors use, so pipeline runs reuse this session.
+    session = get_session(SparkSettings(master="local[2]"))
     yield session
     stop_session()
 

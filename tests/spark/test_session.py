@@ -148,7 +148,7 @@ def test_importing_glacier_spark_does_not_import_pyspark() -> None:
 
 @pytest.mark.spark
 def test_session_is_reused_and_local(spark: Any) -> None:
-    assert get_session(SparkSettings(master="local[2]", app_name="glacier-tests")) is spark
+    assert get_session(SparkSettings(master="local[2]")) is spark
     assert spark.conf.get("spark.driver.host") == "127.0.0.1"
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.sparkContext.uiWebUrl is None

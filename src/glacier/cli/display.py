@@ -32,6 +32,7 @@ STATUS_STYLE = {
     Status.SUCCEEDED: "green",
     Status.FAILED: "bold red",
     Status.SKIPPED: "dim",
+    Status.CACHED: "cyan",
 }
 PREVIEW_ROWS = 5
 

@@ -47,3 +47,33 @@ def make_group_applier(task: TaskFn, target: pa.Schema) -> Callable[[pa.Table], 
         return to_spark_arrow(run_task(task, from_spark_arrow(table)), target)
 
     return apply_group
+
+
+class BoundTask:
+    """A task function with every argument but its frame bound, picklable without Glacier.
+
+    ``func`` is the user's function (``modes.ship_by_value`` looks there for the module to
+    ship); the frame goes in at position ``frame_at`` (an index, or a keyword name).
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., object],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        frame_at: int | str,
+    ) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.frame_at = frame_at
+
+    def __call__(self, frame: pl.LazyFrame) -> pl.LazyFrame | pl.DataFrame:
+        args, kwargs = list(self.args), dict(self.kwargs)
+        if isinstance(self.frame_at, int):
+            args.insert(self.frame_at, frame)
+        else:
+            kwargs[self.frame_at] = frame
+        out = self.func(*args, **kwargs)
+        assert isinstance(out, (pl.LazyFrame, pl.DataFrame)), type(out)
+        return out

@@ -350,6 +350,13 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
         return session
 
 
+def is_active(settings: SparkSettings) -> bool:
+    """Whether ``get_session(settings)`` would return a session that is already running."""
+    with _state.lock:
+        current = _state.current
+        return current is not None and current[0] == settings and not _is_stopped(current[1])
+
+
 def stop_session() -> None:
     """Stop the session created by ``get_session`` (no-op when there is none)."""
     with _state.lock:

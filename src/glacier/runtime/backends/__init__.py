@@ -1,8 +1,8 @@
 """One backend per executor kind, chosen through this table so heavy engines load on use.
 
 Local mode emulates each kind: local in threads of this process, serverless in isolated worker
-processes with the config's memory and timeout, vm on a Dask cluster; cluster stays on threads
-until the Spark backend lands. A kind changes backend by changing its entry here.
+processes with the config's memory and timeout, vm on a Dask cluster, cluster on a real Spark
+session. A kind changes backend by changing its entry here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _LOCAL_MODE: dict[ExecutorKind, str] = {
     ExecutorKind.LOCAL: "glacier.runtime.backends.thread:ThreadBackend",
     ExecutorKind.SERVERLESS: "glacier.runtime.backends.process:ProcessBackend",
     ExecutorKind.VM: "glacier.runtime.backends.dask:DaskBackend",
-    ExecutorKind.CLUSTER: "glacier.runtime.backends.thread:ThreadBackend",
+    ExecutorKind.CLUSTER: "glacier.runtime.backends.spark:SparkBackend",
 }
 
 

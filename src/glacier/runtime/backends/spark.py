@@ -19,11 +19,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
-
-import polars as pl
 
 from glacier.config.compute import SparkConfig
 from glacier.core.dag import NodeKind, ParamRef, Ref
@@ -38,6 +36,7 @@ from glacier.storage.formats import Format
 if TYPE_CHECKING:
     from glacier.core.dag import Node
     from glacier.resources.executor import Executor
+    from glacier.spark._worker import BoundTask
     from glacier.spark.session import SparkSettings
 
 _SESSION_LOCK = threading.Lock()
@@ -131,32 +130,42 @@ class SparkBackend(Backend):
                 f"one frame over Spark, but it takes {len(frames)} frame arguments. Join or "
                 f"union the frames in a task on another executor first."
             )
-        frame_ref = frames[0]
-
-        def lookup(ref: Ref | ParamRef, frame: pl.LazyFrame) -> Any:
-            if ref == frame_ref:
-                return frame
-            if isinstance(ref, ParamRef):
-                return job.params[ref.name]
-            return _value(values, job, ref)
-
-        def fn(frame: pl.LazyFrame) -> pl.LazyFrame | pl.DataFrame:
-            args = resolve(node.args, lambda r: lookup(r, frame))
-            kwargs = resolve(node.kwargs, lambda r: lookup(r, frame))
-            result: pl.LazyFrame | pl.DataFrame = task.fn(*args, **kwargs)
-            return result
-
+        bound = _bind(node, frames[0], lambda ref: _value(values, job, ref), job.params)
         store = staging.provider.store
         out_dir = store.uri(staging.bucket, f"{staging.prefix}/{safe_name(node.id)}.spark")
         rows = run_spark_task(
             self._session(),
-            fn,
-            _uris(_value(values, job, frame_ref)),
+            bound,
+            _uris(_value(values, job, frames[0])),
             out_dir,
             partitioned=task.partitioned,
             by=task.by,
         )
         return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
+
+
+def _bind(
+    node: Node, frame: Ref, value: Callable[[Ref], Any], params: Mapping[str, Any]
+) -> BoundTask:
+    """The task with its other arguments resolved now: only plain data travels to Spark."""
+    from glacier.spark._worker import BoundTask
+
+    assert node.task is not None
+
+    def lookup(ref: Ref | ParamRef) -> Any:
+        return params[ref.name] if isinstance(ref, ParamRef) else value(ref)
+
+    positions = [i for i, arg in enumerate(node.args) if arg == frame]
+    names = [k for k, arg in node.kwargs.items() if arg == frame]
+    if len(positions) + len(names) != 1:
+        raise ConfigError(
+            f"Task {node.id!r}: pass its frame as an argument of its own, not inside a list or "
+            f"dict, so Spark can hand each partition to it."
+        )
+    at: int | str = positions[0] if positions else names[0]
+    args = tuple(resolve(a, lookup) for i, a in enumerate(node.args) if i != at)
+    kwargs = {k: resolve(v, lookup) for k, v in node.kwargs.items() if k != at}
+    return BoundTask(node.task.fn, args, kwargs, at)
 
 
 def _value(values: dict[str, Any], job: Job, ref: Ref) -> Any:
