@@ -20,6 +20,7 @@ from glacier.infra.terraform.base import (
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 from glacier.resources.executor import ExecutorKind
 
 KEY = ref("aws_kms_key", "glacier")
@@ -501,45 +502,32 @@ def _databricks(m: Module, inv: Inventory, ex: ExecutorPlan, config: DatabricksC
 
 
 def _outputs(m: Module, inv: Inventory, region: Expr) -> None:
-    m.output("cloud", "The cloud this Terraform targets.", "aws")
-    m.output("region", "AWS region.", region)
-    m.output(
-        "buckets",
-        "Bucket name in the pipeline -> S3 bucket name.",
-        {b.name: ref("aws_s3_bucket", b.tf_name, "bucket") for b in inv.buckets},
-    )
-    staging = inv.bucket(inv.staging_bucket).tf_name
-    m.output(
-        "staging_bucket",
-        "Bucket for hand-offs between executors.",
-        ref("aws_s3_bucket", staging, "bucket"),
-    )
-    functions: dict[str, Value] = {}
-    vms: dict[str, Value] = {}
-    clusters: dict[str, Value] = {}
-    for ex in inv.deployed:
-        t = ex.tf_name
-        if ex.kind is ExecutorKind.SERVERLESS:
-            fn = ref("aws_lambda_function", t).text
-            functions[ex.name] = {"name": Expr(f"{fn}.function_name"), "arn": Expr(f"{fn}.arn")}
-        elif ex.kind is ExecutorKind.VM:
-            vms[ex.name] = {
-                "id": ref("aws_instance", t, "id"),
-                "private_ip": ref("aws_instance", t, "private_ip"),
-            }
-        elif isinstance(ex.config, DatabricksConfig):
-            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
-        else:
-            clusters[ex.name] = {
+    add_outputs(
+        m,
+        inv,
+        CloudOutputs(
+            cloud="aws",
+            placement=[("region", "AWS region.", region)],
+            bucket=lambda b: ref("aws_s3_bucket", b.tf_name, "bucket"),
+            bucket_doc="S3 bucket name",
+            function=_function_output,
+            function_doc="Lambda function name and ARN",
+            vm=lambda ex: {
+                "id": ref("aws_instance", ex.tf_name, "id"),
+                "private_ip": ref("aws_instance", ex.tf_name, "private_ip"),
+            },
+            vm_doc="EC2 instance id",
+            cluster=lambda ex: {
                 "type": "emr-serverless",
-                "id": ref("aws_emrserverless_application", t, "id"),
-                "execution_role_arn": ref("aws_iam_role", t, "arn"),
-            }
-    m.output("functions", "Serverless executor -> Lambda function name and ARN.", functions)
-    m.output("vms", "VM executor -> EC2 instance id and private IP.", vms)
-    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
-    m.output(
-        "identities",
-        "Executor -> the IAM role it runs as.",
-        {ex.name: ref("aws_iam_role", ex.tf_name, "arn") for ex in inv.deployed},
+                "id": ref("aws_emrserverless_application", ex.tf_name, "id"),
+                "execution_role_arn": ref("aws_iam_role", ex.tf_name, "arn"),
+            },
+            identity=lambda ex: ref("aws_iam_role", ex.tf_name, "arn"),
+            identity_doc="the IAM role it runs as",
+        ),
     )
+
+
+def _function_output(ex: ExecutorPlan) -> Value:
+    fn = ref("aws_lambda_function", ex.tf_name).text
+    return {"name": Expr(f"{fn}.function_name"), "arn": Expr(f"{fn}.arn")}

@@ -31,6 +31,7 @@ from glacier.infra.terraform.base import (
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 from glacier.resources.executor import ExecutorKind
 
 RG_NAME = ref("azurerm_resource_group", "glacier", "name")
@@ -439,51 +440,42 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
 
 
 def _outputs(m: Module, inv: Inventory, group: Expr, location: Expr) -> None:
-    m.output("cloud", "The cloud this Terraform targets.", "azure")
-    m.output("resource_group", "Resource group of every resource.", group)
-    m.output("location", "Azure region.", location)
-    m.output(
-        "storage_account",
-        "Storage account holding the buckets.",
-        ref("azurerm_storage_account", "data", "name"),
+    add_outputs(
+        m,
+        inv,
+        CloudOutputs(
+            cloud="azure",
+            placement=[
+                ("resource_group", "Resource group of every resource.", group),
+                ("location", "Azure region.", location),
+                (
+                    "storage_account",
+                    "Storage account holding the buckets.",
+                    ref("azurerm_storage_account", "data", "name"),
+                ),
+            ],
+            bucket=lambda b: ref("azurerm_storage_container", b.tf_name, "name"),
+            bucket_doc="blob container name",
+            staging_doc="Container for hand-offs between executors.",
+            function=_function_output,
+            function_doc="function app name and URL",
+            vm=lambda ex: {
+                "id": ref("azurerm_linux_virtual_machine", ex.tf_name, "id"),
+                "private_ip": ref(
+                    "azurerm_linux_virtual_machine", ex.tf_name, "private_ip_address"
+                ),
+            },
+            vm_doc="VM id",
+            cluster=databricks.cluster_output,  # Spark on Azure is Databricks (see _cluster)
+            identity=lambda ex: ref("azurerm_user_assigned_identity", ex.tf_name, "client_id"),
+            identity_doc="the client id of the identity it runs as",
+        ),
     )
-    m.output(
-        "buckets",
-        "Bucket name in the pipeline -> blob container name.",
-        {b.name: ref("azurerm_storage_container", b.tf_name, "name") for b in inv.buckets},
-    )
-    staging = inv.bucket(inv.staging_bucket).tf_name
-    m.output(
-        "staging_bucket",
-        "Container for hand-offs between executors.",
-        ref("azurerm_storage_container", staging, "name"),
-    )
-    functions: dict[str, Value] = {}
-    vms: dict[str, Value] = {}
-    clusters: dict[str, Value] = {}
-    for ex in inv.deployed:
-        t = ex.tf_name
-        if ex.kind is ExecutorKind.SERVERLESS:
-            app = f"azurerm_function_app_flex_consumption.{t}"
-            functions[ex.name] = {
-                "name": Expr(f"{app}.name"),
-                "url": template("https://", Expr(f"{app}.default_hostname")),
-            }
-        elif ex.kind is ExecutorKind.VM:
-            vms[ex.name] = {
-                "id": ref("azurerm_linux_virtual_machine", t, "id"),
-                "private_ip": ref("azurerm_linux_virtual_machine", t, "private_ip_address"),
-            }
-        else:
-            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
-    m.output("functions", "Serverless executor -> function app name and URL.", functions)
-    m.output("vms", "VM executor -> VM id and private IP.", vms)
-    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
-    m.output(
-        "identities",
-        "Executor -> the client id of the identity it runs as.",
-        {
-            ex.name: ref("azurerm_user_assigned_identity", ex.tf_name, "client_id")
-            for ex in inv.deployed
-        },
-    )
+
+
+def _function_output(ex: ExecutorPlan) -> Value:
+    app = f"azurerm_function_app_flex_consumption.{ex.tf_name}"
+    return {
+        "name": Expr(f"{app}.name"),
+        "url": template("https://", Expr(f"{app}.default_hostname")),
+    }
