@@ -17,6 +17,10 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     Module,
     cloud_name,
+    function_env,
+    noncurrent_expiry_days,
+    scheduler_address,
+    scheduler_cidr,
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
@@ -224,7 +228,7 @@ def _lifecycle(label: str, config: S3Config, expire_days: int | None) -> Block:
     rule = lifecycle.block("rule").attr("id", "glacier").attr("status", "Enabled")
     rule.block("filter")
     rule.block("abort_incomplete_multipart_upload").attr("days_after_initiation", 7)
-    noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+    noncurrent = noncurrent_expiry_days(config)
     if noncurrent is not None:
         rule.block("noncurrent_version_expiration").attr("noncurrent_days", noncurrent)
     if expire_days is not None:
@@ -363,22 +367,12 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     fn.block("logging_config").attr("log_format", "JSON").attr(
         "log_group", ref("aws_cloudwatch_log_group", t, "name")
     )
-    fn.block("environment").attr("variables", _env(inv, ex))
+    fn.block("environment").attr("variables", function_env(inv, ex, "aws"))
     fn.attr(
         "depends_on",
         [ref("aws_iam_role_policy", t), ref("aws_cloudwatch_log_group", t)],
     )
     m.add("functions.tf", fn)
-
-
-def _env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
-    return {
-        "GLACIER_PIPELINE": inv.pipeline,
-        "GLACIER_MODULE": inv.module,
-        "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": "aws",
-        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
-    }
 
 
 def _architecture(instance_type: str) -> str:
@@ -410,10 +404,8 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     ami: Value = config.ami or _ami(m, arch)
     vpc = m.variable("vpc_id", "string", "VPC of the VM workers.")
     subnet = m.variable("subnet_id", "string", "Private subnet of the VM workers.")
-    scheduler = m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
-    )
-    cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+    scheduler = scheduler_address(m)
+    cidr = scheduler_cidr(m)
     groups: list[Value]
     if config.security_group:
         groups = [config.security_group]

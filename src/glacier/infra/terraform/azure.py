@@ -28,6 +28,10 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     Module,
     cloud_name,
+    function_env,
+    noncurrent_expiry_days,
+    scheduler_address,
+    scheduler_cidr,
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
@@ -174,7 +178,7 @@ def _containers(m: Module, inv: Inventory) -> None:
         container.attr("storage_account_id", ref("azurerm_storage_account", "data", "id"))
         container.attr("container_access_type", "private")
         m.add("storage.tf", container)
-        noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+        noncurrent = noncurrent_expiry_days(config)
         expire = STAGING_EXPIRY_DAYS if b.staging else None
         if noncurrent is None and expire is None:
             continue
@@ -296,11 +300,8 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             "AzureWebJobsStorage__clientId": Expr(f"{identity.text}.client_id"),
             "AzureWebJobsStorage__credential": "managedidentity",
             "AZURE_CLIENT_ID": Expr(f"{identity.text}.client_id"),
-            "GLACIER_EXECUTOR": ex.name,
-            "GLACIER_MODULE": inv.module,
-            "GLACIER_PIPELINE": inv.pipeline,
-            "GLACIER_PROVIDER": "azure",
-            "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+            # In name order, as this module has always listed them (the golden files pin it).
+            **dict(sorted(function_env(inv, ex, "azure").items())),
             "GLACIER_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
         },
     )
@@ -326,7 +327,7 @@ def vm_size(cpus: int, memory: int) -> str:
 def _network(m: Module, tags: Expr) -> Expr:
     """One private network for the pipeline's VMs; only the Dask scheduler may connect in."""
     if "network.tf" not in m.files:
-        cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+        cidr = scheduler_cidr(m)
         vnet = Block("resource", ("azurerm_virtual_network", "glacier"))
         vnet.attr("name", "glacier-vnet").attr("resource_group_name", RG_NAME)
         vnet.attr("location", RG_LOCATION).attr("address_space", ["10.20.0.0/16"]).attr(
@@ -361,9 +362,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     t = ex.tf_name
     subnet = _network(m, tags)
     key = m.variable("ssh_public_key", "string", "SSH public key for the VMs' admin user.")
-    scheduler = m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
-    )
+    scheduler = scheduler_address(m)
     nic = Block("resource", ("azurerm_network_interface", t))
     nic.attr("name", cloud_name(inv.pipeline, ex.name, "nic"))
     nic.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)

@@ -26,6 +26,10 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     Module,
     cloud_name,
+    function_env,
+    noncurrent_expiry_days,
+    scheduler_address,
+    scheduler_cidr,
     slug,
     worker_init,
 )
@@ -111,7 +115,7 @@ def _bucket(
     if config.kms_key_name:
         bucket.block("encryption").attr("default_kms_key_name", config.kms_key_name)
     rules: list[tuple[str, dict[str, Value]]] = [("AbortIncompleteMultipartUpload", {"age": 7})]
-    noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+    noncurrent = noncurrent_expiry_days(config)
     if noncurrent is not None:
         rules.append(("Delete", {"days_since_noncurrent_time": noncurrent}))
     if expire_days is not None:
@@ -190,7 +194,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     service.attr("ingress_settings", "ALLOW_INTERNAL_ONLY")
     service.attr("all_traffic_on_latest_revision", True)
     service.attr("service_account_email", _email(ex))
-    service.attr("environment_variables", _env(inv, ex))
+    service.attr("environment_variables", function_env(inv, ex, "gcp"))
     m.add("functions.tf", source, fn)
 
 
@@ -200,16 +204,6 @@ def _cpu(memory: int) -> str | None:
         if memory <= limit:
             return cpus
     return "8"
-
-
-def _env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
-    return {
-        "GLACIER_PIPELINE": inv.pipeline,
-        "GLACIER_MODULE": inv.module,
-        "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": "gcp",
-        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
-    }
 
 
 def machine_type(cpus: int, memory: int) -> str:
@@ -234,10 +228,8 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     t = ex.tf_name
     network = m.variable("network", "string", "VPC network of the VM workers.")
     subnetwork = _subnetwork(m)
-    scheduler = m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
-    )
-    cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+    scheduler = scheduler_address(m)
+    cidr = scheduler_cidr(m)
     firewall = Block("resource", ("google_compute_firewall", t))
     firewall.attr("name", cloud_name(inv.pipeline, ex.name, "dask"))
     firewall.attr("network", network)
