@@ -10,13 +10,13 @@ nodes follow the DAG's topological order and executors their first appearance.
 from __future__ import annotations
 
 import html as html_lib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from glacier.core.dag import NodeKind
 from glacier.errors import ConfigError
+from glacier.identifiers import UniqueIdentifiers
 from glacier.runtime.plan import Handoff, build_plan
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def picture(pipeline: Pipeline) -> Picture:
     # runs (that only decides COLLECT vs STAGED for outputs with no consumer), so any answer
     # to ``shares_process`` gives the same edges.
     handoff = build_plan(dag, pipeline.output, lambda _: True).handoff
-    ids = _IdMaker()
+    ids = UniqueIdentifiers()
     node_ids: dict[str, str] = {}
     storage: list[VizNode] = []
     members: dict[str, list[VizNode]] = {}
@@ -87,17 +87,17 @@ def picture(pipeline: Pipeline) -> Picture:
         node = dag[node_id]
         if node.kind is NodeKind.TASK:
             assert node.executor is not None
-            viz_node = VizNode(ids.make("t_" + node_id), node.label, storage=False)
+            viz_node = VizNode(ids.take("t_" + node_id), node.label, storage=False)
             executors.setdefault(node.executor.name, node.executor)
             members.setdefault(node.executor.name, []).append(viz_node)
         else:
             prefix = "src_" if node.kind is NodeKind.SOURCE else "sink_"
-            viz_node = VizNode(ids.make(prefix + node.label), node.label, storage=True)
+            viz_node = VizNode(ids.take(prefix + node.label), node.label, storage=True)
             storage.append(viz_node)
         node_ids[node_id] = viz_node.id
     groups = tuple(
         VizGroup(
-            id=ids.make("ex_" + name),
+            id=ids.take("ex_" + name),
             label=executor.label,
             fill=PALETTE[i % len(PALETTE)][0],
             stroke=PALETTE[i % len(PALETTE)][1],
@@ -222,22 +222,6 @@ def mimebundle(pipeline: Pipeline) -> dict[str, Any]:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-class _IdMaker:
-    """Identifier-safe, unique ids: ``sink_curated/a.parquet`` -> ``sink_curated_a_parquet``."""
-
-    def __init__(self) -> None:
-        self._used: set[str] = set()
-
-    def make(self, raw: str) -> str:
-        base = re.sub(r"\W", "_", raw, flags=re.ASCII)
-        candidate, n = base, 1
-        while candidate in self._used:
-            n += 1
-            candidate = f"{base}_{n}"
-        self._used.add(candidate)
-        return candidate
 
 
 def _ordered_edges(pipeline: Pipeline) -> list[tuple[str, str]]:

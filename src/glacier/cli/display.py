@@ -20,10 +20,11 @@ from rich.text import Text
 
 from glacier.core.dag import NodeKind
 from glacier.runtime.events import RunEvent, Status
+from glacier.runtime.result import SUMMARY_COLUMNS, RunResult
+from glacier.runtime.table import TASK_CELLS
 
 if TYPE_CHECKING:
     from glacier.core.pipeline import Pipeline
-    from glacier.runtime.result import RunResult
 
 STATUS_STYLE = {
     Status.PENDING: "dim",
@@ -134,19 +135,16 @@ def print_summary(console: Console, result: RunResult) -> None:
     """The per-task table, then the run id, outcome and total time."""
     if console.is_terminal:
         table = Table(title=f"pipeline {result.pipeline}", title_justify="left")
-        columns = ("task", "executor", "backend", "status", "attempts", "seconds", "rows")
-        for column in (*columns, "handoff"):
+        columns = [c for c in SUMMARY_COLUMNS if c != "cache"]
+        for column in columns:
             table.add_column(column, justify="right" if column in {"seconds", "rows"} else "left")
         for t in result.tasks.values():
+            record = t.to_dict()
             table.add_row(
-                Text(t.name),
-                Text(f"{t.executor} ({t.executor_kind})"),
-                t.backend,
-                status_text(t.status),
-                str(t.attempts),
-                f"{t.seconds:.3f}",
-                "" if t.rows is None else str(t.rows),
-                t.handoff,
+                *(
+                    status_text(t.status) if c == "status" else Text(TASK_CELLS[c](record))
+                    for c in columns
+                )
             )
         console.print(table)
     else:

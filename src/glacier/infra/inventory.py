@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from glacier.config.storage import (
 )
 from glacier.core.dag import NodeKind
 from glacier.errors import ConfigError
+from glacier.identifiers import UniqueIdentifiers
 from glacier.resources.executor import ExecutorKind
 
 if TYPE_CHECKING:
@@ -212,7 +212,7 @@ def build_inventory(pipeline: Pipeline, cloud: Cloud | str | None = None) -> Inv
     validate_bucket_name(target, staging)
 
     executor_plans = []
-    tf_names = _TfNames()
+    tf_names = UniqueIdentifiers()
     for name in sorted(executors):
         ex = executors[name]
         deployed = ex.kind is not ExecutorKind.LOCAL
@@ -229,7 +229,7 @@ def build_inventory(pipeline: Pipeline, cloud: Cloud | str | None = None) -> Inv
             )
         )
     bucket_plans = []
-    tf_names = _TfNames()
+    tf_names = UniqueIdentifiers()
     for name in sorted(bucket_paths.keys() | {staging}):
         validate_bucket_name(target, name)
         config = _merged_bucket_config(name, bucket_configs.get(name, []))
@@ -345,21 +345,3 @@ def _native(config: Config | None, cloud: Cloud, what: str) -> Config | None:
             f"{what}: {type(config).__name__} does not fit {native.__name__} on {cloud.value}: "
             f"{exc}"
         ) from None
-
-
-class _TfNames:
-    """Terraform labels for user names: identifier characters only, unique within a kind."""
-
-    def __init__(self) -> None:
-        self._taken: set[str] = set()
-
-    def take(self, name: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", name)
-        if not re.match(r"[A-Za-z_]", base):
-            base = f"_{base}"
-        label, n = base, 1
-        while label in self._taken:
-            n += 1
-            label = f"{base}_{n}"
-        self._taken.add(label)
-        return label

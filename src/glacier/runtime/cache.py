@@ -153,12 +153,15 @@ class Cache:
         if manifest is None:
             return None
         store = self.provider.store
-        uri = store.uri(self.bucket, self.output_key(key))
-        found = store.checksum(self.bucket, self.output_key(key))
-        if manifest.get("checksum") is None or found != manifest["checksum"]:
-            self.provider.store.delete(self.bucket, self._manifest_key(key))
+        output = self.output_key(key)
+        if (
+            manifest.get("checksum") is None
+            or store.checksum(self.bucket, output) != manifest["checksum"]
+        ):
+            store.delete(self.bucket, self._manifest_key(key))
             return None
-        return StagedFrame(uri, int(manifest["rows"]), self.provider, manifest.get("bytes"))
+        rows, size = int(manifest["rows"]), manifest.get("bytes")
+        return StagedFrame(store.uri(self.bucket, output), rows, self.provider, size)
 
     def commit(self, key: str, node: str, frame: StagedFrame) -> None:
         """Record an output written at :meth:`output_key`, after the file itself is committed."""

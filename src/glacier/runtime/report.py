@@ -8,12 +8,12 @@ and :func:`format_runs`; ``glacier report RUN_ID`` calls :func:`load_report` and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import GlacierError
 from glacier.runtime.staging import RUNS_PREFIX, staging_bucket
+from glacier.runtime.table import task_table, text_table
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
@@ -21,6 +21,20 @@ if TYPE_CHECKING:
 
 REPORT_NAME = "report.json"
 REPORT_VERSION = 1
+REPORT_COLUMNS = (
+    "task",
+    "executor",
+    "backend",
+    "status",
+    "attempts",
+    "seconds",
+    "rows",
+    "bytes",
+    "peak MB",
+    "cache",
+    "error",
+)
+"""The task columns of :func:`format_report`."""
 
 
 class ReportNotFound(GlacierError):
@@ -37,10 +51,7 @@ def build_report(result: RunResult, started: str, error: str | None) -> dict[str
         "seconds": round(result.seconds, 6),
         "error": error,
         "staging": result.staging,
-        "tasks": [
-            {k: (str(v) if k == "status" else v) for k, v in dataclasses.asdict(t).items()}
-            for t in result.tasks.values()
-        ],
+        "tasks": [t.to_dict() for t in result.tasks.values()],
     }
 
 
@@ -87,7 +98,7 @@ def load_report(provider: Provider, run_id: str) -> dict[str, Any]:
 def format_runs(reports: list[dict[str, Any]]) -> str:
     """One line per run: id, pipeline, state, seconds, tasks run / reused."""
     header = ("run", "pipeline", "status", "seconds", "tasks", "cached")
-    rows = [header] + [
+    rows = [
         (
             r["run_id"],
             r["pipeline"],
@@ -98,7 +109,7 @@ def format_runs(reports: list[dict[str, Any]]) -> str:
         )
         for r in reports
     ]
-    return _table(rows) if reports else "No runs recorded yet."
+    return text_table(header, rows) if reports else "No runs recorded yet."
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -106,49 +117,9 @@ def format_report(report: dict[str, Any]) -> str:
     state = "ok" if report["ok"] else "failed"
     lines = [
         f"Run {report['run_id']} of pipeline {report['pipeline']!r}: {state} in "
-        f"{report['seconds']:.2f} s (started {report['started']})"
+        f"{report['seconds']:.2f} s (started {report['started']})",
+        task_table(report["tasks"], REPORT_COLUMNS),
     ]
-    header = (
-        "task",
-        "executor",
-        "backend",
-        "status",
-        "attempts",
-        "seconds",
-        "rows",
-        "bytes",
-        "peak MB",
-        "cache",
-        "error",
-    )
-    rows = [header] + [
-        (
-            t["name"],
-            f"{t['executor']} ({t['executor_kind']})",
-            t["backend"],
-            t["status"],
-            str(t["attempts"]),
-            f"{t['seconds']:.3f}",
-            _opt(t["rows"]),
-            _opt(t["bytes"]),
-            "" if t["peak_memory"] is None else f"{t['peak_memory'] / 2**20:.0f}",
-            "hit" if t["cache_hit"] else "",
-            (t["error"] or "")[:80],
-        )
-        for t in report["tasks"]
-    ]
-    lines.append(_table(rows))
     if report.get("error"):
         lines.append(f"\nError: {report['error']}")
     return "\n".join(lines)
-
-
-def _opt(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from glacier.runtime.events import Status
+from glacier.runtime.table import task_table
+
+SUMMARY_COLUMNS = (
+    "task",
+    "executor",
+    "backend",
+    "status",
+    "attempts",
+    "seconds",
+    "rows",
+    "handoff",
+    "cache",
+)
+"""The columns of :meth:`RunResult.table`."""
 
 
 @dataclass
@@ -35,6 +50,10 @@ class TaskRun:
         """E.g. ``serverless 'fn' via thread``: the executor and the backend that ran it."""
         return f"{self.executor_kind} {self.executor!r} via {self.backend}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``status`` as its value): a task's entry in the run report."""
+        return {k: (str(v) if k == "status" else v) for k, v in dataclasses.asdict(self).items()}
+
 
 @dataclass
 class RunResult:
@@ -54,32 +73,4 @@ class RunResult:
 
     def table(self) -> str:
         """A plain-text table of the task records, for logs and terminals."""
-        header = (
-            "task",
-            "executor",
-            "backend",
-            "status",
-            "attempts",
-            "seconds",
-            "rows",
-            "handoff",
-            "cache",
-        )
-        rows = [header] + [
-            (
-                t.name,
-                f"{t.executor} ({t.executor_kind})",
-                t.backend,
-                t.status.value,
-                str(t.attempts),
-                f"{t.seconds:.3f}",
-                "" if t.rows is None else str(t.rows),
-                t.handoff,
-                "hit" if t.cache_hit else "",
-            )
-            for t in self.tasks.values()
-        ]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        return "\n".join(
-            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-        )
+        return task_table((t.to_dict() for t in self.tasks.values()), SUMMARY_COLUMNS)

@@ -220,15 +220,7 @@ class _Run:
             failed = self._failed(*self.failure, seconds=seconds)
             self._report(failed.result, _one_line(self.failure[1]))
             raise failed
-        result = RunResult(
-            pipeline=self.pipeline.name,
-            run_id=self.run_id,
-            ok=True,
-            output=self._output(),
-            tasks=self.records,
-            seconds=seconds,
-            staging=[s.uri for s in self.stagings.values()],
-        )
+        result = self._result(ok=True, output=self._output(), seconds=seconds)
         self._report(result, None)
         return result
 
@@ -380,15 +372,7 @@ class _Run:
     def _failed(self, unit: Unit, outcome: Outcome, attempts: int, seconds: float) -> TaskFailed:
         node_id = outcome.failed_node or unit.root.id
         executor = unit.executor
-        result = RunResult(
-            pipeline=self.pipeline.name,
-            run_id=self.run_id,
-            ok=False,
-            output=None,
-            tasks=self.records,
-            seconds=seconds,
-            staging=[s.uri for s in self.stagings.values()],
-        )
+        result = self._result(ok=False, output=None, seconds=seconds)
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         message = (
             f"Pipeline {self.pipeline.name!r}: task {node_id!r} failed on executor "
@@ -403,6 +387,17 @@ class _Run:
             attempts=attempts,
             traceback=outcome.traceback or "",
             result=result,
+        )
+
+    def _result(self, ok: bool, output: Any, seconds: float) -> RunResult:
+        return RunResult(
+            pipeline=self.pipeline.name,
+            run_id=self.run_id,
+            ok=ok,
+            output=output,
+            tasks=self.records,
+            seconds=seconds,
+            staging=[s.uri for s in self.stagings.values()],
         )
 
     def _output(self) -> Any:

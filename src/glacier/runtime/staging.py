@@ -83,11 +83,11 @@ def put_frame(
         if isinstance(frame, pl.DataFrame)
         else formats.count_rows([uri], Format.PARQUET, options)
     )
-    objects = store.list(bucket, key)
+    written = next(iter(store.list(bucket, key)), None)  # one listing gives size and checksum
     return StagedFrame(
         uri=uri,
         rows=rows or 0,
         provider=provider,
-        bytes=objects[0].size if objects else None,
-        checksum=store.checksum(bucket, key),
+        bytes=written.size if written else None,
+        checksum=store.checksum_of(bucket, written) if written else None,
     )

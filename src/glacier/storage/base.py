@@ -101,7 +101,11 @@ class ObjectStore(ABC):
         None when the object does not exist.
         """
         objects = self.list(bucket, key)
-        return f"{objects[0].size}:{objects[0].version}" if objects else None
+        return self.checksum_of(bucket, objects[0]) if objects else None
+
+    def checksum_of(self, bucket: str, info: ObjectInfo) -> str | None:
+        """:meth:`checksum` of an object just listed, without asking the store about it again."""
+        return f"{info.size}:{info.version}"
 
     def delete(self, bucket: str, key: str) -> None:
         """Remove one object if it exists."""

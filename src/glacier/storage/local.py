@@ -88,6 +88,9 @@ class LocalStore(ObjectStore):
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def checksum_of(self, bucket: str, info: ObjectInfo) -> str | None:
+        return self.checksum(bucket, info.key)
+
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
         for key in keys:
             (self.root / bucket / key).unlink(missing_ok=True)

@@ -17,9 +17,14 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     Module,
     cloud_name,
+    function_env,
+    noncurrent_expiry_days,
+    scheduler_address,
+    scheduler_cidr,
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 from glacier.resources.executor import ExecutorKind
 
 KEY = ref("aws_kms_key", "glacier")
@@ -223,7 +228,7 @@ def _lifecycle(label: str, config: S3Config, expire_days: int | None) -> Block:
     rule = lifecycle.block("rule").attr("id", "glacier").attr("status", "Enabled")
     rule.block("filter")
     rule.block("abort_incomplete_multipart_upload").attr("days_after_initiation", 7)
-    noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+    noncurrent = noncurrent_expiry_days(config)
     if noncurrent is not None:
         rule.block("noncurrent_version_expiration").attr("noncurrent_days", noncurrent)
     if expire_days is not None:
@@ -362,22 +367,12 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     fn.block("logging_config").attr("log_format", "JSON").attr(
         "log_group", ref("aws_cloudwatch_log_group", t, "name")
     )
-    fn.block("environment").attr("variables", _env(inv, ex))
+    fn.block("environment").attr("variables", function_env(inv, ex, "aws"))
     fn.attr(
         "depends_on",
         [ref("aws_iam_role_policy", t), ref("aws_cloudwatch_log_group", t)],
     )
     m.add("functions.tf", fn)
-
-
-def _env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
-    return {
-        "GLACIER_PIPELINE": inv.pipeline,
-        "GLACIER_MODULE": inv.module,
-        "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": "aws",
-        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
-    }
 
 
 def _architecture(instance_type: str) -> str:
@@ -409,10 +404,8 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     ami: Value = config.ami or _ami(m, arch)
     vpc = m.variable("vpc_id", "string", "VPC of the VM workers.")
     subnet = m.variable("subnet_id", "string", "Private subnet of the VM workers.")
-    scheduler = m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
-    )
-    cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+    scheduler = scheduler_address(m)
+    cidr = scheduler_cidr(m)
     groups: list[Value]
     if config.security_group:
         groups = [config.security_group]
@@ -501,45 +494,32 @@ def _databricks(m: Module, inv: Inventory, ex: ExecutorPlan, config: DatabricksC
 
 
 def _outputs(m: Module, inv: Inventory, region: Expr) -> None:
-    m.output("cloud", "The cloud this Terraform targets.", "aws")
-    m.output("region", "AWS region.", region)
-    m.output(
-        "buckets",
-        "Bucket name in the pipeline -> S3 bucket name.",
-        {b.name: ref("aws_s3_bucket", b.tf_name, "bucket") for b in inv.buckets},
-    )
-    staging = inv.bucket(inv.staging_bucket).tf_name
-    m.output(
-        "staging_bucket",
-        "Bucket for hand-offs between executors.",
-        ref("aws_s3_bucket", staging, "bucket"),
-    )
-    functions: dict[str, Value] = {}
-    vms: dict[str, Value] = {}
-    clusters: dict[str, Value] = {}
-    for ex in inv.deployed:
-        t = ex.tf_name
-        if ex.kind is ExecutorKind.SERVERLESS:
-            fn = ref("aws_lambda_function", t).text
-            functions[ex.name] = {"name": Expr(f"{fn}.function_name"), "arn": Expr(f"{fn}.arn")}
-        elif ex.kind is ExecutorKind.VM:
-            vms[ex.name] = {
-                "id": ref("aws_instance", t, "id"),
-                "private_ip": ref("aws_instance", t, "private_ip"),
-            }
-        elif isinstance(ex.config, DatabricksConfig):
-            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
-        else:
-            clusters[ex.name] = {
+    add_outputs(
+        m,
+        inv,
+        CloudOutputs(
+            cloud="aws",
+            placement=[("region", "AWS region.", region)],
+            bucket=lambda b: ref("aws_s3_bucket", b.tf_name, "bucket"),
+            bucket_doc="S3 bucket name",
+            function=_function_output,
+            function_doc="Lambda function name and ARN",
+            vm=lambda ex: {
+                "id": ref("aws_instance", ex.tf_name, "id"),
+                "private_ip": ref("aws_instance", ex.tf_name, "private_ip"),
+            },
+            vm_doc="EC2 instance id",
+            cluster=lambda ex: {
                 "type": "emr-serverless",
-                "id": ref("aws_emrserverless_application", t, "id"),
-                "execution_role_arn": ref("aws_iam_role", t, "arn"),
-            }
-    m.output("functions", "Serverless executor -> Lambda function name and ARN.", functions)
-    m.output("vms", "VM executor -> EC2 instance id and private IP.", vms)
-    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
-    m.output(
-        "identities",
-        "Executor -> the IAM role it runs as.",
-        {ex.name: ref("aws_iam_role", ex.tf_name, "arn") for ex in inv.deployed},
+                "id": ref("aws_emrserverless_application", ex.tf_name, "id"),
+                "execution_role_arn": ref("aws_iam_role", ex.tf_name, "arn"),
+            },
+            identity=lambda ex: ref("aws_iam_role", ex.tf_name, "arn"),
+            identity_doc="the IAM role it runs as",
+        ),
     )
+
+
+def _function_output(ex: ExecutorPlan) -> Value:
+    fn = ref("aws_lambda_function", ex.tf_name).text
+    return {"name": Expr(f"{fn}.function_name"), "arn": Expr(f"{fn}.arn")}

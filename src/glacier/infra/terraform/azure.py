@@ -28,9 +28,14 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     Module,
     cloud_name,
+    function_env,
+    noncurrent_expiry_days,
+    scheduler_address,
+    scheduler_cidr,
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 from glacier.resources.executor import ExecutorKind
 
 RG_NAME = ref("azurerm_resource_group", "glacier", "name")
@@ -173,7 +178,7 @@ def _containers(m: Module, inv: Inventory) -> None:
         container.attr("storage_account_id", ref("azurerm_storage_account", "data", "id"))
         container.attr("container_access_type", "private")
         m.add("storage.tf", container)
-        noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+        noncurrent = noncurrent_expiry_days(config)
         expire = STAGING_EXPIRY_DAYS if b.staging else None
         if noncurrent is None and expire is None:
             continue
@@ -295,11 +300,8 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             "AzureWebJobsStorage__clientId": Expr(f"{identity.text}.client_id"),
             "AzureWebJobsStorage__credential": "managedidentity",
             "AZURE_CLIENT_ID": Expr(f"{identity.text}.client_id"),
-            "GLACIER_EXECUTOR": ex.name,
-            "GLACIER_MODULE": inv.module,
-            "GLACIER_PIPELINE": inv.pipeline,
-            "GLACIER_PROVIDER": "azure",
-            "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+            # In name order, as this module has always listed them (the golden files pin it).
+            **dict(sorted(function_env(inv, ex, "azure").items())),
             "GLACIER_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
         },
     )
@@ -325,7 +327,7 @@ def vm_size(cpus: int, memory: int) -> str:
 def _network(m: Module, tags: Expr) -> Expr:
     """One private network for the pipeline's VMs; only the Dask scheduler may connect in."""
     if "network.tf" not in m.files:
-        cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+        cidr = scheduler_cidr(m)
         vnet = Block("resource", ("azurerm_virtual_network", "glacier"))
         vnet.attr("name", "glacier-vnet").attr("resource_group_name", RG_NAME)
         vnet.attr("location", RG_LOCATION).attr("address_space", ["10.20.0.0/16"]).attr(
@@ -360,9 +362,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     t = ex.tf_name
     subnet = _network(m, tags)
     key = m.variable("ssh_public_key", "string", "SSH public key for the VMs' admin user.")
-    scheduler = m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
-    )
+    scheduler = scheduler_address(m)
     nic = Block("resource", ("azurerm_network_interface", t))
     nic.attr("name", cloud_name(inv.pipeline, ex.name, "nic"))
     nic.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
@@ -439,51 +439,42 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
 
 
 def _outputs(m: Module, inv: Inventory, group: Expr, location: Expr) -> None:
-    m.output("cloud", "The cloud this Terraform targets.", "azure")
-    m.output("resource_group", "Resource group of every resource.", group)
-    m.output("location", "Azure region.", location)
-    m.output(
-        "storage_account",
-        "Storage account holding the buckets.",
-        ref("azurerm_storage_account", "data", "name"),
+    add_outputs(
+        m,
+        inv,
+        CloudOutputs(
+            cloud="azure",
+            placement=[
+                ("resource_group", "Resource group of every resource.", group),
+                ("location", "Azure region.", location),
+                (
+                    "storage_account",
+                    "Storage account holding the buckets.",
+                    ref("azurerm_storage_account", "data", "name"),
+                ),
+            ],
+            bucket=lambda b: ref("azurerm_storage_container", b.tf_name, "name"),
+            bucket_doc="blob container name",
+            staging_doc="Container for hand-offs between executors.",
+            function=_function_output,
+            function_doc="function app name and URL",
+            vm=lambda ex: {
+                "id": ref("azurerm_linux_virtual_machine", ex.tf_name, "id"),
+                "private_ip": ref(
+                    "azurerm_linux_virtual_machine", ex.tf_name, "private_ip_address"
+                ),
+            },
+            vm_doc="VM id",
+            cluster=databricks.cluster_output,  # Spark on Azure is Databricks (see _cluster)
+            identity=lambda ex: ref("azurerm_user_assigned_identity", ex.tf_name, "client_id"),
+            identity_doc="the client id of the identity it runs as",
+        ),
     )
-    m.output(
-        "buckets",
-        "Bucket name in the pipeline -> blob container name.",
-        {b.name: ref("azurerm_storage_container", b.tf_name, "name") for b in inv.buckets},
-    )
-    staging = inv.bucket(inv.staging_bucket).tf_name
-    m.output(
-        "staging_bucket",
-        "Container for hand-offs between executors.",
-        ref("azurerm_storage_container", staging, "name"),
-    )
-    functions: dict[str, Value] = {}
-    vms: dict[str, Value] = {}
-    clusters: dict[str, Value] = {}
-    for ex in inv.deployed:
-        t = ex.tf_name
-        if ex.kind is ExecutorKind.SERVERLESS:
-            app = f"azurerm_function_app_flex_consumption.{t}"
-            functions[ex.name] = {
-                "name": Expr(f"{app}.name"),
-                "url": template("https://", Expr(f"{app}.default_hostname")),
-            }
-        elif ex.kind is ExecutorKind.VM:
-            vms[ex.name] = {
-                "id": ref("azurerm_linux_virtual_machine", t, "id"),
-                "private_ip": ref("azurerm_linux_virtual_machine", t, "private_ip_address"),
-            }
-        else:
-            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
-    m.output("functions", "Serverless executor -> function app name and URL.", functions)
-    m.output("vms", "VM executor -> VM id and private IP.", vms)
-    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
-    m.output(
-        "identities",
-        "Executor -> the client id of the identity it runs as.",
-        {
-            ex.name: ref("azurerm_user_assigned_identity", ex.tf_name, "client_id")
-            for ex in inv.deployed
-        },
-    )
+
+
+def _function_output(ex: ExecutorPlan) -> Value:
+    app = f"azurerm_function_app_flex_consumption.{ex.tf_name}"
+    return {
+        "name": Expr(f"{app}.name"),
+        "url": template("https://", Expr(f"{app}.default_hostname")),
+    }

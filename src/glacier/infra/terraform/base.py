@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass, field
 
 from glacier import __version__
+from glacier.config.storage import BucketConfig
 from glacier.infra.hcl import Block, Call, Expr, Value, call, ref, template
+from glacier.infra.inventory import ExecutorPlan, Inventory
 
 REQUIRED_TERRAFORM = ">= 1.5"
 PINS: dict[str, tuple[str, str]] = {
@@ -68,6 +70,34 @@ def cloud_name(*parts: str, max_len: int = 63, sep: str = "-") -> str:
         return full
     digest = hashlib.sha256(full.encode()).hexdigest()[:8]
     return full[: max_len - 9].rstrip(sep) + sep + digest
+
+
+def noncurrent_expiry_days(config: BucketConfig) -> int | None:
+    """Days a replaced object version is kept: as asked, else 30 unless history was asked for."""
+    return config.expire_noncurrent_after_days or (None if config.versioning else 30)
+
+
+def function_env(inv: Inventory, ex: ExecutorPlan, cloud: str) -> dict[str, Value]:
+    """What a deployed function reads to find its pipeline, executor and staging bucket."""
+    return {
+        "GLACIER_PIPELINE": inv.pipeline,
+        "GLACIER_MODULE": inv.module,
+        "GLACIER_EXECUTOR": ex.name,
+        "GLACIER_PROVIDER": cloud,
+        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+    }
+
+
+def scheduler_address(m: Module) -> Expr:
+    """The Dask scheduler VM workers join (a variable: it runs outside this module)."""
+    return m.variable(
+        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
+    )
+
+
+def scheduler_cidr(m: Module) -> Expr:
+    """Where the Dask scheduler connects from: the one source VM workers let in."""
+    return m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
 
 
 def glacier_package() -> str:

@@ -64,8 +64,8 @@ def cluster(
     m.add("clusters.tf", made)
 
 
-def cluster_id(ex: ExecutorPlan) -> Expr:
-    """The id output of the cluster ``cluster`` declared for ``ex``."""
+def cluster_output(ex: ExecutorPlan) -> dict[str, Value]:
+    """The ``clusters`` output entry of the cluster ``cluster`` declared for ``ex``."""
     existing = isinstance(ex.config, DatabricksConfig) and ex.config.cluster_id
     source = "data.databricks_cluster" if existing else "databricks_cluster"
-    return ref(source, ex.tf_name, "cluster_id")
+    return {"type": "databricks", "id": ref(source, ex.tf_name, "cluster_id")}

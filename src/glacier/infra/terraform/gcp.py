@@ -26,10 +26,15 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     Module,
     cloud_name,
+    function_env,
+    noncurrent_expiry_days,
+    scheduler_address,
+    scheduler_cidr,
     slug,
     worker_init,
 )
 from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 from glacier.resources.executor import ExecutorKind
 
 DATAPROC_IMAGE = "2.2-debian12"
@@ -110,7 +115,7 @@ def _bucket(
     if config.kms_key_name:
         bucket.block("encryption").attr("default_kms_key_name", config.kms_key_name)
     rules: list[tuple[str, dict[str, Value]]] = [("AbortIncompleteMultipartUpload", {"age": 7})]
-    noncurrent = config.expire_noncurrent_after_days or (None if config.versioning else 30)
+    noncurrent = noncurrent_expiry_days(config)
     if noncurrent is not None:
         rules.append(("Delete", {"days_since_noncurrent_time": noncurrent}))
     if expire_days is not None:
@@ -189,7 +194,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     service.attr("ingress_settings", "ALLOW_INTERNAL_ONLY")
     service.attr("all_traffic_on_latest_revision", True)
     service.attr("service_account_email", _email(ex))
-    service.attr("environment_variables", _env(inv, ex))
+    service.attr("environment_variables", function_env(inv, ex, "gcp"))
     m.add("functions.tf", source, fn)
 
 
@@ -199,16 +204,6 @@ def _cpu(memory: int) -> str | None:
         if memory <= limit:
             return cpus
     return "8"
-
-
-def _env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
-    return {
-        "GLACIER_PIPELINE": inv.pipeline,
-        "GLACIER_MODULE": inv.module,
-        "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": "gcp",
-        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
-    }
 
 
 def machine_type(cpus: int, memory: int) -> str:
@@ -233,10 +228,8 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     t = ex.tf_name
     network = m.variable("network", "string", "VPC network of the VM workers.")
     subnetwork = _subnetwork(m)
-    scheduler = m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
-    )
-    cidr = m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
+    scheduler = scheduler_address(m)
+    cidr = scheduler_cidr(m)
     firewall = Block("resource", ("google_compute_firewall", t))
     firewall.attr("name", cloud_name(inv.pipeline, ex.name, "dask"))
     firewall.attr("network", network)
@@ -304,45 +297,36 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
 
 
 def _outputs(m: Module, inv: Inventory, project: Expr, region: Expr) -> None:
-    m.output("cloud", "The cloud this Terraform targets.", "gcp")
-    m.output("project_id", "GCP project.", project)
-    m.output("region", "GCP region.", region)
-    m.output(
-        "buckets",
-        "Bucket name in the pipeline -> GCS bucket name.",
-        {b.name: ref("google_storage_bucket", b.tf_name, "name") for b in inv.buckets},
-    )
-    staging = inv.bucket(inv.staging_bucket).tf_name
-    m.output(
-        "staging_bucket",
-        "Bucket for hand-offs between executors.",
-        ref("google_storage_bucket", staging, "name"),
-    )
-    functions: dict[str, Value] = {}
-    vms: dict[str, Value] = {}
-    clusters: dict[str, Value] = {}
-    for ex in inv.deployed:
-        t = ex.tf_name
-        if ex.kind is ExecutorKind.SERVERLESS:
-            fn = f"google_cloudfunctions2_function.{t}"
-            functions[ex.name] = {"name": Expr(f"{fn}.name"), "url": Expr(f"{fn}.url")}
-        elif ex.kind is ExecutorKind.VM:
-            vms[ex.name] = {
-                "id": ref("google_compute_instance", t, "instance_id"),
-                "private_ip": Expr(f"google_compute_instance.{t}.network_interface[0].network_ip"),
-            }
-        elif isinstance(ex.config, DatabricksConfig):
-            clusters[ex.name] = {"type": "databricks", "id": databricks.cluster_id(ex)}
-        else:
-            clusters[ex.name] = {
+    add_outputs(
+        m,
+        inv,
+        CloudOutputs(
+            cloud="gcp",
+            placement=[("project_id", "GCP project.", project), ("region", "GCP region.", region)],
+            bucket=lambda b: ref("google_storage_bucket", b.tf_name, "name"),
+            bucket_doc="GCS bucket name",
+            function=_function_output,
+            function_doc="Cloud Function name and URL",
+            vm=_vm_output,
+            vm_doc="instance id",
+            cluster=lambda ex: {
                 "type": "dataproc",
-                "id": ref("google_dataproc_cluster", t, "name"),
-            }
-    m.output("functions", "Serverless executor -> Cloud Function name and URL.", functions)
-    m.output("vms", "VM executor -> instance id and private IP.", vms)
-    m.output("clusters", "Cluster executor -> cluster type and id.", clusters)
-    m.output(
-        "identities",
-        "Executor -> the service account it runs as.",
-        {ex.name: _email(ex) for ex in inv.deployed},
+                "id": ref("google_dataproc_cluster", ex.tf_name, "name"),
+            },
+            identity=_email,
+            identity_doc="the service account it runs as",
+        ),
     )
+
+
+def _function_output(ex: ExecutorPlan) -> Value:
+    fn = f"google_cloudfunctions2_function.{ex.tf_name}"
+    return {"name": Expr(f"{fn}.name"), "url": Expr(f"{fn}.url")}
+
+
+def _vm_output(ex: ExecutorPlan) -> Value:
+    t = ex.tf_name
+    return {
+        "id": ref("google_compute_instance", t, "instance_id"),
+        "private_ip": Expr(f"google_compute_instance.{t}.network_interface[0].network_ip"),
+    }

@@ -1,0 +1,74 @@
+"""The outputs every cloud's module ends with: one shape, so tools read any cloud's outputs alike.
+
+A cloud fills the shape through :class:`CloudOutputs`: where it deploys, how its buckets,
+functions, VMs, clusters and identities are referenced, and what it calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from glacier.config.compute import DatabricksConfig
+from glacier.infra.hcl import Value
+from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
+from glacier.infra.terraform import databricks
+from glacier.infra.terraform.base import Module
+from glacier.resources.executor import ExecutorKind
+
+
+@dataclass(frozen=True)
+class CloudOutputs:
+    """One cloud's part of the outputs; ``*_doc`` fields finish the shared descriptions."""
+
+    cloud: str
+    placement: list[tuple[str, str, Value]]
+    """(name, description, value) of the outputs saying where the module deploys."""
+    bucket: Callable[[BucketPlan], Value]
+    """A bucket's name on the cloud."""
+    bucket_doc: str
+    function: Callable[[ExecutorPlan], Value]
+    function_doc: str
+    vm: Callable[[ExecutorPlan], Value]
+    """The VM's ``id`` and ``private_ip``."""
+    vm_doc: str
+    cluster: Callable[[ExecutorPlan], Value]
+    """A cluster that is not a ``DatabricksConfig`` one (those look the same on every cloud)."""
+    identity: Callable[[ExecutorPlan], Value]
+    identity_doc: str
+    staging_doc: str = "Bucket for hand-offs between executors."
+
+
+def add_outputs(m: Module, inv: Inventory, cloud: CloudOutputs) -> None:
+    m.output("cloud", "The cloud this Terraform targets.", cloud.cloud)
+    for name, description, value in cloud.placement:
+        m.output(name, description, value)
+    m.output(
+        "buckets",
+        f"Bucket name in the pipeline -> {cloud.bucket_doc}.",
+        {b.name: cloud.bucket(b) for b in inv.buckets},
+    )
+    m.output("staging_bucket", cloud.staging_doc, cloud.bucket(inv.bucket(inv.staging_bucket)))
+    by_kind: dict[ExecutorKind, dict[str, Value]] = {kind: {} for kind in ExecutorKind}
+    for ex in inv.deployed:
+        if ex.kind is ExecutorKind.SERVERLESS:
+            entry = cloud.function(ex)
+        elif ex.kind is ExecutorKind.VM:
+            entry = cloud.vm(ex)
+        elif isinstance(ex.config, DatabricksConfig):
+            entry = databricks.cluster_output(ex)
+        else:
+            entry = cloud.cluster(ex)
+        by_kind[ex.kind][ex.name] = entry
+    m.output(
+        "functions",
+        f"Serverless executor -> {cloud.function_doc}.",
+        by_kind[ExecutorKind.SERVERLESS],
+    )
+    m.output("vms", f"VM executor -> {cloud.vm_doc} and private IP.", by_kind[ExecutorKind.VM])
+    m.output("clusters", "Cluster executor -> cluster type and id.", by_kind[ExecutorKind.CLUSTER])
+    m.output(
+        "identities",
+        f"Executor -> {cloud.identity_doc}.",
+        {ex.name: cloud.identity(ex) for ex in inv.deployed},
+    )
