@@ -199,3 +199,36 @@ def test_databricks_connect_client(connect_url: str, tmp_path: Path) -> None:
 
     assert run_spark_task(session, per_group, src, tmp_path / "g", by=["k"]) == 4
     assert run_spark_task(session, lambda lf: lf.tail(3), src, tmp_path / "w") == 3
+
+
+def test_pipeline_runs_through_spark_connect(connect_url: str, tmp_path: Path) -> None:
+    """A whole pipeline, local -> cluster (SparkConfig(master="sc://...")) -> local."""
+    from glacier import Provider, pipeline
+    from glacier.config import LocalConfig, SparkConfig
+
+    df = pl.DataFrame({"v": list(range(600))})
+    (tmp_path / "raw").mkdir()
+    df.write_parquet(tmp_path / "raw" / "v.parquet")
+    provider = Provider(config=LocalConfig(base_path=tmp_path))
+    source = provider.bucket("raw", "v.parquet")
+    here = provider.local()
+    remote = provider.cluster(config=SparkConfig(master=connect_url))
+
+    @here.task()
+    def load(src: Any) -> pl.LazyFrame:
+        return src.scan()
+
+    spread = remote.task(partitioned=True)(connect_task)
+
+    @here.task()
+    def total(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.select(pl.col("w").sum())
+
+    @pipeline(name="through_connect")
+    def through_connect() -> pl.LazyFrame:
+        return total(spread(load(source)))
+
+    result = through_connect.run()
+    expected = connect_task(df.lazy()).select(pl.col("w").cast(pl.Int64).sum()).collect()
+    assert_frame_equal(result.output, expected)
+    assert result.tasks["connect_task"].backend == "spark"
