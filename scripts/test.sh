@@ -14,4 +14,5 @@ bash scripts/install-checkov.sh        # checkov in its own venv: it pins a conf
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/mypy
 
-exec .venv/bin/python -m pytest "$@"
+bash scripts/test-databricks.sh        # databricks-connect needs an environment of its own
+.venv/bin/python -m pytest "$@"
