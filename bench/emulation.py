@@ -60,12 +60,12 @@ def invocation_overhead(
     payload = encode(invocation)
 
     def cold() -> None:
-        worker = Worker()
+        worker = Worker({})
         worker.call(payload, None, None)
         worker.stop()
 
     cold_times = timed(cold, cold_runs)
-    worker = Worker()
+    worker = Worker({})
     worker.call(payload, None, None)
     warm_times = timed(lambda: worker.call(payload, 1 << 40, None), warm_runs)
     encode_times = timed(lambda: encode(invocation), warm_runs)

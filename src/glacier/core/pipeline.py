@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from glacier.errors import ParameterError, PipelineDefinitionError
 
 if TYPE_CHECKING:
     from glacier.runtime.events import RunEvent
+    from glacier.runtime.plan import Plan
     from glacier.runtime.result import RunResult
 
 GraphFormat = Literal["mermaid", "dot"]
@@ -84,6 +86,14 @@ class Pipeline:
             ) from None
         bound.apply_defaults()
         return dict(bound.arguments)
+
+    @functools.cached_property
+    def execution_plan(self) -> Plan:
+        """How runs group nodes into units and hand data on: fixed once the body is traced."""
+        from glacier.runtime.backends import backend_class
+        from glacier.runtime.plan import build_plan
+
+        return build_plan(self.dag, self.output, lambda ex: backend_class(ex).shares_process)
 
     def run(
         self,

@@ -7,8 +7,9 @@ fingerprint (version/ETag, or size and mtime). A task with ``cache=False``, or a
 downstream of one or of an unreadable source, has no key and always runs.
 
 Outputs live in the staging area under ``cache/<key>.parquet`` with a JSON manifest holding
-the SHA-256 of the file; a hit is only returned after its checksum matches, so a corrupt file
-is recomputed, never read. A sink's manifest records the fingerprint of the object it wrote;
+the file's checksum (``ObjectStore.checksum``: a CRC-32 locally, the version tag on object
+stores); a hit is only returned after its checksum matches, so a corrupt file is recomputed,
+never read. A sink's manifest records the fingerprint of the object it wrote;
 the sink is skipped only while the bucket still holds exactly that object.
 """
 
@@ -36,6 +37,9 @@ _PLAIN = (int, float, str, bytes, bool, type(None))
 def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
     """The cache key of every node, or None where its output cannot be reused."""
     keys: dict[str, str | None] = {}
+    # Many nodes share a function and an executor: hash each once per run.
+    code: dict[int, str] = {}
+    configs: dict[int, str] = {}
     for node_id in dag.topological_order():
         node = dag[node_id]
         if node.kind is NodeKind.SOURCE:
@@ -56,12 +60,17 @@ def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
         parts.append(value_digest(resolve(node.args, lookup)))
         parts.append(value_digest(sorted(resolve(node.kwargs, lookup).items())))
         if node.task is not None:
-            parts.append(code_fingerprint(node.task.fn))
+            fn = node.task.fn
+            if id(fn) not in code:
+                code[id(fn)] = code_fingerprint(fn)
+            parts.append(code[id(fn)])
         if node.bucket is not None:
             parts.append(node.bucket.address)
-        if node.executor is not None:
-            config = node.executor.config
-            parts += [node.executor.kind.value, _json(config.to_dict() if config else None)]
+        if (executor := node.executor) is not None:
+            if id(executor) not in configs:
+                config = executor.config
+                configs[id(executor)] = _json(config.to_dict() if config else None)
+            parts += [executor.kind.value, configs[id(executor)]]
         keys[node_id] = _digest("\0".join(parts))
     return keys
 
@@ -113,7 +122,7 @@ def _part(value: Any, seen: set[int]) -> str:
 
 def value_digest(value: Any) -> str:
     """A hash of a constant argument, parameter or closure value."""
-    if isinstance(value, _PLAIN):
+    if _is_plain(value):
         return repr(value)
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict) and not hasattr(value, "schema"):  # a Glacier resource, not a frame
@@ -124,6 +133,13 @@ def value_digest(value: Any) -> str:
         return hashlib.sha256(cloudpickle.dumps(value)).hexdigest()
     except Exception:  # not installed, or a value that does not pickle
         return _digest(repr(value))
+
+
+def _is_plain(value: Any) -> bool:
+    """Scalars, and tuples/lists of them: their repr is already a stable digest."""
+    if isinstance(value, (tuple, list)):
+        return all(_is_plain(v) for v in value)
+    return isinstance(value, _PLAIN)
 
 
 def _json(value: Any) -> str:

@@ -60,7 +60,8 @@ def write_report(provider: Provider, report: dict[str, Any]) -> str:
     store = provider.store
     bucket = staging_bucket(provider)
     key = f"{RUNS_PREFIX}/{report['run_id']}/{REPORT_NAME}"
-    text = json.dumps(report, indent=2, sort_keys=False, default=str)
+    # Compact: json's C encoder does not indent; `glacier report --json` pretty-prints.
+    text = json.dumps(report, separators=(",", ":"), default=str)
     store.put_bytes(bucket, key, text.encode())
     return store.uri(bucket, key)
 

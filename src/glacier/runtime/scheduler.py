@@ -24,7 +24,7 @@ from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import Cache, node_keys
 from glacier.runtime.events import RunEvent, Status
-from glacier.runtime.plan import Handoff, Plan, Unit, build_plan
+from glacier.runtime.plan import Handoff, Plan, Unit
 from glacier.runtime.report import build_report, write_report
 from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.staging import StagedFrame, Staging
@@ -78,9 +78,7 @@ class _Run:
         self.services = RunServices(self.run_id, threads=min(32, (os.cpu_count() or 1) + 4))
         self.backends: dict[int, Backend] = {}
         self.stagings: dict[int, Staging] = {}
-        self.plan: Plan = build_plan(
-            pipeline.dag, pipeline.output, lambda ex: backend_class(ex).shares_process
-        )
+        self.plan: Plan = pipeline.execution_plan
         self.values: dict[str, Any] = {
             n.id: n.bucket for n in pipeline.dag if n.kind is NodeKind.SOURCE
         }
