@@ -48,6 +48,9 @@ def test_gcp_and_azure_layouts(tmp_path: Path) -> None:
     with zipfile.ZipFile(gcp) as zf:
         requirements = zf.read("requirements.txt").decode()
     assert requirements.startswith("polars==") and "functions-framework" in requirements
+    # everything the worker entry point imports in the function
+    assert {"cloudpickle", "obstore"} <= {line.split("=")[0] for line in requirements.split()}
+    assert {"glacier/runtime/cloud.py", "glacier/runtime/invocation.py"} <= names(gcp)
     azure = build(heterogeneous("azure"), tmp_path / "azure", dependencies=False)[0]
     assert {"function_app.py", "host.json", "requirements.txt", "glacier/core/dag.py"} <= names(
         azure

@@ -155,13 +155,27 @@ def _tree(directory: Path, prefix: str) -> dict[str, Path | bytes]:
     }
 
 
-def polars_pin() -> str:
-    """The cloud gets the Polars version the pipeline was developed and tested with."""
-    return f"polars=={metadata.version('polars')}"
+# What the worker entry point imports in a function: frames, task code, object storage.
+RUNTIME_PACKAGES = {
+    "polars": "polars>=2",
+    "cloudpickle": "cloudpickle>=3",
+    "obstore": "obstore>=0.12",
+}
+
+
+def runtime_requirements() -> list[str]:
+    """The cloud gets the versions the pipeline was developed and tested with, where installed."""
+    pins = []
+    for name, fallback in RUNTIME_PACKAGES.items():
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(fallback)
+    return pins
 
 
 def _requirements(*extra: str) -> bytes:
-    return ("\n".join([polars_pin(), *extra]) + "\n").encode()
+    return ("\n".join([*runtime_requirements(), *extra]) + "\n").encode()
 
 
 def _cloud_files(inv: Inventory, dependencies: bool) -> dict[str, Path | bytes]:
@@ -180,7 +194,9 @@ def _cloud_files(inv: Inventory, dependencies: bool) -> dict[str, Path | bytes]:
     if dependencies:
         with tempfile.TemporaryDirectory() as tmp:
             site = Path(tmp)
-            pip_install([polars_pin(), "azure-functions"], site, "x86_64", _azure_python(inv))
+            pip_install(
+                [*runtime_requirements(), "azure-functions"], site, "x86_64", _azure_python(inv)
+            )
             for arc, data in _tree_bytes(site, ".python_packages/lib/site-packages").items():
                 files[arc] = data
     return files
@@ -224,7 +240,7 @@ def build_layer(path: Path, arch: str, requirements: Iterable[str] | None = None
     """A Lambda layer (``python/...``) of ``requirements`` for ``arch``, with stripped ``.so``s."""
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "python"
-        pip_install(requirements or [polars_pin()], site, arch)
+        pip_install(requirements or runtime_requirements(), site, arch)
         strip_shared_objects(site)
         write_zip(path, _tree_bytes(site, "python"))
     return path

@@ -1,0 +1,47 @@
+"""The handler a deployed function calls: the same worker entry point local workers run.
+
+``glacier package`` generates a thin per-cloud handler (Lambda, Cloud Functions, Azure
+Functions) that passes its JSON event here. The event carries one invocation, encoded by
+:func:`glacier.runtime.invocation.encode`; the reply carries its outcome. Both are base64 so
+they fit any JSON transport. An invocation holds pickled task code, so only the pipeline's own
+runner may invoke the function: the generated Terraform keeps ingress internal and grants
+invoke rights to nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from glacier.errors import GlacierError
+
+EVENT_KEY = "invocation"
+REPLY_KEY = "outcome"
+
+
+class BadEvent(GlacierError, ValueError):
+    """A function received an event that is not a Glacier invocation."""
+
+
+def event_for(payload: bytes) -> dict[str, str]:
+    """The JSON event that carries ``payload`` (invocation bytes) to a deployed function."""
+    return {EVENT_KEY: base64.b64encode(payload).decode("ascii")}
+
+
+def outcome_of(reply: Mapping[str, Any]) -> bytes:
+    """The outcome bytes in a function's reply (decode them with ``decode_outcome``)."""
+    return base64.b64decode(reply[REPLY_KEY])
+
+
+def handle_event(event: Mapping[str, Any] | None) -> dict[str, str]:
+    """Run the invocation in ``event`` here and reply with its outcome; never raises for a task."""
+    from glacier.runtime.invocation import invoke
+
+    encoded = (event or {}).get(EVENT_KEY)
+    if not isinstance(encoded, str):
+        raise BadEvent(
+            f"The event has no {EVENT_KEY!r} string: Glacier functions are invoked by Glacier's "
+            f"runner with an encoded task invocation, not called directly."
+        )
+    return {REPLY_KEY: base64.b64encode(invoke(base64.b64decode(encoded))).decode("ascii")}
