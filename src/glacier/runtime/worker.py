@@ -76,6 +76,16 @@ class Outcome:
     cold_start: float | None = None
     """Seconds spent starting a fresh worker for this attempt; None when one was warm."""
 
+    def failed(self, node: str, error: Exception) -> Outcome:
+        """This attempt, failed at ``node``: the stats so far, the error and its traceback."""
+        return Outcome(
+            ok=False,
+            stats=self.stats,
+            failed_node=node,
+            error=error,
+            traceback="".join(traceback.format_exception(error)),
+        )
+
 
 def run_unit(
     steps: Sequence[Step],
@@ -121,13 +131,7 @@ def run_unit(
             outcome.stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
     except Exception as exc:
         assert step is not None
-        return Outcome(
-            ok=False,
-            stats=outcome.stats,
-            failed_node=step.node,
-            error=exc,
-            traceback="".join(traceback.format_exception(exc)),
-        )
+        return outcome.failed(step.node, exc)
     outcome.value = values[root.node]
     return outcome
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -104,13 +103,7 @@ class SparkBackend(Backend):
                 outcome.stats[node.id] = NodeStats(time.perf_counter() - start, rows)
         except Exception as exc:
             assert node is not None
-            return Outcome(
-                ok=False,
-                stats=outcome.stats,
-                failed_node=node.id,
-                error=exc,
-                traceback="".join(traceback.format_exception(exc)),
-            )
+            return outcome.failed(node.id, exc)
         outcome.value = values[job.unit.root.id]
         return outcome
 
