@@ -42,7 +42,7 @@ def test_pipeline_with_a_staged_handoff(kind: str, request: pytest.FixtureReques
     source = provider.bucket(bucket=raw, path="sales/*.parquet")
     daily = provider.bucket(bucket=raw, path="curated/daily.parquet")
     regions = provider.bucket(bucket=raw, path="curated/regions/*.parquet")
-    here, function = provider.local(), provider.serverless()
+    here, function, machine = provider.local(), provider.serverless(), provider.vm()
 
     @here.task()
     def clean(src: Bucket) -> pl.LazyFrame:
@@ -52,7 +52,7 @@ def test_pipeline_with_a_staged_handoff(kind: str, request: pytest.FixtureReques
     def per_day(frame: pl.LazyFrame) -> pl.LazyFrame:
         return frame.group_by("day").agg(pl.col("amount").sum()).sort("day")
 
-    @function.task()
+    @machine.task()  # a Dask worker: it reads the staged frame with its own credentials
     def per_region(frame: pl.LazyFrame) -> pl.LazyFrame:
         return frame.group_by("region").agg(n=pl.len()).sort("region")
 

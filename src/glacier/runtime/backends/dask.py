@@ -37,7 +37,12 @@ EXTRA = "glacier-pipelines[dask]"
 class DaskCluster:
     """A client to a Dask scheduler, and the local cluster behind it when Glacier started one."""
 
-    def __init__(self, config: VmConfig | None, address: str | None = None) -> None:
+    def __init__(
+        self,
+        config: VmConfig | None,
+        address: str | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
         try:
             from distributed import Client
             from distributed.deploy.subprocess import SubprocessCluster
@@ -54,7 +59,12 @@ class DaskCluster:
                 dashboard_address=None,  # type: ignore[arg-type]
                 n_workers=1,
                 threads_per_worker=config.cpus,
-                worker_kwargs={"memory_limit": f"{config.memory}MiB", "dashboard": False},
+                worker_kwargs={
+                    "memory_limit": f"{config.memory}MiB",
+                    "dashboard": False,
+                    # the provider's secrets reach the worker like a VM's identity: not in tasks
+                    "env": environment or {},
+                },
                 silence_logs=logging.ERROR,
             )
             address = self.cluster.scheduler_address
@@ -79,7 +89,10 @@ class DaskBackend(Backend):
         with self._lock:
             if self._cluster is None:
                 config = self.executor.config
-                self._cluster = DaskCluster(config if isinstance(config, VmConfig) else None)
+                self._cluster = DaskCluster(
+                    config if isinstance(config, VmConfig) else None,
+                    environment=self.executor.provider.store.worker_environment(),
+                )
             return self._cluster
 
     def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
