@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -166,7 +166,9 @@ class Tracer:
         self._connect(node)
         return Placeholder(self, Ref(node.id))
 
-    def record_sink(self, bucket: Bucket, value: object) -> None:
+    def record_sink(
+        self, bucket: Bucket, value: object, partition_by: Sequence[str] | None = None
+    ) -> None:
         """``bucket.write(placeholder)`` in a body: a sink run where the producer ran."""
         if not isinstance(value, Placeholder) or not isinstance(value._glacier_ref, Ref):
             raise PipelineDefinitionError(
@@ -189,6 +191,7 @@ class Tracer:
                 bucket=bucket,
                 executor=producer.executor,
                 args=(Ref(producer.id),),
+                kwargs={"partition_by": list(partition_by)} if partition_by else {},
             )
         )
         self._connect(node)

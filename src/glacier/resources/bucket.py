@@ -126,20 +126,20 @@ class Bucket:
         readers see only once all are written. Inside a pipeline body, records a sink of a
         task's output instead.
         """
+        if partition_by and not self.is_glob:
+            raise StorageError(
+                f"Bucket {self.address}: a partitioned write makes many files, so the path "
+                f"must be a glob such as '{self.path.rpartition('.')[0]}/**/*.{self.format}'."
+            )
         tracer = current_tracer()
         if tracer is not None:
-            tracer.record_sink(self, frame)
+            tracer.record_sink(self, frame, partition_by)
             return None
         if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
             raise StorageError(
                 f"Bucket {self.address}: write() takes a polars DataFrame or "
                 f"LazyFrame, got {type(frame).__name__}. Return a frame from "
                 f"the task that feeds this bucket."
-            )
-        if partition_by and not self.is_glob:
-            raise StorageError(
-                f"Bucket {self.address}: a partitioned write makes many files, so the path "
-                f"must be a glob such as '{self.path.rpartition('.')[0]}/**/*.{self.format}'."
             )
         store = self.provider.store
         options = store.storage_options()

@@ -115,7 +115,7 @@ def run_unit(
             start = time.perf_counter()
             rows = size = None
             if step.sink is not None:
-                rows = step.sink.write(lookup(step.args[0]))
+                rows = step.sink.write(lookup(step.args[0]), **step.kwargs)
                 values[step.node] = None
             else:
                 assert step.fn is not None

@@ -95,7 +95,8 @@ class SparkBackend(Backend):
                 start = time.perf_counter()
                 if node.kind is NodeKind.SINK:
                     assert node.bucket is not None
-                    rows = node.bucket.write(_frame(values, job, node.args[0]).scan())
+                    frame = _frame(values, job, node.args[0]).scan()
+                    rows = node.bucket.write(frame, **node.kwargs)
                     values[node.id] = None
                 else:
                     values[node.id] = self._task(node, values, job, staging)
