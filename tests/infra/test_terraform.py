@@ -16,20 +16,26 @@ from tests.infra.pipelines import CLOUDS, PROVIDERS, heterogeneous, portable, si
 GOLDEN = Path(__file__).parent / "golden"
 
 
+@pytest.mark.parametrize("shape", ["simple", "heterogeneous"])
 @pytest.mark.parametrize("cloud", CLOUDS)
-def test_simple_pipeline_matches_golden_files(cloud: str) -> None:
-    """Set GLACIER_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change."""
-    files = render(build_inventory(simple(PROVIDERS[cloud])))
-    directory = GOLDEN / cloud
+def test_pipelines_match_golden_files(cloud: str, shape: str) -> None:
+    """Set GLACIER_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change.
+
+    ``simple`` is serverless only; ``heterogeneous`` adds VMs, Spark and Databricks clusters.
+    """
+    pipeline = simple(PROVIDERS[cloud]) if shape == "simple" else heterogeneous(cloud)
+    files = render(build_inventory(pipeline))
+    directory = GOLDEN / cloud if shape == "simple" else GOLDEN / shape / cloud
     if os.environ.get("GLACIER_UPDATE_GOLDEN"):
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.iterdir():
-            old.unlink()
+            if old.is_file():
+                old.unlink()
         for name, text in files.items():
             (directory / name).write_text(text)
-    assert sorted(files) == sorted(p.name for p in directory.iterdir())
+    assert sorted(files) == sorted(p.name for p in directory.iterdir() if p.is_file())
     for name, text in files.items():
-        assert text == (directory / name).read_text(), f"{cloud}/{name} differs from golden"
+        assert text == (directory / name).read_text(), f"{directory.name}/{name} differs"
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)
