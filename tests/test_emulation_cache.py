@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from glacier import Provider, pipeline
 from glacier.config import LocalConfig
 from glacier.errors import TaskFailed
 from glacier.runtime.report import format_report, format_runs, list_runs, load_report
+from tests._cli_support import glacier_command
 
 
 @pytest.fixture
@@ -128,17 +128,17 @@ def test_corrupt_cache_file_is_recomputed_not_returned(provider: Provider, tmp_p
 
 
 RESUME_SCRIPT = """
-import os, sys, time
+import os, time
 import polars as pl
 from glacier import Provider, pipeline
 from glacier.config import LocalConfig
 
-provider = Provider(config=LocalConfig(base_path=sys.argv[1]))
+provider = Provider(config=LocalConfig(base_path=os.environ["GLACIER_TEST_BASE"]))
 raw = provider.bucket(bucket="raw", path="in.parquet")
 out = provider.bucket(bucket="curated", path="out.parquet")
 fn = provider.serverless()
 local = provider.local()
-MARKER = sys.argv[2]
+MARKER = os.environ["GLACIER_TEST_MARKER"]
 
 def stall(s):
     if os.environ.get("GLACIER_TEST_STALL"):
@@ -157,13 +157,10 @@ def finish(df):
 @pipeline(name="sigkill_resume")
 def resume():
     out.write(finish(prepare(raw)))
-
-result = resume.run()
-print({name: t.cache_hit for name, t in result.tasks.items()})
 """
 
 
-def test_sigkill_mid_sink_keeps_old_sink_and_rerun_resumes(tmp_path: Path) -> None:
+def test_sigkill_of_glacier_run_mid_sink_keeps_old_sink_and_rerun_resumes(tmp_path: Path) -> None:
     base = tmp_path / "data"
     (base / "raw").mkdir(parents=True)
     (base / "curated").mkdir()
@@ -173,9 +170,10 @@ def test_sigkill_mid_sink_keeps_old_sink_and_rerun_resumes(tmp_path: Path) -> No
     script = tmp_path / "pipeline_script.py"
     script.write_text(textwrap.dedent(RESUME_SCRIPT))
     marker = tmp_path / "sinking"
-    args = [sys.executable, str(script), str(base), str(marker)]
+    args = [*glacier_command(), "run", str(script)]
+    env = {**os.environ, "GLACIER_TEST_BASE": str(base), "GLACIER_TEST_MARKER": str(marker)}
 
-    run = subprocess.Popen(args, env={**os.environ, "GLACIER_TEST_STALL": "1"})
+    run = subprocess.Popen(args, env={**env, "GLACIER_TEST_STALL": "1"})
     deadline = time.monotonic() + 60
     while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -184,9 +182,9 @@ def test_sigkill_mid_sink_keeps_old_sink_and_rerun_resumes(tmp_path: Path) -> No
     run.wait()
     assert pl.read_parquet(base / "curated" / "out.parquet").equals(old)
 
-    env = {k: v for k, v in os.environ.items() if k != "GLACIER_TEST_STALL"}
-    done = subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=120)
-    hits = eval(done.stdout.strip().splitlines()[-1])
+    subprocess.run(args, env=env, capture_output=True, text=True, check=True, timeout=120)
+    latest = list_runs(Provider(config=LocalConfig(base_path=base)), limit=1)[0]
+    hits = {t["name"]: t["cache_hit"] for t in latest["tasks"]}
     assert hits == {"prepare": True, "finish": False, "write:curated/out.parquet": False}
     expected = pl.DataFrame({"a": list(range(1000))}).with_columns(
         b=pl.col("a") * 2, c=pl.col("a") * 2
