@@ -180,7 +180,10 @@ class _Run:
         try:
             while True:
                 while ready and self.failure is None:
-                    self._submit(plan.units[ready.pop()], 1, running, timers)
+                    unit = plan.units[ready.pop()]
+                    # alone and without a deadline to watch: this thread may run it itself
+                    alone = not running and not ready and not self.retries_due
+                    self._submit(unit, 1, running, timers, here=alone and unit.timeout is None)
                 if not running and (self.failure is not None or not self.retries_due):
                     break
                 uid, attempt, outcome = self._next_event(timers, running)
@@ -302,6 +305,7 @@ class _Run:
         attempt: int,
         running: dict[str, tuple[int, object, Backend]],
         timers: list[tuple[float, str, str, int]],
+        here: bool = False,
     ) -> None:
         backend = self._backend(unit.executor)
         members = {n.id for n in unit.nodes}
@@ -324,6 +328,10 @@ class _Run:
             keep_collected=keep_collected,
         )
         self._emit(unit, Status.RUNNING, attempt)
+        if here and (outcome := backend.run_here(job)) is not None:
+            running[unit.id] = (attempt, None, backend)
+            self.events.put((unit.id, attempt, outcome))
+            return
         handle = backend.submit(job, lambda o: self.events.put((unit.id, attempt, o)))
         running[unit.id] = (attempt, handle, backend)
         if unit.timeout is not None:

@@ -69,6 +69,14 @@ class Backend(ABC):
     def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
         """Start ``job``; call ``done`` exactly once with its outcome. Returns a handle."""
 
+    def run_here(self, job: Job) -> Outcome | None:
+        """Run ``job`` on the calling thread if this backend can; None if it cannot.
+
+        The scheduler does so when nothing else could run meanwhile, which saves a sequential
+        pipeline two thread switches per unit.
+        """
+        return None
+
     def cancel(self, handle: object) -> None:  # noqa: B027 - optional hook
         """Stop an attempt the scheduler gave up on (timeout); best effort."""
 

@@ -18,15 +18,7 @@ class ThreadBackend(Backend):
     shares_process = True
 
     def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
-        future = self.services.threads.submit(
-            run_unit,
-            steps_of(job.unit),
-            job.handoff,
-            job.inputs,
-            job.params,
-            job.put,
-            job.keep_collected,
-        )
+        future = self.services.threads.submit(self.run_here, job)
 
         def finished(f: Future[Outcome]) -> None:
             if not f.cancelled():
@@ -34,6 +26,11 @@ class ThreadBackend(Backend):
 
         future.add_done_callback(finished)
         return future
+
+    def run_here(self, job: Job) -> Outcome:
+        return run_unit(
+            steps_of(job.unit), job.handoff, job.inputs, job.params, job.put, job.keep_collected
+        )
 
     def cancel(self, handle: object) -> None:
         assert isinstance(handle, Future)
