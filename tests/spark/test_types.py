@@ -185,3 +185,12 @@ def test_restore_reads_parquet_int64_durations_as_micros() -> None:
     assert restored["d"][0] == dt.timedelta(seconds=1.5)
     assert restored["l"][0].to_list() == [dt.timedelta(milliseconds=2)]
     assert restored["st"][0] == {"d": dt.timedelta(microseconds=7), "x": 1}
+
+
+def test_spark_errors_are_glacier_errors() -> None:
+    """So the CLI maps them to exit codes and users catch them with everything else."""
+    from glacier import GlacierError
+    from glacier.spark import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), GlacierError), name

@@ -1,10 +1,13 @@
 """Errors raised by the Spark execution layer.
 
-``SparkTaskError`` is the local base class. It will be re-parented onto Glacier's
-error base class when this subpackage is wired into the core.
+``SparkTaskError`` derives from :class:`~glacier.errors.GlacierError`, so the CLI and users
+handle Spark problems like every other Glacier error. ``glacier.errors`` has no dependencies and
+travels to Spark workers by value with this module (see ``modes.ship_by_value``).
 """
 
 from __future__ import annotations
+
+from glacier.errors import GlacierError
 
 __all__ = [
     "DatabricksConnectNotInstalledError",
@@ -16,7 +19,7 @@ __all__ = [
 ]
 
 
-class SparkTaskError(Exception):
+class SparkTaskError(GlacierError):
     """Base class for every error raised by ``glacier.spark``."""
 
 

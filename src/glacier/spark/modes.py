@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 
+from glacier import errors as glacier_errors
 from glacier.spark import _worker, errors
 from glacier.spark import types as spark_types
 from glacier.spark.errors import FrameTooLargeError, SparkTaskError
@@ -100,7 +101,7 @@ def ship_by_value(task: Any) -> None:
     from pyspark import cloudpickle
 
     spark_pickle: Any = cloudpickle
-    for module in (errors, spark_types, _worker):
+    for module in (glacier_errors, errors, spark_types, _worker):
         spark_pickle.register_pickle_by_value(module)
     task_module = _task_module(task)
     if task_module is not None and not _installed(task_module):
