@@ -4,6 +4,7 @@ The public API is small: a :class:`Provider` makes buckets and executors, ``@exe
 binds functions to compute, and ``@pipeline`` traces a body into a DAG you can ``run()``.
 """
 
+from glacier.core.kinds import ExecutorKind
 from glacier.core.pipeline import Pipeline, pipeline
 from glacier.core.task import Task
 from glacier.errors import (
@@ -21,7 +22,7 @@ from glacier.errors import (
 )
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket, BucketMetadata
-from glacier.resources.executor import Executor, ExecutorKind
+from glacier.resources.executor import Executor
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.result import RunResult, TaskRun
 

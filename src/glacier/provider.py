@@ -12,9 +12,10 @@ from glacier.config.compute import ClusterConfig, ServerlessConfig, VmConfig
 from glacier.config.env import provider_config_from_env
 from glacier.config.provider import ProviderConfig
 from glacier.config.storage import BucketConfig, validate_bucket_name
+from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
-from glacier.resources.executor import Executor, ExecutorKind
+from glacier.resources.executor import Executor
 from glacier.storage.paths import split_uri
 
 if TYPE_CHECKING:

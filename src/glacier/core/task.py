@@ -80,7 +80,7 @@ def _check_spread(
     label: str, executor: Executor, partitioned: bool, by: Sequence[str] | None
 ) -> None:
     """``partitioned``/``by`` say how a task spreads over a cluster; nothing else has them."""
-    from glacier.resources.executor import ExecutorKind
+    from glacier.core.kinds import ExecutorKind
 
     if not partitioned and not by:
         return

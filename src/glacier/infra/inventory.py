@@ -34,9 +34,9 @@ from glacier.config.storage import (
     validate_bucket_name,
 )
 from glacier.core.dag import NodeKind
+from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
-from glacier.resources.executor import ExecutorKind
 
 if TYPE_CHECKING:
     from glacier.core.pipeline import Pipeline

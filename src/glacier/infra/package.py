@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 import glacier
 from glacier.config.base import Cloud
 from glacier.config.compute import LambdaConfig
+from glacier.core.kinds import ExecutorKind
 from glacier.errors import GlacierError
 from glacier.infra import artifacts
 from glacier.infra.inventory import Inventory, build_inventory
-from glacier.resources.executor import ExecutorKind
 
 if TYPE_CHECKING:
     from glacier.core.pipeline import Pipeline

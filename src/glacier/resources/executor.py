@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from glacier.config.base import Config
+from glacier.core.kinds import ExecutorKind
 from glacier.core.task import Task
 
 if TYPE_CHECKING:
@@ -20,13 +20,6 @@ class TaskDecorator(Protocol):
     """What ``executor.task(...)`` returns: turns a function into a :class:`Task`."""
 
     def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
-
-
-class ExecutorKind(StrEnum):
-    LOCAL = "local"
-    SERVERLESS = "serverless"
-    CLUSTER = "cluster"
-    VM = "vm"
 
 
 class Executor:

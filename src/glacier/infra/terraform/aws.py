@@ -7,6 +7,7 @@ import re
 from glacier.config.compute import ClusterConfig, DatabricksConfig, EC2Config, LambdaConfig
 from glacier.config.provider import AwsConfig
 from glacier.config.storage import S3Config
+from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
@@ -25,7 +26,6 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skip
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
-from glacier.resources.executor import ExecutorKind
 
 KEY = ref("aws_kms_key", "glacier")
 EMR_RELEASE = "emr-7.5.0"

@@ -18,6 +18,7 @@ from glacier.config.compute import (
 )
 from glacier.config.provider import AzureConfig
 from glacier.config.storage import AzureBlobConfig
+from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
@@ -36,7 +37,6 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skip
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
-from glacier.resources.executor import ExecutorKind
 
 RG_NAME = ref("azurerm_resource_group", "glacier", "name")
 RG_LOCATION = ref("azurerm_resource_group", "glacier", "location")

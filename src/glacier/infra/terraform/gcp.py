@@ -16,6 +16,7 @@ from glacier.config.compute import (
 )
 from glacier.config.provider import GcpConfig
 from glacier.config.storage import GcsConfig
+from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
@@ -35,7 +36,6 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skip
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
-from glacier.resources.executor import ExecutorKind
 
 DATAPROC_IMAGE = "2.2-debian12"
 READ_ROLE = "roles/storage.objectViewer"

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from glacier.config.compute import DatabricksConfig
+from glacier.core.kinds import ExecutorKind
 from glacier.infra.hcl import Value
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform import databricks
 from glacier.infra.terraform.base import Module
-from glacier.resources.executor import ExecutorKind
 
 
 @dataclass(frozen=True)

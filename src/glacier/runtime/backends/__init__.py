@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import importlib
 
-from glacier.resources.executor import Executor, ExecutorKind
+from glacier.core.kinds import ExecutorKind
+from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
 
 # executor kind -> "module:BackendClass"

@@ -1,0 +1,10 @@
+"""The kinds of compute a task can be bound to: plain data the DAG and every layer above share."""
+
+from enum import StrEnum
+
+
+class ExecutorKind(StrEnum):
+    LOCAL = "local"
+    SERVERLESS = "serverless"
+    CLUSTER = "cluster"
+    VM = "vm"
