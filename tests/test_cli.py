@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -89,7 +90,7 @@ def test_run_prints_progress_summary_and_preview(project: Path) -> None:
     assert written["n"].to_list() == [1, 2, 3, 4, 5]
 
 
-def test_run_passes_params_parsed_as_json_or_strings(project: Path) -> None:
+def test_run_passes_params_parsed_by_annotation(project: Path) -> None:
     code, out, err = invoke(
         "run", f"{project}:numbers", "--param", "threshold=3", "-p", "label=hello world"
     )
@@ -98,6 +99,119 @@ def test_run_passes_params_parsed_as_json_or_strings(project: Path) -> None:
     assert "output['label']: 'hello world'" in out
     written = pl.read_parquet(project.parent / "data" / "curated" / "big.parquet")
     assert written["n"].to_list() == [4, 5]
+
+
+ORDERS = """
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig
+
+provider = Provider(config=LocalConfig(base_path={base!r}))
+orders = provider.bucket(bucket="raw", path="orders.parquet")
+here = provider.local()
+
+
+@here.task()
+def shipped_before(src, day: date, min_qty: int, regions: list[str]) -> pl.LazyFrame:
+    return src.scan().filter(
+        pl.col("day") < day, pl.col("qty") >= min_qty, pl.col("region").is_in(regions)
+    )
+
+
+@pipeline(name="q3")
+def q3(day: date = date(1995, 3, 15), min_qty: int = 0, regions: list[str] = ["EU", "US"]):
+    return {{"orders": shipped_before(orders, day, min_qty, regions), "day": day}}
+"""
+
+
+@pytest.fixture
+def orders_project(tmp_path: Path) -> Path:
+    """A pipeline file whose parameters are a date, an int and a list[str]; returns the file."""
+    base = tmp_path / "data"
+    (base / "raw").mkdir(parents=True)
+    pl.DataFrame(
+        {
+            "day": [date(1995, 3, 1), date(1995, 3, 10), date(1995, 3, 20), date(1995, 4, 2)],
+            "qty": [1, 5, 10, 20],
+            "region": ["EU", "US", "EU", "APAC"],
+        }
+    ).write_parquet(base / "raw" / "orders.parquet")
+    path = tmp_path / "orders_q3.py"
+    path.write_text(ORDERS.format(base=str(base)))
+    return path
+
+
+def test_run_parses_a_date_an_int_and_a_list_by_annotation(orders_project: Path) -> None:
+    code, out, err = invoke("run", f"{orders_project}:q3", "-p", "day=1995-03-15")
+    assert code == 0, err
+    assert "output['orders']: 2 rows x 3 columns" in out
+    assert "output['day']: datetime.date(1995, 3, 15)" in out
+    code, out, err = invoke(
+        "run",
+        str(orders_project),
+        "-p",
+        "day=1995-04-30",
+        "-p",
+        "regions=EU,APAC",
+        "-p",
+        "min_qty=2",
+    )
+    assert code == 0, err
+    assert "output['orders']: 2 rows x 3 columns" in out  # EU 10 and APAC 20
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        (
+            "min_qty=abc",
+            "Error: Parameter 'min_qty' (int) of pipeline 'q3': 'abc' is not a valid int. "
+            "Example: -p min_qty=10",
+        ),
+        (
+            "day=15/03/1995",
+            "Error: Parameter 'day' (date) of pipeline 'q3': '15/03/1995' is not a valid date "
+            "(Invalid isoformat string: '15/03/1995'). Example: -p day=1995-03-15",
+        ),
+        (
+            "min_qty=",
+            "Error: Parameter 'min_qty' (int) of pipeline 'q3': '' is not a valid int.",
+        ),
+    ],
+)
+def test_a_value_that_does_not_parse_exits_2_naming_parameter_type_and_example(
+    orders_project: Path, arg: str, message: str
+) -> None:
+    code, out, err = invoke("run", str(orders_project), "-p", arg)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err + out
+    assert "shipped_before" not in out  # refused before anything ran
+
+
+def test_inspect_prints_defaults_as_p_arguments_that_paste_back(orders_project: Path) -> None:
+    code, out, err = invoke("inspect", str(orders_project))
+    assert code == 0, err
+    lines = [line.split() for line in out.splitlines()]
+    assert ["-p", "day=1995-03-15", "date"] in lines
+    assert ["-p", "min_qty=0", "int"] in lines
+    assert ["-p", "regions=EU,US", "list[str]"] in lines
+    code, out, err = invoke("inspect", str(orders_project), "--json")
+    assert code == 0, err
+    args = [p["arg"] for p in json.loads(out)["cli_params"]]
+    assert args == ["day=1995-03-15", "min_qty=0", "regions=EU,US"]
+    pasted = [part for arg in args for part in ("-p", arg)]
+    code, with_defaults, err = invoke("run", str(orders_project), "--no-cache", *pasted)
+    assert code == 0, err
+    code, without, err = invoke("run", str(orders_project), "--no-cache")
+    assert code == 0, err
+    assert "output['orders']: 2 rows x 3 columns" in with_defaults
+    preview = "output['orders']"
+    assert with_defaults[with_defaults.index(preview) :] == without[without.index(preview) :]
 
 
 def test_run_no_cache_is_accepted(project: Path) -> None:
@@ -336,6 +450,13 @@ def test_subprocess_exit_codes_and_messages(project: Path) -> None:
     assert usage.returncode == 2
     assert "'threshold' is not KEY=VALUE" in usage.stderr
     assert "Traceback" not in usage.stderr
+
+    typed = run_glacier("run", str(project), "-p", "threshold=abc", cwd=project.parent)
+    assert typed.returncode == 2
+    assert "Parameter 'threshold' (int) of pipeline 'numbers': 'abc' is not a valid int" in (
+        typed.stderr
+    )
+    assert "Traceback" not in typed.stderr
 
     inspected = run_glacier("inspect", str(project), "--json", cwd=project.parent)
     assert inspected.returncode == 0

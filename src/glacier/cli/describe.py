@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from glacier.cli.params import param_infos
 from glacier.core.dag import NodeKind
 from glacier.errors import GlacierError
 from glacier.loader import load_pipeline
@@ -51,8 +54,10 @@ def inspect_pipeline(target: str, as_json: bool) -> None:
         return
     console = Console(highlight=False)
     console.print(f"pipeline {info['pipeline']}", markup=False)
-    if info["params"]:
-        console.print(f"params: {json.dumps(info['params'], default=str)}", markup=False)
+    if info["cli_params"]:
+        console.print("params (glacier run TARGET -p NAME=VALUE)", style="bold")
+        for line in _param_lines(info["cli_params"]):
+            console.print(f"  {line}", markup=False)
     _print_table(console, "buckets", info["buckets"], ("address", "roles", "uri", "config"))
     _print_table(console, "executors", info["executors"], ("name", "kind", "config"))
     columns = ("id", "function", "executor", "retries", "timeout", "cache")
@@ -81,6 +86,7 @@ def describe(pipeline: Pipeline) -> dict[str, Any]:
         "params": {
             name: None if p.default is p.empty else p.default for name, p in pipeline.params.items()
         },
+        "cli_params": [asdict(info) for info in param_infos(pipeline)],
         "buckets": [_bucket(b, roles) for b, roles in buckets.values()],
         "executors": [
             {"name": e.name, "kind": e.kind.value, "config": _config(e.config)}
@@ -102,6 +108,25 @@ def describe(pipeline: Pipeline) -> dict[str, Any]:
         "edges": [list(edge) for edge in dag.edges],
         "levels": dag.levels(),
     }
+
+
+def _param_lines(params: list[dict[str, Any]]) -> list[str]:
+    """``-p day=1995-03-15  date``: each default as it would be typed, then the type."""
+    rows = [_param_row(p) for p in params]
+    width = max(len(left) for left, _ in rows)
+    return [f"{left.ljust(width)}  {right}" for left, right in rows]
+
+
+def _param_row(param: dict[str, Any]) -> tuple[str, str]:
+    name, kind = param["name"], param["type"]
+    if param["arg"] is not None:
+        return f"-p {shlex.quote(param['arg'])}", kind
+    if param["error"] is not None:
+        return name, f"{kind}: not settable with -p: {param['error']}"
+    sample = f"e.g. -p {shlex.quote(param['example'])}"
+    if param["required"]:
+        return f"-p {name}=...", f"{kind}, required ({sample})"
+    return f"-p {name}=...", f"{kind}, its default cannot be written as -p text ({sample})"
 
 
 def _bucket(bucket: Bucket, roles: list[str]) -> dict[str, Any]:

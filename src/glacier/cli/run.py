@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import click
 from rich.console import Console
 
 from glacier.cli.display import Progress, print_output, print_summary
+from glacier.cli.params import parse_args
 from glacier.errors import TaskFailed
 from glacier.loader import load_pipeline
 from glacier.runtime.result import RunResult
 
 
-def parse_params(
+def split_params(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, Any]:
-    """``k=v`` pairs; a value that parses as JSON (``3``, ``true``, ``[1,2]``) is that value."""
-    params: dict[str, Any] = {}
+) -> dict[str, str]:
+    """``KEY=VALUE`` pairs as text; the pipeline's annotations parse them once it is loaded."""
+    params: dict[str, str] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip().isidentifier():
             raise click.BadParameter(
                 f"{item!r} is not KEY=VALUE with KEY a parameter name, e.g. --param day=2024-01-01"
             )
-        try:
-            params[key.strip()] = json.loads(raw)
-        except ValueError:
-            params[key.strip()] = raw
+        params[key.strip()] = raw
     return params
 
 
@@ -40,20 +35,23 @@ def parse_params(
     "params",
     multiple=True,
     metavar="KEY=VALUE",
-    callback=parse_params,
-    help="A pipeline parameter; repeat for several. JSON values are parsed, others are strings.",
+    callback=split_params,
+    help="A pipeline parameter; repeat for several. VALUE is parsed by the parameter's "
+    "annotation: -p day=1995-03-15 for a date, -p regions=EU,US for a list[str] "
+    "(`glacier inspect TARGET` lists them).",
 )
 @click.option("--no-cache", is_flag=True, help="Recompute every task instead of reusing outputs.")
-def run(target: str, params: dict[str, Any], no_cache: bool) -> None:
+def run(target: str, params: dict[str, str], no_cache: bool) -> None:
     """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
 
     NAME is a pipeline name or variable; it may be left out when there is only one.
     """
     pipeline = load_pipeline(target)
+    values = parse_args(pipeline, params)
     console = Console(highlight=False)
     try:
         with Progress(console, pipeline) as progress:
-            result = pipeline.run(cache=not no_cache, on_event=progress.on_event, **params)
+            result = pipeline.run(cache=not no_cache, on_event=progress.on_event, **values)
     except TaskFailed as exc:
         if isinstance(exc.result, RunResult):
             print_summary(console, exc.result)
