@@ -317,6 +317,30 @@ def test_several_pipelines_need_a_name(tmp_path: Path, project: Path) -> None:
     assert "output: 5 rows x 1 columns" in out
 
 
+def test_run_finds_pipelines_built_in_a_loop_by_their_name(tmp_path: Path, project: Path) -> None:
+    """`project` writes the data under tmp_path; the file here builds pipelines in a loop."""
+    path = tmp_path / "per_threshold.py"
+    path.write_text(
+        PIPELINE.format(base=str(tmp_path / "data"))
+        + "\n\ndef make(limit):\n"
+        + "    def body():\n"
+        + "        return keep_big(load(raw), limit)\n"
+        + "    return body\n\n\n"
+        + "by_limit = {}\n"
+        + "for limit in (1, 3):\n"
+        + '    by_limit[limit] = pipeline(name=f"above_{limit}")(make(limit))\n'
+    )
+    code, out, err = invoke("run", f"{path}:above_3")
+    assert code == 0, err
+    assert "output: 2 rows x 1 columns" in out
+    code, _, err = invoke("run", f"{path}:above_2")
+    assert code == 2
+    assert (
+        "has no pipeline named 'above_2'. Its pipelines: numbers, above_1 (in by_limit[1]), "
+        "above_3 (in by_limit[3])." in err
+    )
+
+
 # --- graph and inspect --------------------------------------------------------------------------
 
 

@@ -107,3 +107,77 @@ def test_errors_while_loading_keep_their_cause(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="RuntimeError: no") as info:
         load_pipeline(str(path))
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+LOOP = """
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig
+
+provider = Provider(config=LocalConfig(base_path={base!r}))
+here = provider.local()
+REGIONS = ["eu", "us"]
+
+
+@here.task()
+def count(region: str) -> str:
+    return region
+
+
+def make(region):
+    def body():
+        return count(region)
+
+    return body
+
+
+by_region = {{}}
+for region in REGIONS:
+    by_region[region] = pipeline(name=f"daily_{{region}}")(make(region))
+weekly = [pipeline(name=f"weekly_{{region}}")(make(region)) for region in REGIONS]
+nested = {{"monthly": (pipeline(name="monthly_eu")(make("eu")),)}}
+"""
+
+
+def test_pipelines_built_in_a_loop_or_kept_in_containers_are_found_by_name(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "regional_flows.py"
+    path.write_text(LOOP.format(base=str(tmp_path / "data")))
+    for name in ("daily_eu", "daily_us", "weekly_eu", "weekly_us", "monthly_eu"):
+        found = load_pipeline(f"{path}:{name}")
+        assert found.name == name
+        assert found.run().output == name.rsplit("_", 1)[1]
+    listing = (
+        "defines 5 pipelines: daily_eu (in by_region['eu']), daily_us (in by_region['us']), "
+        "weekly_eu (in weekly[0]), weekly_us (in weekly[1]), monthly_eu (in "
+        "nested['monthly'][0])."
+    )
+    with pytest.raises(TargetError, match=re.escape(listing)):
+        load_pipeline(str(path))
+
+
+def test_an_unknown_name_lists_the_names_that_exist(tmp_path: Path) -> None:
+    path = tmp_path / "regional_unknown.py"
+    path.write_text(LOOP.format(base=str(tmp_path / "data")))
+    with pytest.raises(TargetError) as info:
+        load_pipeline(f"{path}:daily_apac")
+    message = str(info.value)
+    assert f"{path} has no pipeline named 'daily_apac'. Its pipelines: daily_eu (in " in message
+    assert "weekly_us (in weekly[1]), monthly_eu (in nested['monthly'][0])." in message
+    assert "in the dicts, lists and tuples they hold" in message
+
+
+def test_name_beats_variable_and_own_beats_imported(tmp_path: Path) -> None:
+    (tmp_path / "lib_named.py").write_text(BODY.replace('name="first"', 'name="shared"'))
+    path = tmp_path / "crossed.py"
+    path.write_text(
+        BODY.replace('name="first"', 'name="shared"')
+        + '\n\n@pipeline(name="first_pipeline")\ndef other():\n    return one()\n'
+        + "\nfrom lib_named import first_pipeline as imported\n"
+    )
+    # 'first_pipeline' is one pipeline's name= and another's variable: name= wins
+    assert load_pipeline(f"{path}:first_pipeline").fn.__name__ == "other"
+    # 'shared' names this module's pipeline and the imported one: this module's wins
+    chosen = load_pipeline(f"{path}:shared")
+    assert chosen.fn.__module__ == "crossed"
+    assert load_pipeline(f"{path}:imported").fn.__module__ == "lib_named"

@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -66,37 +67,98 @@ def load_module(ref: str) -> ModuleType:
 
 
 def select_pipeline(module: ModuleType, name: str | None, where: str) -> Pipeline:
-    """The pipeline called ``name`` (pipeline name or variable), or the module's only one."""
+    """The pipeline called ``name``, or the module's only one.
+
+    ``name`` is matched against each pipeline's ``name=`` first, then against module-level
+    variable names; the module's own pipelines win over ones it imported.
+    """
     found = pipelines_in(module)
     if name is not None:
-        matches = {id(p): p for var, p in found.items() if name in (var, p.name)}
-        if len(matches) == 1:
-            return next(iter(matches.values()))
-        raise TargetError(
-            f"{where} has no pipeline named {name!r}. Its pipelines: {_names(found) or 'none'}."
-        )
-    own = {v: p for v, p in found.items() if p.fn.__module__ == module.__name__} or found
-    distinct = {id(p): p for p in own.values()}
+        return _by_name(module, found, name, where)
+    own = _own(module, found) or found
+    distinct = _distinct(own)
     if len(distinct) == 1:
-        return next(iter(distinct.values()))
+        return distinct[0]
     if not distinct:
         raise TargetError(
-            f"{where} defines no pipeline. Decorate a function with @pipeline at module level."
+            f"{where} defines no pipeline. Decorate a function with @pipeline at module level, "
+            f"or keep the pipelines you build in a module-level variable, dict or list."
         )
     raise TargetError(
         f"{where} defines {len(distinct)} pipelines: {_names(own)}. Pick one with {where}:NAME."
     )
 
 
+def _by_name(module: ModuleType, found: dict[str, Pipeline], name: str, where: str) -> Pipeline:
+    for matches in (
+        {label: p for label, p in found.items() if p.name == name},
+        {label: p for label, p in found.items() if label == name},
+    ):
+        candidates = _distinct(_own(module, matches) or matches)
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            raise TargetError(
+                f"{where} has {len(candidates)} pipelines named {name!r}: {_names(matches)}. "
+                f"Give them distinct name= values."
+            )
+    raise TargetError(
+        f"{where} has no pipeline named {name!r}. Its pipelines: {_names(found) or 'none'}. "
+        f"(Pipelines are found by name= and by variable, in module-level variables and in the "
+        f"dicts, lists and tuples they hold.)"
+    )
+
+
 def pipelines_in(module: ModuleType) -> dict[str, Pipeline]:
-    """Module-level pipelines by variable name, in definition order."""
-    return {var: obj for var, obj in vars(module).items() if isinstance(obj, Pipeline)}
+    """Module-level pipelines by where they are, in definition order.
+
+    The key is the variable name, or a path into a container held by one
+    (``pipelines['eu']``, ``daily[0]``), so pipelines built in a loop are found too.
+    """
+    found: dict[str, Pipeline] = {}
+    seen: set[int] = set()
+    for var, obj in vars(module).items():
+        if not var.startswith("__"):
+            _collect(obj, var, found, seen, _CONTAINER_DEPTH)
+    return found
+
+
+_CONTAINER_DEPTH = 3
+
+
+def _collect(
+    obj: object, label: str, found: dict[str, Pipeline], seen: set[int], depth: int
+) -> None:
+    if isinstance(obj, Pipeline):
+        found.setdefault(label, obj)
+        return
+    if depth == 0 or id(obj) in seen:
+        return
+    items: Iterable[tuple[str, object]]
+    if isinstance(obj, dict):
+        items = ((f"{label}[{key!r}]", value) for key, value in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = ((f"{label}[{i}]", value) for i, value in enumerate(obj))
+    else:
+        return
+    seen.add(id(obj))
+    for item_label, value in items:
+        _collect(value, item_label, found, seen, depth - 1)
+
+
+def _own(module: ModuleType, found: dict[str, Pipeline]) -> dict[str, Pipeline]:
+    return {label: p for label, p in found.items() if p.fn.__module__ == module.__name__}
+
+
+def _distinct(found: dict[str, Pipeline]) -> list[Pipeline]:
+    return list({id(p): p for p in found.values()}.values())
 
 
 def _names(found: dict[str, Pipeline]) -> str:
     seen: dict[int, str] = {}
-    for var, p in found.items():
-        seen.setdefault(id(p), p.name if p.name == var else f"{p.name} (variable {var})")
+    for label, p in found.items():
+        where = f"variable {label}" if label.isidentifier() else f"in {label}"
+        seen.setdefault(id(p), p.name if p.name == label else f"{p.name} ({where})")
     return ", ".join(seen.values())
 
 
