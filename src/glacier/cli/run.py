@@ -44,7 +44,8 @@ def split_params(
 def run(target: str, params: dict[str, str], no_cache: bool) -> None:
     """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
 
-    NAME is a pipeline name or variable; it may be left out when there is only one.
+    NAME is a pipeline's name= (also of pipelines kept in a module-level dict or list, as
+    when built in a loop) or its variable; it may be left out when there is only one.
     """
     pipeline = load_pipeline(target)
     values = parse_args(pipeline, params)
