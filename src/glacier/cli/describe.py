@@ -47,7 +47,8 @@ def graph(target: str, fmt: str, out: Path | None) -> None:
 @click.argument("target")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 def inspect_pipeline(target: str, as_json: bool) -> None:
-    """List the buckets, executors, tasks, edges and levels of the pipeline TARGET."""
+    """List the parameters (as -p arguments), buckets, executors, tasks, edges and levels of
+    the pipeline TARGET."""
     info = describe(load_pipeline(target))
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
