@@ -206,8 +206,8 @@ def parse_args(pipeline: Pipeline, raw: Mapping[str, str]) -> dict[str, Any]:
 
 
 def parse_value(raw: str, tp: Any) -> Any:
-    """``raw`` as a value of ``tp``; ``_Invalid`` if it is not one, ``ParamValueError`` if
-    ``tp`` is not a type ``-p`` parses."""
+    """``raw`` as a value of ``tp``: a ``ValueError`` saying why if it is not one, a
+    :class:`ParamValueError` if ``tp`` is not a type ``-p`` parses."""
     return _parser(tp)(raw)
 
 
