@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from glacier.core.dag import NodeKind
+from glacier.core.dag import SinkNode, SourceNode, TaskNode
 from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
 from glacier.runtime.plan import Handoff, build_plan
@@ -84,16 +84,15 @@ def picture(pipeline: Pipeline) -> Picture:
     members: dict[str, list[VizNode]] = {}
     executors: dict[str, Executor] = {}
     for node_id in dag.topological_order():
-        node = dag[node_id]
-        if node.kind is NodeKind.TASK:
-            assert node.executor is not None
-            viz_node = VizNode(ids.take("t_" + node_id), node.label, storage=False)
-            executors.setdefault(node.executor.name, node.executor)
-            members.setdefault(node.executor.name, []).append(viz_node)
-        else:
-            prefix = "src_" if node.kind is NodeKind.SOURCE else "sink_"
-            viz_node = VizNode(ids.take(prefix + node.label), node.label, storage=True)
-            storage.append(viz_node)
+        match node := dag[node_id]:
+            case TaskNode(executor=executor):
+                viz_node = VizNode(ids.take("t_" + node_id), node.label, storage=False)
+                executors.setdefault(executor.name, executor)
+                members.setdefault(executor.name, []).append(viz_node)
+            case SourceNode() | SinkNode():
+                prefix = "src_" if isinstance(node, SourceNode) else "sink_"
+                viz_node = VizNode(ids.take(prefix + node.label), node.label, storage=True)
+                storage.append(viz_node)
         node_ids[node_id] = viz_node.id
     groups = tuple(
         VizGroup(
@@ -109,7 +108,7 @@ def picture(pipeline: Pipeline) -> Picture:
         VizEdge(
             node_ids[src],
             node_ids[dst],
-            staged=handoff.get(src) is Handoff.STAGED and dag[dst].kind is not NodeKind.SINK,
+            staged=handoff.get(src) is Handoff.STAGED and not isinstance(dag[dst], SinkNode),
         )
         for src, dst in _ordered_edges(pipeline)
     )

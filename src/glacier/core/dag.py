@@ -10,7 +10,7 @@ import graphlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from glacier.errors import DagCycleError, PipelineDefinitionError
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 
 class NodeKind(StrEnum):
+    """The variant's name, for reports and JSON."""
+
     SOURCE = "source"
     TASK = "task"
     SINK = "sink"
@@ -40,34 +42,77 @@ class ParamRef:
     name: str
 
 
-@dataclass(eq=False)
-class Node:
-    """One step. ``args``/``kwargs`` hold constants, :class:`Ref` and :class:`ParamRef`."""
+@dataclass(frozen=True, eq=False)
+class SourceNode:
+    """A bucket the body reads: no compute of its own, its consumers scan it."""
 
     id: str
-    kind: NodeKind
-    task: Task[..., Any] | None = None
-    bucket: Bucket | None = None
-    executor: Executor | None = None
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    bucket: Bucket
+    kind: ClassVar[NodeKind] = NodeKind.SOURCE
 
     @property
     def label(self) -> str:
-        if self.task is not None:
-            return self.id
-        assert self.bucket is not None
         return self.bucket.address
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "kind": self.kind.value}
-        if self.task is not None:
-            out["task"] = self.task.qualified_name
-        if self.bucket is not None:
-            out["bucket"] = self.bucket.address
-        if self.executor is not None:
-            out["executor"] = self.executor.name
-        return out
+        return {"id": self.id, "kind": self.kind.value, "bucket": self.bucket.address}
+
+
+@dataclass(frozen=True, eq=False)
+class TaskNode:
+    """A task call. ``args``/``kwargs`` hold constants, :class:`Ref` and :class:`ParamRef`."""
+
+    id: str
+    task: Task[..., Any]
+    executor: Executor
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[NodeKind] = NodeKind.TASK
+
+    @property
+    def label(self) -> str:
+        return self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "task": self.task.qualified_name,
+            "executor": self.executor.name,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class SinkNode:
+    """``bucket.write(output)`` in a body, run where the producer ran.
+
+    ``args`` is the one :class:`Ref` to the producer; ``kwargs`` holds ``partition_by``.
+    """
+
+    id: str
+    bucket: Bucket
+    executor: Executor
+    args: tuple[Ref]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[NodeKind] = NodeKind.SINK
+
+    @property
+    def label(self) -> str:
+        return self.bucket.address
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "bucket": self.bucket.address,
+            "executor": self.executor.name,
+        }
+
+
+Node = SourceNode | TaskNode | SinkNode
+"""One step of the graph; ``match`` on the variant to reach its fields."""
+
+N = TypeVar("N", SourceNode, TaskNode, SinkNode)
 
 
 class DAG:
@@ -99,7 +144,7 @@ class DAG:
     def edges(self) -> list[tuple[str, str]]:
         return [(src, dst) for dst, srcs in self._preds.items() for src in srcs]
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: N) -> N:
         if node.id in self._nodes:
             raise PipelineDefinitionError(
                 f"Node {node.id!r} is already in the graph; node ids must be unique."

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from glacier.core.dag import DAG, NodeKind
+from glacier.core.dag import DAG, TaskNode
 from glacier.core.trace import Tracer, current_tracer
 from glacier.errors import ParameterError, PipelineDefinitionError
 
@@ -46,7 +46,7 @@ class Pipeline:
             result = fn(**{p: tracer.param(p) for p in self.signature.parameters})
         self.dag: DAG = tracer.dag
         self.output = tracer.capture_output(result)
-        if not any(n.kind is NodeKind.TASK for n in self.dag):
+        if not any(isinstance(n, TaskNode) for n in self.dag):
             raise PipelineDefinitionError(
                 f"Pipeline {self.name!r} calls no task. Call functions decorated with "
                 f"@executor.task() in its body."

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from glacier.core.dag import DAG, Node, NodeKind, ParamRef, Ref
+from glacier.core.dag import DAG, ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.errors import PipelineDefinitionError
 
 if TYPE_CHECKING:
@@ -154,9 +154,8 @@ class Tracer:
                 f"the pipeline body."
             ) from None
         node = self.dag.add_node(
-            Node(
+            TaskNode(
                 id=self._unique(".".join([*self._scopes, task.name])),
-                kind=NodeKind.TASK,
                 task=task,
                 executor=task.executor,
                 args=tuple(self._capture(a, task.name) for a in args),
@@ -178,6 +177,7 @@ class Tracer:
             )
         self._check_own(value, f"{bucket.address}.write()")
         producer = self.dag[value._glacier_ref.node]
+        assert isinstance(producer, TaskNode), "a placeholder's Ref names the task it stands for"
         node_id = f"write:{bucket.address}"
         if node_id in self.dag:
             raise PipelineDefinitionError(
@@ -185,9 +185,8 @@ class Tracer:
                 f"{producer.id!r}). Each run may write a bucket path once; write to another path."
             )
         node = self.dag.add_node(
-            Node(
+            SinkNode(
                 id=node_id,
-                kind=NodeKind.SINK,
                 bucket=bucket,
                 executor=producer.executor,
                 args=(Ref(producer.id),),
@@ -231,12 +230,12 @@ class Tracer:
         key = id(bucket)
         if key not in self._sources:
             node = self.dag.add_node(
-                Node(id=self._unique(f"read:{bucket.address}"), kind=NodeKind.SOURCE, bucket=bucket)
+                SourceNode(id=self._unique(f"read:{bucket.address}"), bucket=bucket)
             )
             self._sources[key] = node.id
         return self._sources[key]
 
-    def _connect(self, node: Node) -> None:
+    def _connect(self, node: TaskNode | SinkNode) -> None:
         for ref in iter_refs((node.args, node.kwargs)):
             if isinstance(ref, Ref):
                 self.dag.add_edge(ref.node, node.id)

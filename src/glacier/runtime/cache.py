@@ -21,7 +21,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from glacier.core.dag import DAG, NodeKind, ParamRef, Ref
+from glacier.core.dag import DAG, ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import resolve
 from glacier.errors import GlacierError
 from glacier.runtime.staging import StagedFrame, staging_bucket
@@ -42,12 +42,11 @@ def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
     configs: dict[int, str] = {}
     for node_id in dag.topological_order():
         node = dag[node_id]
-        if node.kind is NodeKind.SOURCE:
-            assert node.bucket is not None
+        if isinstance(node, SourceNode):
             keys[node_id] = _source_key(node.bucket)
             continue
         inputs = [keys[p] for p in dag.predecessors(node_id)]
-        if None in inputs or (node.task is not None and not node.task.cache):
+        if None in inputs or (isinstance(node, TaskNode) and not node.task.cache):
             keys[node_id] = None
             continue
 
@@ -59,18 +58,18 @@ def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
         parts: list[str] = [node.kind.value, *map(str, inputs)]
         parts.append(value_digest(resolve(node.args, lookup)))
         parts.append(value_digest(sorted(resolve(node.kwargs, lookup).items())))
-        if node.task is not None:
+        if isinstance(node, TaskNode):
             fn = node.task.fn
             if id(fn) not in code:
                 code[id(fn)] = code_fingerprint(fn)
             parts.append(code[id(fn)])
-        if node.bucket is not None:
+        if isinstance(node, SinkNode):
             parts.append(node.bucket.address)
-        if (executor := node.executor) is not None:
-            if id(executor) not in configs:
-                config = executor.config
-                configs[id(executor)] = _json(config.to_dict() if config else None)
-            parts += [executor.kind.value, configs[id(executor)]]
+        executor = node.executor
+        if id(executor) not in configs:
+            config = executor.config
+            configs[id(executor)] = _json(config.to_dict() if config else None)
+        parts += [executor.kind.value, configs[id(executor)]]
         keys[node_id] = _digest("\0".join(parts))
     return keys
 

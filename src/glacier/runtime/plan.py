@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from glacier.core.dag import DAG, Node, NodeKind, Ref
+from glacier.core.dag import DAG, Node, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import iter_refs
 
 if TYPE_CHECKING:
@@ -43,13 +43,13 @@ class Unit:
 
     id: str
     executor: Executor
-    nodes: list[Node]
+    nodes: list[TaskNode | SinkNode]
     deps: set[str] = field(default_factory=set)
     timeout: float | None = None
     """The strictest timeout of its tasks: one attempt of the unit may not exceed it."""
 
     @property
-    def root(self) -> Node:
+    def root(self) -> TaskNode | SinkNode:
         return self.nodes[-1]
 
 
@@ -68,15 +68,14 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
     handoff = {
         n.id: _handoff(dag, n, n.id in returned, shares_process)
         for n in dag
-        if n.kind is not NodeKind.SOURCE
+        if not isinstance(n, SourceNode)
     }
     units: dict[str, Unit] = {}
     owner: dict[str, Unit] = {}  # node -> its unit; a unit grows in place, so this is linear
     for node_id in dag.topological_order():
         node = dag[node_id]
-        if node.kind is NodeKind.SOURCE:
+        if isinstance(node, SourceNode):
             continue
-        assert node.executor is not None
         preds = dag.predecessors(node_id)
         fused = [owner[p] for p in preds if handoff.get(p) is Handoff.MEMORY]
         if shares_process(node.executor):
@@ -94,11 +93,7 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
         owner[node_id] = unit
         units[node_id] = unit
     unit_of = {node_id: unit.id for node_id, unit in owner.items()}
-    policy = {
-        n.id: n.task if n.task is not None else _producer(dag, n).task
-        for n in dag
-        if n.kind is not NodeKind.SOURCE
-    }
+    policy = {n.id: _policy(dag, n) for n in dag if not isinstance(n, SourceNode)}
     dependents: dict[str, list[str]] = {uid: [] for uid in units}
     for unit in units.values():
         limits = [t.timeout for n in unit.nodes if (t := policy[n.id]) and t.timeout]
@@ -119,18 +114,28 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
     )
 
 
-def _producer(dag: DAG, sink: Node) -> Node:
-    return dag[dag.predecessors(sink.id)[0]]
+def _policy(dag: DAG, node: Node) -> Task[..., Any] | None:
+    """A task governs itself; a sink follows its producer."""
+    match node:
+        case TaskNode(task=task):
+            return task
+        case SinkNode(args=(producer,)):
+            return _policy(dag, dag[producer.node])
+        case SourceNode():
+            return None
+
+
+def _executor(node: Node) -> Executor | None:
+    return None if isinstance(node, SourceNode) else node.executor
 
 
 def _handoff(
-    dag: DAG, node: Node, returned: bool, shares_process: Callable[[Executor], bool]
+    dag: DAG, node: TaskNode | SinkNode, returned: bool, shares_process: Callable[[Executor], bool]
 ) -> Handoff:
-    if node.kind is NodeKind.SINK:
+    if isinstance(node, SinkNode):
         return Handoff.SINK
     consumers = dag.successors(node.id)
-    assert node.executor is not None
-    if len(consumers) == 1 and not returned and dag[consumers[0]].executor is node.executor:
+    if len(consumers) == 1 and not returned and _executor(dag[consumers[0]]) is node.executor:
         return Handoff.MEMORY
     if not consumers and returned and shares_process(node.executor):
         return Handoff.COLLECT
