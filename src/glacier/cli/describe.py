@@ -18,7 +18,7 @@ from glacier.viz import render
 
 if TYPE_CHECKING:
     from glacier.config.base import Config
-    from glacier.core.pipeline import Pipeline
+    from glacier.pipelines import Pipeline
     from glacier.resources.bucket import Bucket
     from glacier.resources.executor import Executor
 

@@ -24,7 +24,7 @@ from glacier.runtime.result import SUMMARY_COLUMNS, RunResult
 from glacier.runtime.table import TASK_CELLS
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
+    from glacier.pipelines import Pipeline
 
 STATUS_STYLE = {
     Status.PENDING: "dim",

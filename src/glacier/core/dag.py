@@ -10,14 +10,14 @@ import graphlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
+from glacier.core.specs import ExecutorSpec, SourceSpec, TaskSpec
 from glacier.errors import DagCycleError, PipelineDefinitionError
 
-if TYPE_CHECKING:
-    from glacier.core.task import Task
-    from glacier.resources.bucket import Bucket
-    from glacier.resources.executor import Executor
+S = TypeVar("S", bound=SourceSpec)
+T = TypeVar("T", bound=TaskSpec)
+E = TypeVar("E", bound=ExecutorSpec)
 
 
 class NodeKind(StrEnum):
@@ -43,11 +43,11 @@ class ParamRef:
 
 
 @dataclass(frozen=True, eq=False)
-class SourceNode:
+class SourceNode(Generic[S]):
     """A bucket the body reads: no compute of its own, its consumers scan it."""
 
     id: str
-    bucket: Bucket
+    bucket: S
     kind: ClassVar[NodeKind] = NodeKind.SOURCE
 
     @property
@@ -59,12 +59,12 @@ class SourceNode:
 
 
 @dataclass(frozen=True, eq=False)
-class TaskNode:
+class TaskNode(Generic[T, E]):
     """A task call. ``args``/``kwargs`` hold constants, :class:`Ref` and :class:`ParamRef`."""
 
     id: str
-    task: Task[..., Any]
-    executor: Executor
+    task: T
+    executor: E
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     kind: ClassVar[NodeKind] = NodeKind.TASK
@@ -83,15 +83,15 @@ class TaskNode:
 
 
 @dataclass(frozen=True, eq=False)
-class SinkNode:
+class SinkNode(Generic[S, E]):
     """``bucket.write(output)`` in a body, run where the producer ran.
 
     ``args`` is the one :class:`Ref` to the producer; ``kwargs`` holds ``partition_by``.
     """
 
     id: str
-    bucket: Bucket
-    executor: Executor
+    bucket: S
+    executor: E
     args: tuple[Ref]
     kwargs: dict[str, Any] = field(default_factory=dict)
     kind: ClassVar[NodeKind] = NodeKind.SINK
@@ -109,17 +109,21 @@ class SinkNode:
         }
 
 
-Node = SourceNode | TaskNode | SinkNode
-"""One step of the graph; ``match`` on the variant to reach its fields."""
+Node = SourceNode[S] | TaskNode[T, E] | SinkNode[S, E]
+"""One step of the graph; ``match`` on the variant to reach its fields.
 
-N = TypeVar("N", SourceNode, TaskNode, SinkNode)
+Generic in what the nodes hold, so the layers above see their own bucket, task and executor
+classes while this module knows only the Protocols in :mod:`glacier.core.specs`.
+"""
+
+AnyNode = TypeVar("AnyNode", bound="Node[Any, Any, Any]")
 
 
-class DAG:
+class DAG(Generic[S, T, E]):
     """Nodes keyed by id, with edges from producer to consumer."""
 
     def __init__(self) -> None:
-        self._nodes: dict[str, Node] = {}
+        self._nodes: dict[str, Node[S, T, E]] = {}
         self._preds: dict[str, list[str]] = {}
         self._succs: dict[str, list[str]] = {}
         self._levels: list[list[str]] | None = None  # cached until the graph changes
@@ -127,24 +131,24 @@ class DAG:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def __iter__(self) -> Iterator[Node]:
+    def __iter__(self) -> Iterator[Node[S, T, E]]:
         return iter(self._nodes.values())
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._nodes
 
-    def __getitem__(self, node_id: str) -> Node:
+    def __getitem__(self, node_id: str) -> Node[S, T, E]:
         return self._nodes[node_id]
 
     @property
-    def nodes(self) -> dict[str, Node]:
+    def nodes(self) -> dict[str, Node[S, T, E]]:
         return dict(self._nodes)
 
     @property
     def edges(self) -> list[tuple[str, str]]:
         return [(src, dst) for dst, srcs in self._preds.items() for src in srcs]
 
-    def add_node(self, node: N) -> N:
+    def add_node(self, node: AnyNode) -> AnyNode:
         if node.id in self._nodes:
             raise PipelineDefinitionError(
                 f"Node {node.id!r} is already in the graph; node ids must be unique."

@@ -11,14 +11,14 @@ import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from glacier.core.dag import DAG, ParamRef, Ref, SinkNode, SourceNode, TaskNode
+from glacier.core.specs import ExecutorSpec, SourceSpec, TaskSpec, is_source
 from glacier.errors import PipelineDefinitionError
 
-if TYPE_CHECKING:
-    from glacier.core.task import Task
-    from glacier.resources.bucket import Bucket
+TracedDAG = DAG[SourceSpec, TaskSpec, ExecutorSpec]
+"""A traced graph as core sees it: its nodes hold whatever implements the specs."""
 
 _CURRENT: ContextVar[Tracer | None] = ContextVar("glacier_tracer", default=None)
 
@@ -116,7 +116,7 @@ class Tracer:
 
     def __init__(self, pipeline: str) -> None:
         self.pipeline = pipeline
-        self.dag = DAG()
+        self.dag = TracedDAG()
         self._scopes: list[str] = []
         self._sources: dict[int, str] = {}
         self._counts: dict[str, int] = {}
@@ -142,7 +142,7 @@ class Tracer:
         return Placeholder(self, ParamRef(name))
 
     def record_task(
-        self, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, task: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Placeholder:
         """Check the call against the task's signature, then add a task node."""
         try:
@@ -166,7 +166,7 @@ class Tracer:
         return Placeholder(self, Ref(node.id))
 
     def record_sink(
-        self, bucket: Bucket, value: object, partition_by: Sequence[str] | None = None
+        self, bucket: SourceSpec, value: object, partition_by: Sequence[str] | None = None
     ) -> None:
         """``bucket.write(placeholder)`` in a body: a sink run where the producer ran."""
         if not isinstance(value, Placeholder) or not isinstance(value._glacier_ref, Ref):
@@ -200,12 +200,10 @@ class Tracer:
         return self._capture(value, "the pipeline's return value")
 
     def _capture(self, value: object, where: str) -> object:
-        from glacier.resources.bucket import Bucket
-
         if isinstance(value, Placeholder):
             self._check_own(value, where)
             return value._glacier_ref
-        if isinstance(value, Bucket):
+        if is_source(value):
             return Ref(self._source(value))
         if isinstance(value, (list, tuple)):
             return type(value)(self._capture(v, where) for v in value)
@@ -226,7 +224,7 @@ class Tracer:
                 f"pipelines; call the other pipeline inside this one to inline it."
             )
 
-    def _source(self, bucket: Bucket) -> str:
+    def _source(self, bucket: SourceSpec) -> str:
         key = id(bucket)
         if key not in self._sources:
             node = self.dag.add_node(
@@ -235,7 +233,9 @@ class Tracer:
             self._sources[key] = node.id
         return self._sources[key]
 
-    def _connect(self, node: TaskNode | SinkNode) -> None:
+    def _connect(
+        self, node: TaskNode[TaskSpec, ExecutorSpec] | SinkNode[SourceSpec, ExecutorSpec]
+    ) -> None:
         for ref in iter_refs((node.args, node.kwargs)):
             if isinstance(ref, Ref):
                 self.dag.add_edge(ref.node, node.id)

@@ -39,9 +39,9 @@ from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
     from glacier.provider import Provider
     from glacier.resources.executor import Executor
+    from glacier.resources.graph import BoundPipeline as Pipeline
 
 PLAN_VERSION = 1
 LOG_RETENTION_DAYS = 365

@@ -21,7 +21,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from glacier.core.dag import DAG, ParamRef, Ref, SinkNode, SourceNode, TaskNode
+from glacier.core.dag import ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import resolve
 from glacier.errors import GlacierError
 from glacier.runtime.staging import StagedFrame, staging_bucket
@@ -29,12 +29,13 @@ from glacier.runtime.staging import StagedFrame, staging_bucket
 if TYPE_CHECKING:
     from glacier.provider import Provider
     from glacier.resources.bucket import Bucket
+    from glacier.resources.graph import Graph
 
 CACHE_PREFIX = "cache"
 _PLAIN = (int, float, str, bytes, bool, type(None))
 
 
-def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
+def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
     """The cache key of every node, or None where its output cannot be reused."""
     keys: dict[str, str | None] = {}
     # Many nodes share a function and an executor: hash each once per run.

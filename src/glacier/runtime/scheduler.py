@@ -24,16 +24,17 @@ from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import Cache, node_keys
 from glacier.runtime.events import RunEvent, Status
-from glacier.runtime.plan import Handoff, Plan, Unit
+from glacier.runtime.plan import Handoff, Plan, Unit, plan_for
 from glacier.runtime.report import build_report, write_report
 from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.staging import StagedFrame, Staging
 from glacier.runtime.worker import Outcome
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
     from glacier.provider import Provider
     from glacier.resources.executor import Executor
+    from glacier.resources.graph import BoundPipeline as Pipeline
+    from glacier.resources.graph import WorkNode
 
 MODES = ("local",)
 
@@ -78,7 +79,7 @@ class _Run:
         self.services = RunServices(self.run_id, threads=min(32, (os.cpu_count() or 1) + 4))
         self.backends: dict[int, Backend] = {}
         self.stagings: dict[int, Staging] = {}
-        self.plan: Plan = pipeline.execution_plan
+        self.plan: Plan = plan_for(pipeline)
         self.values: dict[str, Any] = {
             n.id: n.bucket for n in pipeline.dag if isinstance(n, SourceNode)
         }
@@ -93,7 +94,7 @@ class _Run:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _record(self, node: TaskNode | SinkNode) -> TaskRun:
+    def _record(self, node: WorkNode) -> TaskRun:
         return TaskRun(
             name=node.id,
             kind=node.kind.value,

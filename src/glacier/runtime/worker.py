@@ -17,8 +17,8 @@ import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
 from glacier.core.trace import resolve
-from glacier.runtime.plan import Handoff, Unit
 from glacier.runtime.staging import StagedFrame
+from glacier.runtime.units import Handoff, Unit
 
 if TYPE_CHECKING:
     from glacier.resources.bucket import Bucket

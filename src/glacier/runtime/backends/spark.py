@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from glacier.config.compute import SparkConfig
-from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
+from glacier.core.dag import ParamRef, Ref, SinkNode
 from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
@@ -34,6 +34,7 @@ from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
     from glacier.resources.executor import Executor
+    from glacier.resources.graph import TaskCall, WorkNode
     from glacier.spark._worker import BoundTask
     from glacier.spark.session import SparkSettings
 
@@ -88,7 +89,7 @@ class SparkBackend(Backend):
         staging = job.staging()
         values: dict[str, Any] = {}
         outcome = Outcome(ok=True)
-        node: TaskNode | SinkNode | None = None
+        node: WorkNode | None = None
         try:
             for node in job.unit.nodes:
                 start = time.perf_counter()
@@ -107,7 +108,11 @@ class SparkBackend(Backend):
         return outcome
 
     def _task(
-        self, node: TaskNode, values: dict[str, Any], job: Job, staging: Staging
+        self,
+        node: TaskCall,
+        values: dict[str, Any],
+        job: Job,
+        staging: Staging,
     ) -> StagedFrame:
         from glacier.spark.modes import run_spark_task
 
@@ -131,14 +136,17 @@ class SparkBackend(Backend):
             bound,
             _uris(_value(values, job, frames[0])),
             out_dir,
-            partitioned=task.partitioned,
-            by=task.by,
+            partitioned=task.options.partitioned,
+            by=task.options.by,
         )
         return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
 
 
 def _bind(
-    node: TaskNode, frame: Ref, value: Callable[[Ref], Any], params: Mapping[str, Any]
+    node: TaskCall,
+    frame: Ref,
+    value: Callable[[Ref], Any],
+    params: Mapping[str, Any],
 ) -> BoundTask:
     """The task with its other arguments resolved now: only plain data travels to Spark."""
     from glacier.spark._worker import BoundTask
