@@ -25,7 +25,7 @@ from glacier.resources.bucket import Bucket, BucketMetadata
 from glacier.resources.executor import Executor
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.result import RunResult, TaskRun
-from glacier.version import __version__
+from glacier.version import __version__ as __version__
 
 __all__ = [
     "Bucket",
@@ -50,6 +50,5 @@ __all__ = [
     "TaskOutOfMemory",
     "TaskRun",
     "TaskTimeout",
-    "__version__",
     "pipeline",
 ]
