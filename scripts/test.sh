@@ -13,6 +13,7 @@ bash scripts/install-checkov.sh        # checkov in its own venv: it pins a conf
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/mypy
+PYTHONPATH=src .venv/bin/lint-imports   # the layer contract in pyproject.toml
 
 bash scripts/test-databricks.sh        # databricks-connect needs an environment of its own
 .venv/bin/python -m pytest "$@"

@@ -13,7 +13,7 @@ import pytest
 
 from glacier import Pipeline, Provider, pipeline, viz
 from glacier.config import ClusterConfig, LocalConfig, ServerlessConfig
-from glacier.core.dag import NodeKind
+from glacier.core.dag import TaskNode
 from glacier.errors import ConfigError
 
 ODD = 'odd "name" [x] {y} (z) <w> |v| #1'
@@ -112,15 +112,14 @@ def test_mermaid_draws_every_node_edge_and_one_group_per_executor(demo: Pipeline
     assert labels == {n.label for n in dag}
     assert len(nodes) == len(dag)
 
-    executors = {n.executor.label for n in dag if n.kind is NodeKind.TASK and n.executor}
+    executors = {n.executor.label for n in dag if isinstance(n, TaskNode)}
     groups = parsed["groups"]
     assert isinstance(groups, dict)
     assert sorted(groups.values()) == sorted(executors)
     by_label = {label: (shape, cls, group) for label, shape, cls, group in nodes.values()}
     for node in dag:
         shape, cls, group = by_label[node.label]
-        if node.kind is NodeKind.TASK:
-            assert node.executor is not None
+        if isinstance(node, TaskNode):
             assert shape == "box"
             assert groups[group] == node.executor.label
         else:
@@ -184,7 +183,7 @@ def test_dot_draws_every_node_edge_and_one_cluster_per_executor(demo: Pipeline) 
     labels = {m.group(2).replace('\\"', '"') for m in nodes.values()}
     assert labels == {n.label for n in dag}
     shapes = sorted(m.group(3) for m in nodes.values())
-    storage = sum(1 for n in dag if n.kind is not NodeKind.TASK)
+    storage = sum(1 for n in dag if not isinstance(n, TaskNode))
     assert shapes == ["box"] * (len(dag) - storage) + ["cylinder"] * storage
     clusters = re.findall(r"subgraph (cluster_\w+) \{", text)
     assert len(clusters) == len(set(clusters)) == 3

@@ -5,7 +5,6 @@ binds functions to compute, and ``@pipeline`` traces a body into a DAG you can `
 """
 
 from glacier.core.kinds import ExecutorKind
-from glacier.core.pipeline import Pipeline, pipeline
 from glacier.core.task import Task
 from glacier.errors import (
     ConfigError,
@@ -20,13 +19,13 @@ from glacier.errors import (
     TaskOutOfMemory,
     TaskTimeout,
 )
+from glacier.pipelines import Pipeline, pipeline
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket, BucketMetadata
 from glacier.resources.executor import Executor
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.result import RunResult, TaskRun
-
-__version__ = "0.1.0"
+from glacier.version import __version__ as __version__
 
 __all__ = [
     "Bucket",

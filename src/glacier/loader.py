@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from glacier.core.pipeline import Pipeline
 from glacier.errors import GlacierError
+from glacier.pipelines import Pipeline
 
 _LOADED_BY_GLACIER = "__glacier_loaded_from__"
 

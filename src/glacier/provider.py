@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from glacier.config.base import Cloud, Config
 from glacier.config.compute import ClusterConfig, ServerlessConfig, VmConfig
@@ -16,10 +15,9 @@ from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
 from glacier.resources.executor import Executor
+from glacier.storage import store_for
+from glacier.storage.base import ObjectStore
 from glacier.storage.paths import split_uri
-
-if TYPE_CHECKING:
-    from glacier.storage.base import ObjectStore
 
 DEFAULT_STAGING_BUCKET = "glacier-staging"
 
@@ -64,8 +62,6 @@ class Provider:
     @functools.cached_property
     def store(self) -> ObjectStore:
         """The object store behind this provider's buckets, opened on first use."""
-        from glacier.storage import store_for
-
         return store_for(self.config)
 
     @property

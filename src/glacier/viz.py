@@ -12,16 +12,16 @@ from __future__ import annotations
 import html as html_lib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
-from glacier.core.dag import NodeKind
+from glacier.core.dag import SinkNode, SourceNode, TaskNode
 from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
-from glacier.runtime.plan import Handoff, build_plan
+from glacier.resources.executor import Executor
+from glacier.resources.graph import BoundPipeline
+from glacier.runtime.plan import flow_for
 
-if TYPE_CHECKING:
-    from glacier.core.pipeline import GraphFormat, Pipeline
-    from glacier.resources.executor import Executor
+GraphFormat = Literal["mermaid", "dot"]
 
 # (fill, stroke) per executor, in order of first appearance; wraps around after the last one.
 PALETTE: tuple[tuple[str, str], ...] = (
@@ -72,28 +72,25 @@ class Picture:
     edges: tuple[VizEdge, ...]
 
 
-def picture(pipeline: Pipeline) -> Picture:
+def picture(pipeline: BoundPipeline) -> Picture:
     dag = pipeline.dag
-    # Which edges are staged depends only on consumers and executors, not on where a backend
-    # runs (that only decides COLLECT vs STAGED for outputs with no consumer), so any answer
-    # to ``shares_process`` gives the same edges.
-    handoff = build_plan(dag, pipeline.output, lambda _: True).handoff
+    # An edge stays in memory or is staged by the edges alone: no backend is asked.
+    memory = flow_for(pipeline).memory
     ids = UniqueIdentifiers()
     node_ids: dict[str, str] = {}
     storage: list[VizNode] = []
     members: dict[str, list[VizNode]] = {}
     executors: dict[str, Executor] = {}
     for node_id in dag.topological_order():
-        node = dag[node_id]
-        if node.kind is NodeKind.TASK:
-            assert node.executor is not None
-            viz_node = VizNode(ids.take("t_" + node_id), node.label, storage=False)
-            executors.setdefault(node.executor.name, node.executor)
-            members.setdefault(node.executor.name, []).append(viz_node)
-        else:
-            prefix = "src_" if node.kind is NodeKind.SOURCE else "sink_"
-            viz_node = VizNode(ids.take(prefix + node.label), node.label, storage=True)
-            storage.append(viz_node)
+        match node := dag[node_id]:
+            case TaskNode(executor=executor):
+                viz_node = VizNode(ids.take("t_" + node_id), node.label, storage=False)
+                executors.setdefault(executor.name, executor)
+                members.setdefault(executor.name, []).append(viz_node)
+            case SourceNode() | SinkNode():
+                prefix = "src_" if isinstance(node, SourceNode) else "sink_"
+                viz_node = VizNode(ids.take(prefix + node.label), node.label, storage=True)
+                storage.append(viz_node)
         node_ids[node_id] = viz_node.id
     groups = tuple(
         VizGroup(
@@ -109,14 +106,16 @@ def picture(pipeline: Pipeline) -> Picture:
         VizEdge(
             node_ids[src],
             node_ids[dst],
-            staged=handoff.get(src) is Handoff.STAGED and dag[dst].kind is not NodeKind.SINK,
+            staged=isinstance(dag[src], TaskNode)
+            and src not in memory
+            and not isinstance(dag[dst], SinkNode),
         )
         for src, dst in _ordered_edges(pipeline)
     )
     return Picture(pipeline.name, groups, tuple(storage), edges)
 
 
-def render(pipeline: Pipeline, format: GraphFormat = "mermaid") -> str:
+def render(pipeline: BoundPipeline, format: GraphFormat = "mermaid") -> str:
     """The pipeline as ``"mermaid"`` or ``"dot"`` text."""
     renderers: dict[str, Callable[[Picture], str]] = {"mermaid": mermaid, "dot": dot}
     if format not in renderers:
@@ -198,7 +197,7 @@ def dot(pic: Picture) -> str:
 # --- notebooks --------------------------------------------------------------------------------
 
 
-def html(pipeline: Pipeline) -> str:
+def html(pipeline: BoundPipeline) -> str:
     """Mermaid drawn in the browser; where scripts do not run, the Mermaid text stays readable."""
     text = render(pipeline, "mermaid")
     return (
@@ -212,7 +211,7 @@ def html(pipeline: Pipeline) -> str:
     )
 
 
-def mimebundle(pipeline: Pipeline) -> dict[str, Any]:
+def mimebundle(pipeline: BoundPipeline) -> dict[str, Any]:
     """Every representation a notebook may pick: text, Markdown with Mermaid, and HTML."""
     return {
         "text/plain": repr(pipeline),
@@ -224,7 +223,7 @@ def mimebundle(pipeline: Pipeline) -> dict[str, Any]:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _ordered_edges(pipeline: Pipeline) -> list[tuple[str, str]]:
+def _ordered_edges(pipeline: BoundPipeline) -> list[tuple[str, str]]:
     """Edges grouped by consumer in topological order, so the text does not depend on tracing."""
     dag = pipeline.dag
     return [(src, dst) for dst in dag.topological_order() for src in dag.predecessors(dst)]

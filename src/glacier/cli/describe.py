@@ -14,14 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from glacier.cli.params import param_infos
-from glacier.core.dag import NodeKind
+from glacier.core.dag import SourceNode, TaskNode
 from glacier.errors import GlacierError
 from glacier.loader import load_pipeline
 from glacier.viz import render
 
 if TYPE_CHECKING:
     from glacier.config.base import Config
-    from glacier.core.pipeline import Pipeline
+    from glacier.pipelines import Pipeline
     from glacier.resources.bucket import Bucket
     from glacier.resources.executor import Executor
 
@@ -78,9 +78,9 @@ def describe(pipeline: Pipeline) -> dict[str, Any]:
     buckets: dict[int, tuple[Bucket, list[str]]] = {}
     executors: dict[str, Executor] = {}
     for node in order:
-        if node.bucket is not None:
+        if not isinstance(node, TaskNode):
             buckets.setdefault(id(node.bucket), (node.bucket, []))[1].append(node.kind.value)
-        if node.executor is not None:
+        if not isinstance(node, SourceNode):
             executors.setdefault(node.executor.name, node.executor)
     return {
         "pipeline": pipeline.name,
@@ -104,7 +104,7 @@ def describe(pipeline: Pipeline) -> dict[str, Any]:
                 "cache": n.task.cache,
             }
             for n in order
-            if n.kind is NodeKind.TASK and n.task is not None
+            if isinstance(n, TaskNode)
         ],
         "edges": [list(edge) for edge in dag.edges],
         "levels": dag.levels(),

@@ -18,13 +18,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from glacier.core.dag import NodeKind
+from glacier.core.dag import SourceNode
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.result import SUMMARY_COLUMNS, RunResult
 from glacier.runtime.table import TASK_CELLS
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
+    from glacier.pipelines import Pipeline
 
 STATUS_STYLE = {
     Status.PENDING: "dim",
@@ -56,9 +56,9 @@ class Progress:
         self.console = console
         self.started = time.monotonic()
         self.nodes = {
-            node.id: _NodeState(node.executor.name if node.executor else "")
+            node.id: _NodeState(node.executor.name)
             for node in (pipeline.dag[n] for n in pipeline.dag.topological_order())
-            if node.kind is not NodeKind.SOURCE
+            if not isinstance(node, SourceNode)
         }
         self._live: Live | None = None
         if console.is_terminal:

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from glacier.core.dag import SourceNode
 from glacier.loader import load_pipeline
 from glacier.provider import Provider
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
+    from glacier.pipelines import Pipeline
 
 base_path_option = click.option(
     "--base-path",
@@ -46,9 +47,9 @@ def pipeline_providers(pipeline: Pipeline) -> list[Provider]:
     """The providers of the pipeline's executors, in run order: a run reports to one of them."""
     providers: dict[int, Provider] = {}
     for node_id in pipeline.dag.topological_order():
-        executor = pipeline.dag[node_id].executor
-        if executor is not None:
-            providers.setdefault(id(executor.provider), executor.provider)
+        node = pipeline.dag[node_id]
+        if not isinstance(node, SourceNode):
+            providers.setdefault(id(node.executor.provider), node.executor.provider)
     return list(providers.values())
 
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 from glacier.errors import ParameterError
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
+    from glacier.pipelines import Pipeline
 
 NONE_WORDS = frozenset({"none", "null"})
 TRUE_WORDS = frozenset({"true", "1", "yes"})

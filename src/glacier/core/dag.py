@@ -10,17 +10,19 @@ import graphlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Generic, TypeVar
 
+from glacier.core.specs import ExecutorSpec, SourceSpec, TaskSpec
 from glacier.errors import DagCycleError, PipelineDefinitionError
 
-if TYPE_CHECKING:
-    from glacier.core.task import Task
-    from glacier.resources.bucket import Bucket
-    from glacier.resources.executor import Executor
+S = TypeVar("S", bound=SourceSpec)
+T = TypeVar("T", bound=TaskSpec)
+E = TypeVar("E", bound=ExecutorSpec)
 
 
 class NodeKind(StrEnum):
+    """The variant's name, for reports and JSON."""
+
     SOURCE = "source"
     TASK = "task"
     SINK = "sink"
@@ -40,41 +42,88 @@ class ParamRef:
     name: str
 
 
-@dataclass(eq=False)
-class Node:
-    """One step. ``args``/``kwargs`` hold constants, :class:`Ref` and :class:`ParamRef`."""
+@dataclass(frozen=True, eq=False)
+class SourceNode(Generic[S]):
+    """A bucket the body reads: no compute of its own, its consumers scan it."""
 
     id: str
-    kind: NodeKind
-    task: Task[..., Any] | None = None
-    bucket: Bucket | None = None
-    executor: Executor | None = None
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    bucket: S
+    kind: ClassVar[NodeKind] = NodeKind.SOURCE
 
     @property
     def label(self) -> str:
-        if self.task is not None:
-            return self.id
-        assert self.bucket is not None
         return self.bucket.address
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "kind": self.kind.value}
-        if self.task is not None:
-            out["task"] = self.task.qualified_name
-        if self.bucket is not None:
-            out["bucket"] = self.bucket.address
-        if self.executor is not None:
-            out["executor"] = self.executor.name
-        return out
+        return {"id": self.id, "kind": self.kind.value, "bucket": self.bucket.address}
 
 
-class DAG:
+@dataclass(frozen=True, eq=False)
+class TaskNode(Generic[T, E]):
+    """A task call. ``args``/``kwargs`` hold constants, :class:`Ref` and :class:`ParamRef`."""
+
+    id: str
+    task: T
+    executor: E
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[NodeKind] = NodeKind.TASK
+
+    @property
+    def label(self) -> str:
+        return self.id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "task": self.task.qualified_name,
+            "executor": self.executor.name,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class SinkNode(Generic[S, E]):
+    """``bucket.write(output)`` in a body, run where the producer ran.
+
+    ``args`` is the one :class:`Ref` to the producer; ``kwargs`` holds ``partition_by``.
+    """
+
+    id: str
+    bucket: S
+    executor: E
+    args: tuple[Ref]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    kind: ClassVar[NodeKind] = NodeKind.SINK
+
+    @property
+    def label(self) -> str:
+        return self.bucket.address
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "bucket": self.bucket.address,
+            "executor": self.executor.name,
+        }
+
+
+Node = SourceNode[S] | TaskNode[T, E] | SinkNode[S, E]
+"""One step of the graph; ``match`` on the variant to reach its fields.
+
+Generic in what the nodes hold, so the layers above see their own bucket, task and executor
+classes while this module knows only the Protocols in :mod:`glacier.core.specs`.
+"""
+
+AnyNode = TypeVar("AnyNode", bound="Node[Any, Any, Any]")
+
+
+class DAG(Generic[S, T, E]):
     """Nodes keyed by id, with edges from producer to consumer."""
 
     def __init__(self) -> None:
-        self._nodes: dict[str, Node] = {}
+        self._nodes: dict[str, Node[S, T, E]] = {}
         self._preds: dict[str, list[str]] = {}
         self._succs: dict[str, list[str]] = {}
         self._levels: list[list[str]] | None = None  # cached until the graph changes
@@ -82,24 +131,24 @@ class DAG:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def __iter__(self) -> Iterator[Node]:
+    def __iter__(self) -> Iterator[Node[S, T, E]]:
         return iter(self._nodes.values())
 
     def __contains__(self, node_id: object) -> bool:
         return node_id in self._nodes
 
-    def __getitem__(self, node_id: str) -> Node:
+    def __getitem__(self, node_id: str) -> Node[S, T, E]:
         return self._nodes[node_id]
 
     @property
-    def nodes(self) -> dict[str, Node]:
+    def nodes(self) -> dict[str, Node[S, T, E]]:
         return dict(self._nodes)
 
     @property
     def edges(self) -> list[tuple[str, str]]:
         return [(src, dst) for dst, srcs in self._preds.items() for src in srcs]
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: AnyNode) -> AnyNode:
         if node.id in self._nodes:
             raise PipelineDefinitionError(
                 f"Node {node.id!r} is already in the graph; node ids must be unique."

@@ -1,32 +1,30 @@
-"""Pipelines: a function body traced once into a DAG, then run as often as you like."""
+"""Pipeline definitions: a function body traced once into a DAG, with its run parameters.
+
+A definition is data: how it runs (:mod:`glacier.runtime`) and how it is drawn
+(:mod:`glacier.viz`) live above it, and the public :class:`glacier.Pipeline` joins them.
+"""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Generic, cast
 
-from glacier.core.dag import DAG, NodeKind
+from glacier.core.dag import DAG, E, S, T, TaskNode
 from glacier.core.trace import Tracer, current_tracer
 from glacier.errors import ParameterError, PipelineDefinitionError
 
-if TYPE_CHECKING:
-    from glacier.runtime.events import RunEvent
-    from glacier.runtime.plan import Plan
-    from glacier.runtime.result import RunResult
-
-GraphFormat = Literal["mermaid", "dot"]
-
-_REGISTRY: dict[tuple[str, str], Pipeline] = {}
+_REGISTRY: dict[tuple[str, str], PipelineDefinition[Any, Any, Any]] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-class Pipeline:
-    """A traced pipeline: its DAG, its parameters and how to run it.
+class PipelineDefinition(Generic[S, T, E]):
+    """A traced pipeline body: its DAG, its return value and its run parameters.
 
     Parameters of the decorated function are run parameters: ``pipeline.run(day="2024-01-01")``.
+    The type parameters name the bucket, task and executor classes its nodes hold; the body
+    may only call what implements :mod:`glacier.core.specs`, and a subclass says which.
     """
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
@@ -44,9 +42,10 @@ class Pipeline:
         tracer = Tracer(self.name)
         with tracer.active():
             result = fn(**{p: tracer.param(p) for p in self.signature.parameters})
-        self.dag: DAG = tracer.dag
+        # The tracer records whatever the body called; the subclass's parameters name it.
+        self.dag = cast("DAG[S, T, E]", tracer.dag)
         self.output = tracer.capture_output(result)
-        if not any(n.kind is NodeKind.TASK for n in self.dag):
+        if not any(isinstance(n, TaskNode) for n in self.dag):
             raise PipelineDefinitionError(
                 f"Pipeline {self.name!r} calls no task. Call functions decorated with "
                 f"@executor.task() in its body."
@@ -87,55 +86,8 @@ class Pipeline:
         bound.apply_defaults()
         return dict(bound.arguments)
 
-    @functools.cached_property
-    def execution_plan(self) -> Plan:
-        """How runs group nodes into units and hand data on: fixed once the body is traced."""
-        from glacier.runtime.backends import backend_class
-        from glacier.runtime.plan import build_plan
 
-        return build_plan(self.dag, self.output, lambda ex: backend_class(ex).shares_process)
-
-    def run(
-        self,
-        mode: str = "local",
-        *,
-        cache: bool = True,
-        on_event: Callable[[RunEvent], None] | None = None,
-        **params: Any,
-    ) -> RunResult:
-        """Run every node; return outputs and per-task records, or raise ``TaskFailed``.
-
-        With ``cache=True`` a node whose code, config and inputs are unchanged since an
-        earlier run reuses that run's output (checksummed in the staging area); a rerun after
-        a failure recomputes only the failed node and what depends on it. ``cache=False``
-        ignores the cache and recomputes everything.
-        """
-        from glacier.runtime.scheduler import run_pipeline
-
-        return run_pipeline(self, mode=mode, cache=cache, on_event=on_event, params=params)
-
-    @overload
-    def graph(self, format: Literal["mermaid"] = "mermaid") -> str: ...
-    @overload
-    def graph(self, format: Literal["dot"]) -> str: ...
-    def graph(self, format: GraphFormat = "mermaid") -> str:
-        """The DAG as Mermaid or Graphviz DOT text, one group per executor."""
-        from glacier import viz
-
-        return viz.render(self, format)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from glacier import viz
-
-        return viz.mimebundle(self)
-
-    def _repr_html_(self) -> str:
-        from glacier import viz
-
-        return viz.html(self)
-
-
-def _register(p: Pipeline) -> None:
+def _register(p: PipelineDefinition[Any, Any, Any]) -> None:
     """``glacier run module:NAME`` picks a pipeline by name, so names are unique per module.
 
     Re-running the same definition (a notebook cell, a module reload) replaces the old one.
@@ -153,23 +105,3 @@ def _register(p: Pipeline) -> None:
                     f"distinct name=."
                 )
         _REGISTRY[key] = p
-
-
-@overload
-def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
-@overload
-def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
-def pipeline(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
-) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
-    """Turn a function into a :class:`Pipeline` by tracing its body once.
-
-    Use as ``@pipeline`` or ``@pipeline(name="daily_revenue")``.
-    """
-    if fn is not None:
-        return Pipeline(fn)
-
-    def decorate(f: Callable[..., Any]) -> Pipeline:
-        return Pipeline(f, name=name)
-
-    return decorate

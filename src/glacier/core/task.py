@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, ParamSpec, TypeVar
 
+from glacier.core.specs import ExecutorSpec
 from glacier.core.trace import current_tracer
 from glacier.errors import ConfigError
 
-if TYPE_CHECKING:
-    from glacier.resources.executor import Executor
-
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """How a task spreads over its executor's workers.
+
+    Only some executor kinds can spread a task (a cluster: ``partitioned`` runs a row-local
+    function per partition, ``by`` a group-local one per group), so the executor that makes the
+    task checks them; the task only carries them.
+    """
+
+    partitioned: bool = False
+    by: tuple[str, ...] | None = None
 
 
 class Task(Generic[P, R]):
@@ -27,15 +39,14 @@ class Task(Generic[P, R]):
     def __init__(
         self,
         fn: Callable[P, R],
-        executor: Executor,
+        executor: ExecutorSpec,
         *,
         name: str | None = None,
         retries: int = 0,
         retry_delay: float = 1.0,
         timeout: float | None = None,
         cache: bool = True,
-        partitioned: bool = False,
-        by: Sequence[str] | None = None,
+        options: TaskOptions | None = None,
     ) -> None:
         if not callable(fn):
             raise ConfigError(
@@ -48,7 +59,6 @@ class Task(Generic[P, R]):
             raise ConfigError(f"Task {label!r}: retry_delay={retry_delay!r} must be >= 0 seconds.")
         if timeout is not None and timeout <= 0:
             raise ConfigError(f"Task {label!r}: timeout={timeout!r} must be > 0 seconds or None.")
-        _check_spread(label, executor, partitioned, by)
         self.fn = fn
         self.executor = executor
         self.name = label
@@ -56,8 +66,7 @@ class Task(Generic[P, R]):
         self.retry_delay = retry_delay
         self.timeout = timeout
         self.cache = cache
-        self.partitioned = partitioned
-        self.by = tuple(by) if by else None
+        self.options = options or TaskOptions()
         self.signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
 
@@ -74,30 +83,3 @@ class Task(Generic[P, R]):
         if tracer is None:
             return self.fn(*args, **kwargs)
         return tracer.record_task(self, args, kwargs)  # type: ignore[return-value]
-
-
-def _check_spread(
-    label: str, executor: Executor, partitioned: bool, by: Sequence[str] | None
-) -> None:
-    """``partitioned``/``by`` say how a task spreads over a cluster; nothing else has them."""
-    from glacier.core.kinds import ExecutorKind
-
-    if not partitioned and not by:
-        return
-    if executor.kind is not ExecutorKind.CLUSTER:
-        raise ConfigError(
-            f"Task {label!r}: partitioned= and by= spread a task over a Spark cluster, but "
-            f"executor {executor.name!r} is {executor.kind.value}. Drop them, or bind the task "
-            f"to provider.cluster()."
-        )
-    if partitioned and by:
-        raise ConfigError(
-            f"Task {label!r}: give partitioned=True (a row-local function, run per partition) or "
-            f"by=[...] (a group-local function, run per group), not both."
-        )
-    if by is not None and (
-        isinstance(by, str) or not by or not all(isinstance(c, str) and c for c in by)
-    ):
-        raise ConfigError(
-            f"Task {label!r}: by={by!r} must be a non-empty list of column names, e.g. by=['day']."
-        )

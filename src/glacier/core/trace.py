@@ -11,14 +11,14 @@ import contextlib
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from glacier.core.dag import DAG, Node, NodeKind, ParamRef, Ref
+from glacier.core.dag import DAG, ParamRef, Ref, SinkNode, SourceNode, TaskNode
+from glacier.core.specs import ExecutorSpec, SourceSpec, TaskSpec, is_source
 from glacier.errors import PipelineDefinitionError
 
-if TYPE_CHECKING:
-    from glacier.core.task import Task
-    from glacier.resources.bucket import Bucket
+TracedDAG = DAG[SourceSpec, TaskSpec, ExecutorSpec]
+"""A traced graph as core sees it: its nodes hold whatever implements the specs."""
 
 _CURRENT: ContextVar[Tracer | None] = ContextVar("glacier_tracer", default=None)
 
@@ -116,7 +116,7 @@ class Tracer:
 
     def __init__(self, pipeline: str) -> None:
         self.pipeline = pipeline
-        self.dag = DAG()
+        self.dag = TracedDAG()
         self._scopes: list[str] = []
         self._sources: dict[int, str] = {}
         self._counts: dict[str, int] = {}
@@ -142,7 +142,7 @@ class Tracer:
         return Placeholder(self, ParamRef(name))
 
     def record_task(
-        self, task: Task[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, task: TaskSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Placeholder:
         """Check the call against the task's signature, then add a task node."""
         try:
@@ -154,9 +154,8 @@ class Tracer:
                 f"the pipeline body."
             ) from None
         node = self.dag.add_node(
-            Node(
+            TaskNode(
                 id=self._unique(".".join([*self._scopes, task.name])),
-                kind=NodeKind.TASK,
                 task=task,
                 executor=task.executor,
                 args=tuple(self._capture(a, task.name) for a in args),
@@ -167,7 +166,7 @@ class Tracer:
         return Placeholder(self, Ref(node.id))
 
     def record_sink(
-        self, bucket: Bucket, value: object, partition_by: Sequence[str] | None = None
+        self, bucket: SourceSpec, value: object, partition_by: Sequence[str] | None = None
     ) -> None:
         """``bucket.write(placeholder)`` in a body: a sink run where the producer ran."""
         if not isinstance(value, Placeholder) or not isinstance(value._glacier_ref, Ref):
@@ -178,6 +177,7 @@ class Tracer:
             )
         self._check_own(value, f"{bucket.address}.write()")
         producer = self.dag[value._glacier_ref.node]
+        assert isinstance(producer, TaskNode), "a placeholder's Ref names the task it stands for"
         node_id = f"write:{bucket.address}"
         if node_id in self.dag:
             raise PipelineDefinitionError(
@@ -185,9 +185,8 @@ class Tracer:
                 f"{producer.id!r}). Each run may write a bucket path once; write to another path."
             )
         node = self.dag.add_node(
-            Node(
+            SinkNode(
                 id=node_id,
-                kind=NodeKind.SINK,
                 bucket=bucket,
                 executor=producer.executor,
                 args=(Ref(producer.id),),
@@ -201,12 +200,10 @@ class Tracer:
         return self._capture(value, "the pipeline's return value")
 
     def _capture(self, value: object, where: str) -> object:
-        from glacier.resources.bucket import Bucket
-
         if isinstance(value, Placeholder):
             self._check_own(value, where)
             return value._glacier_ref
-        if isinstance(value, Bucket):
+        if is_source(value):
             return Ref(self._source(value))
         if isinstance(value, (list, tuple)):
             return type(value)(self._capture(v, where) for v in value)
@@ -227,16 +224,18 @@ class Tracer:
                 f"pipelines; call the other pipeline inside this one to inline it."
             )
 
-    def _source(self, bucket: Bucket) -> str:
+    def _source(self, bucket: SourceSpec) -> str:
         key = id(bucket)
         if key not in self._sources:
             node = self.dag.add_node(
-                Node(id=self._unique(f"read:{bucket.address}"), kind=NodeKind.SOURCE, bucket=bucket)
+                SourceNode(id=self._unique(f"read:{bucket.address}"), bucket=bucket)
             )
             self._sources[key] = node.id
         return self._sources[key]
 
-    def _connect(self, node: Node) -> None:
+    def _connect(
+        self, node: TaskNode[TaskSpec, ExecutorSpec] | SinkNode[SourceSpec, ExecutorSpec]
+    ) -> None:
         for ref in iter_refs((node.args, node.kwargs)):
             if isinstance(ref, Ref):
                 self.dag.add_edge(ref.node, node.id)

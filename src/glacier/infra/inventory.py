@@ -33,15 +33,15 @@ from glacier.config.storage import (
     S3Config,
     validate_bucket_name,
 )
-from glacier.core.dag import NodeKind
+from glacier.core.dag import SinkNode, SourceNode, TaskNode
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
     from glacier.provider import Provider
     from glacier.resources.executor import Executor
+    from glacier.resources.graph import BoundPipeline as Pipeline
 
 PLAN_VERSION = 1
 LOG_RETENTION_DAYS = 365
@@ -174,28 +174,26 @@ def build_inventory(pipeline: Pipeline, cloud: Cloud | str | None = None) -> Inv
     providers: dict[int, Provider] = {}
     dag = pipeline.dag
     for node in dag:
-        if node.bucket is not None:
+        if not isinstance(node, TaskNode):
             b = node.bucket
             providers[id(b.provider)] = b.provider
             bucket_paths.setdefault(b.bucket, set()).add(b.path)
             if b.config is not None:
                 bucket_configs.setdefault(b.bucket, []).append((b.address, b.config))
-        if node.executor is not None:
+        if not isinstance(node, SourceNode):
             ex = node.executor
             providers[id(ex.provider)] = ex.provider
             executors.setdefault(ex.name, ex)
-        if node.kind is NodeKind.TASK:
-            assert node.executor is not None
-            tasks.setdefault(node.executor.name, []).append(node.id)
-        elif node.kind is NodeKind.SINK:
-            assert node.executor is not None and node.bucket is not None
-            writes.setdefault(node.executor.name, set()).add(node.bucket.bucket)
-        else:
-            assert node.bucket is not None
-            for succ in dag.successors(node.id):
-                consumer = dag[succ].executor
-                if consumer is not None:
-                    reads.setdefault(consumer.name, set()).add(node.bucket.bucket)
+        match node:
+            case TaskNode(executor=ex):
+                tasks.setdefault(ex.name, []).append(node.id)
+            case SinkNode(executor=ex, bucket=b):
+                writes.setdefault(ex.name, set()).add(b.bucket)
+            case SourceNode(bucket=b):
+                for succ in dag.successors(node.id):
+                    consumer = dag[succ]
+                    if not isinstance(consumer, SourceNode):
+                        reads.setdefault(consumer.executor.name, set()).add(b.bucket)
 
     target = _target_cloud(
         pipeline.name, list(providers.values()), executors, bucket_configs, cloud

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import glacier
+from glacier import version
 from glacier.config.base import Cloud
 from glacier.config.compute import LambdaConfig
 from glacier.core.kinds import ExecutorKind
@@ -34,7 +34,7 @@ from glacier.infra import artifacts
 from glacier.infra.inventory import Inventory, build_inventory
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
+    from glacier.resources.graph import BoundPipeline as Pipeline
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 """Lambda's limit on a function plus all its layers, unzipped, in bytes."""
@@ -142,7 +142,7 @@ def code_files(inv: Inventory) -> dict[str, Path | bytes]:
     else:
         root = source.parents[len(parts) - 2]
         files.update(_tree(root, root.name))
-    glacier_dir = Path(glacier.__file__).parent
+    glacier_dir = Path(version.__file__).parent
     files.update(_tree(glacier_dir, "glacier"))
     return files
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
@@ -39,6 +39,9 @@ class BucketMetadata:
 
 class Bucket:
     """``bucket/path`` on the provider's storage. The format comes from the extension."""
+
+    __glacier_source__: ClassVar[bool] = True
+    """A pipeline body may pass a bucket to a task: tracing records it as a source."""
 
     def __init__(
         self, provider: Provider, bucket: str, path: str, config: BucketConfig | None = None

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
 
 from glacier.config.base import Config
 from glacier.core.kinds import ExecutorKind
-from glacier.core.task import Task
+from glacier.core.task import Task, TaskOptions
+from glacier.errors import ConfigError
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
@@ -90,7 +91,7 @@ class Executor:
         """
 
         def decorate(f: Callable[P, R]) -> Task[P, R]:
-            return Task(
+            task = Task(
                 f,
                 self,
                 name=name,
@@ -98,8 +99,35 @@ class Executor:
                 retry_delay=retry_delay,
                 timeout=timeout,
                 cache=cache,
-                partitioned=partitioned,
-                by=by,
+                options=TaskOptions(partitioned=partitioned, by=tuple(by) if by else None),
             )
+            self._check_options(task.name, partitioned, by)
+            return task
 
         return decorate(fn) if fn is not None else decorate
+
+    def _check_options(self, task: str, partitioned: bool, by: Sequence[str] | None) -> None:
+        """``partitioned``/``by`` say how a task spreads over a cluster; no other kind has them.
+
+        Checked on the values as given, so ``by="day"`` is refused rather than split into letters.
+        """
+        if not partitioned and not by:
+            return
+        if self.kind is not ExecutorKind.CLUSTER:
+            raise ConfigError(
+                f"Task {task!r}: partitioned= and by= spread a task over a Spark cluster, but "
+                f"executor {self.name!r} is {self.kind.value}. Drop them, or bind the task "
+                f"to provider.cluster()."
+            )
+        if partitioned and by:
+            raise ConfigError(
+                f"Task {task!r}: give partitioned=True (a row-local function, run per partition) "
+                f"or by=[...] (a group-local function, run per group), not both."
+            )
+        if by is not None and (
+            isinstance(by, str) or not by or not all(isinstance(c, str) and c for c in by)
+        ):
+            raise ConfigError(
+                f"Task {task!r}: by={by!r} must be a non-empty list of column names, "
+                f"e.g. by=['day']."
+            )

@@ -21,7 +21,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from glacier.core.dag import DAG, NodeKind, ParamRef, Ref
+from glacier.core.dag import ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import resolve
 from glacier.errors import GlacierError
 from glacier.runtime.staging import StagedFrame, staging_bucket
@@ -29,12 +29,13 @@ from glacier.runtime.staging import StagedFrame, staging_bucket
 if TYPE_CHECKING:
     from glacier.provider import Provider
     from glacier.resources.bucket import Bucket
+    from glacier.resources.graph import Graph
 
 CACHE_PREFIX = "cache"
 _PLAIN = (int, float, str, bytes, bool, type(None))
 
 
-def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
+def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
     """The cache key of every node, or None where its output cannot be reused."""
     keys: dict[str, str | None] = {}
     # Many nodes share a function and an executor: hash each once per run.
@@ -42,12 +43,11 @@ def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
     configs: dict[int, str] = {}
     for node_id in dag.topological_order():
         node = dag[node_id]
-        if node.kind is NodeKind.SOURCE:
-            assert node.bucket is not None
+        if isinstance(node, SourceNode):
             keys[node_id] = _source_key(node.bucket)
             continue
         inputs = [keys[p] for p in dag.predecessors(node_id)]
-        if None in inputs or (node.task is not None and not node.task.cache):
+        if None in inputs or (isinstance(node, TaskNode) and not node.task.cache):
             keys[node_id] = None
             continue
 
@@ -59,18 +59,18 @@ def node_keys(dag: DAG, params: Mapping[str, Any]) -> dict[str, str | None]:
         parts: list[str] = [node.kind.value, *map(str, inputs)]
         parts.append(value_digest(resolve(node.args, lookup)))
         parts.append(value_digest(sorted(resolve(node.kwargs, lookup).items())))
-        if node.task is not None:
+        if isinstance(node, TaskNode):
             fn = node.task.fn
             if id(fn) not in code:
                 code[id(fn)] = code_fingerprint(fn)
             parts.append(code[id(fn)])
-        if node.bucket is not None:
+        if isinstance(node, SinkNode):
             parts.append(node.bucket.address)
-        if (executor := node.executor) is not None:
-            if id(executor) not in configs:
-                config = executor.config
-                configs[id(executor)] = _json(config.to_dict() if config else None)
-            parts += [executor.kind.value, configs[id(executor)]]
+        executor = node.executor
+        if id(executor) not in configs:
+            config = executor.config
+            configs[id(executor)] = _json(config.to_dict() if config else None)
+        parts += [executor.kind.value, configs[id(executor)]]
         keys[node_id] = _digest("\0".join(parts))
     return keys
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
 
+from glacier.core.dag import SinkNode
 from glacier.errors import TaskError
 from glacier.runtime.plan import Handoff
 from glacier.runtime.staging import StagedFrame, put_frame
@@ -119,7 +120,7 @@ def describe(job: Job, run_id: str) -> Invocation:
     """The invocation for ``job``: everything a worker in another process needs."""
     staging = job.staging()
     steps = tuple(replace(s, sink=None) for s in steps_of(job.unit))
-    sinks = {n.id: BucketRef.of(n.bucket) for n in job.unit.nodes if n.bucket is not None}
+    sinks = {n.id: BucketRef.of(n.bucket) for n in job.unit.nodes if isinstance(n, SinkNode)}
     return Invocation(
         run_id=run_id,
         unit=job.unit.id,

@@ -9,76 +9,84 @@ Hand-off rules (DESIGN.md section 2.3):
 * ``STAGED``: anything else; the frame is written once as Parquet to the run's staging area and
   every consumer scans it.
 
+The edges alone decide ``MEMORY`` (a :class:`Flow`, which pictures use); only ``COLLECT`` and
+the grouping into units also depend on where each backend runs (a :class:`Plan`).
+
 A *unit* is what one backend invocation runs. Nodes joined by ``MEMORY`` edges must share a
 process: for backends in this process a unit is a chain that takes in nothing else (so
 independent branches still run in parallel threads and hand their frames on in memory); for
 backends in other processes a unit takes every ``MEMORY`` producer.
+
+Both are fixed once a pipeline is traced, so :func:`flow_for` and :func:`plan_for` compute
+them once per pipeline and keep them beside it, not on it: a definition stays plain data.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TypeVar
 
-from glacier.core.dag import DAG, Node, NodeKind, Ref
+from glacier.core.dag import Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import iter_refs
+from glacier.resources.executor import Executor
+from glacier.resources.graph import BoundPipeline, BoundTask, Graph, GraphNode, WorkNode
+from glacier.runtime.backends import backend_class
+from glacier.runtime.units import Handoff, Unit
 
-if TYPE_CHECKING:
-    from glacier.core.task import Task
-    from glacier.resources.executor import Executor
-
-
-class Handoff(StrEnum):
-    MEMORY = "memory"
-    COLLECT = "collect"
-    STAGED = "staged"
-    SINK = "sink"
+V = TypeVar("V")
+SharesProcess = Callable[[Executor], bool]
+"""Whether an executor's backend runs units in this process (so MEMORY may cross units)."""
 
 
-@dataclass(eq=False)
-class Unit:
-    """Nodes run by one invocation, in order; ``root`` is the one whose output leaves it."""
+@dataclass(frozen=True)
+class Flow:
+    """What the edges alone decide about hand-offs, before any backend is known."""
 
-    id: str
-    executor: Executor
-    nodes: list[Node]
-    deps: set[str] = field(default_factory=set)
-    timeout: float | None = None
-    """The strictest timeout of its tasks: one attempt of the unit may not exceed it."""
-
-    @property
-    def root(self) -> Node:
-        return self.nodes[-1]
+    returned: frozenset[str]
+    """Nodes whose output is (part of) the pipeline's return value."""
+    memory: frozenset[str]
+    """Nodes whose output goes to its one consumer, on the same executor, as the object."""
 
 
 @dataclass
 class Plan:
+    flow: Flow
     units: dict[str, Unit]
     handoff: dict[str, Handoff]
     unit_of: dict[str, str]
     dependents: dict[str, list[str]]
-    policy: dict[str, Task[..., Any]]
+    policy: dict[str, BoundTask]
     """The task whose retries and timeout govern each node; a sink follows its producer."""
 
 
-def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bool]) -> Plan:
-    returned = {ref.node for ref in iter_refs(output) if isinstance(ref, Ref)}
+def build_flow(dag: Graph, output: object) -> Flow:
+    returned = frozenset(ref.node for ref in iter_refs(output) if isinstance(ref, Ref))
+    memory = frozenset(
+        node.id
+        for node in dag
+        if isinstance(node, TaskNode)
+        and node.id not in returned
+        and len(consumers := dag.successors(node.id)) == 1
+        and _executor(dag[consumers[0]]) is node.executor
+    )
+    return Flow(returned=returned, memory=memory)
+
+
+def build_plan(dag: Graph, flow: Flow, shares_process: SharesProcess) -> Plan:
     handoff = {
-        n.id: _handoff(dag, n, n.id in returned, shares_process)
-        for n in dag
-        if n.kind is not NodeKind.SOURCE
+        n.id: _handoff(dag, n, flow, shares_process) for n in dag if not isinstance(n, SourceNode)
     }
     units: dict[str, Unit] = {}
     owner: dict[str, Unit] = {}  # node -> its unit; a unit grows in place, so this is linear
     for node_id in dag.topological_order():
         node = dag[node_id]
-        if node.kind is NodeKind.SOURCE:
+        if isinstance(node, SourceNode):
             continue
-        assert node.executor is not None
         preds = dag.predecessors(node_id)
-        fused = [owner[p] for p in preds if handoff.get(p) is Handoff.MEMORY]
+        fused = [owner[p] for p in preds if p in flow.memory]
         if shares_process(node.executor):
             # Extend a chain only when it is the node's sole input: a unit that also waits for
             # other inputs would hold back the chain's start and serialize independent branches.
@@ -94,14 +102,10 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
         owner[node_id] = unit
         units[node_id] = unit
     unit_of = {node_id: unit.id for node_id, unit in owner.items()}
-    policy = {
-        n.id: n.task if n.task is not None else _producer(dag, n).task
-        for n in dag
-        if n.kind is not NodeKind.SOURCE
-    }
+    policy = {n.id: _policy(dag, n) for n in dag if not isinstance(n, SourceNode)}
     dependents: dict[str, list[str]] = {uid: [] for uid in units}
     for unit in units.values():
-        limits = [t.timeout for n in unit.nodes if (t := policy[n.id]) and t.timeout]
+        limits = [t for n in unit.nodes if (t := policy[n.id].timeout)]
         unit.timeout = min(limits) if limits else None
         members = {n.id for n in unit.nodes}
         for member in unit.nodes:
@@ -111,27 +115,74 @@ def build_plan(dag: DAG, output: object, shares_process: Callable[[Executor], bo
         for dep in unit.deps:
             dependents[dep].append(unit.id)
     return Plan(
+        flow=flow,
         units=units,
         handoff=handoff,
         unit_of=unit_of,
         dependents=dependents,
-        policy={k: v for k, v in policy.items() if v is not None},
+        policy=policy,
     )
 
 
-def _producer(dag: DAG, sink: Node) -> Node:
-    return dag[dag.predecessors(sink.id)[0]]
+def flow_for(pipeline: BoundPipeline) -> Flow:
+    """The pipeline's :class:`Flow`, computed on first use."""
+    return _cached(_FLOWS, pipeline, lambda: build_flow(pipeline.dag, pipeline.output))
 
 
-def _handoff(
-    dag: DAG, node: Node, returned: bool, shares_process: Callable[[Executor], bool]
-) -> Handoff:
-    if node.kind is NodeKind.SINK:
-        return Handoff.SINK
-    consumers = dag.successors(node.id)
-    assert node.executor is not None
-    if len(consumers) == 1 and not returned and dag[consumers[0]].executor is node.executor:
-        return Handoff.MEMORY
-    if not consumers and returned and shares_process(node.executor):
-        return Handoff.COLLECT
+def plan_for(pipeline: BoundPipeline) -> Plan:
+    """The pipeline's :class:`Plan` for local mode, computed on first use."""
+    return _cached(
+        _PLANS, pipeline, lambda: build_plan(pipeline.dag, flow_for(pipeline), _shares_process)
+    )
+
+
+_FLOWS: weakref.WeakKeyDictionary[BoundPipeline, Flow] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[BoundPipeline, Plan] = weakref.WeakKeyDictionary()
+_LOCK = threading.RLock()  # plan_for computes the flow while holding it
+
+
+def _cached(
+    table: weakref.WeakKeyDictionary[BoundPipeline, V],
+    pipeline: BoundPipeline,
+    compute: Callable[[], V],
+) -> V:
+    with _LOCK:
+        if pipeline not in table:
+            table[pipeline] = compute()
+        return table[pipeline]
+
+
+def _shares_process(executor: Executor) -> bool:
+    return backend_class(executor).shares_process
+
+
+def _policy(dag: Graph, node: WorkNode) -> BoundTask:
+    """A task governs itself; a sink follows its producer (a task: sinks write task outputs)."""
+    match node:
+        case TaskNode(task=task):
+            return task
+        case SinkNode(args=(producer,)):
+            match dag[producer.node]:
+                case TaskNode(task=task):
+                    return task
+    raise AssertionError(f"sink {node.id!r} does not write a task's output")
+
+
+def _executor(node: GraphNode) -> Executor | None:
+    return None if isinstance(node, SourceNode) else node.executor
+
+
+def _handoff(dag: Graph, node: WorkNode, flow: Flow, shares_process: SharesProcess) -> Handoff:
+    match node:
+        case SinkNode():
+            return Handoff.SINK
+        case TaskNode(id=node_id) if node_id in flow.memory:
+            return Handoff.MEMORY
+        case TaskNode(id=node_id, executor=executor) if (
+            node_id in flow.returned and not dag.successors(node_id) and shares_process(executor)
+        ):
+            return Handoff.COLLECT
     return Handoff.STAGED
+
+
+__all__ = ["Flow", "Handoff", "Plan", "Unit", "build_flow", "build_plan", "flow_for", "plan_for"]

@@ -18,22 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from glacier.core.dag import NodeKind, ParamRef, Ref
+from glacier.core.dag import ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import Cache, node_keys
 from glacier.runtime.events import RunEvent, Status
-from glacier.runtime.plan import Handoff, Plan, Unit
+from glacier.runtime.plan import Handoff, Plan, Unit, plan_for
 from glacier.runtime.report import build_report, write_report
 from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.staging import StagedFrame, Staging
 from glacier.runtime.worker import Outcome
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
     from glacier.provider import Provider
     from glacier.resources.executor import Executor
+    from glacier.resources.graph import BoundPipeline as Pipeline
+    from glacier.resources.graph import WorkNode
 
 MODES = ("local",)
 
@@ -78,14 +79,14 @@ class _Run:
         self.services = RunServices(self.run_id, threads=min(32, (os.cpu_count() or 1) + 4))
         self.backends: dict[int, Backend] = {}
         self.stagings: dict[int, Staging] = {}
-        self.plan: Plan = pipeline.execution_plan
+        self.plan: Plan = plan_for(pipeline)
         self.values: dict[str, Any] = {
-            n.id: n.bucket for n in pipeline.dag if n.kind is NodeKind.SOURCE
+            n.id: n.bucket for n in pipeline.dag if isinstance(n, SourceNode)
         }
         self.records = {
-            nid: self._record(nid)
+            nid: self._record(node)
             for nid in pipeline.dag.topological_order()
-            if nid in self.plan.unit_of
+            if isinstance(node := pipeline.dag[nid], (TaskNode, SinkNode))
         }
         self.events: queue.SimpleQueue[tuple[str, int, Outcome]] = queue.SimpleQueue()
         self.failure: tuple[Unit, Outcome, int] | None = None
@@ -93,16 +94,14 @@ class _Run:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _record(self, node_id: str) -> TaskRun:
-        node = self.pipeline.dag[node_id]
-        assert node.executor is not None
+    def _record(self, node: WorkNode) -> TaskRun:
         return TaskRun(
-            name=node_id,
+            name=node.id,
             kind=node.kind.value,
             executor=node.executor.name,
             executor_kind=node.executor.kind.value,
             backend=backend_class(node.executor).name,
-            handoff=self.plan.handoff[node_id].value,
+            handoff=self.plan.handoff[node.id].value,
         )
 
     def _backend(self, executor: Executor) -> Backend:
@@ -151,7 +150,7 @@ class _Run:
                         node.id,
                         record.status,
                         attempt,
-                        node.executor.name if node.executor else "",
+                        node.executor.name,
                         record.seconds,
                         record.rows,
                         record.error,
@@ -257,8 +256,7 @@ class _Run:
             return False
         cache = self._cache(unit.executor.provider)
         root = unit.root
-        if root.kind is NodeKind.SINK:
-            assert root.bucket is not None
+        if isinstance(root, SinkNode):
             if not cache.sink_done(key, root.bucket):
                 return False
             self.values[root.id] = None
@@ -288,8 +286,7 @@ class _Run:
             return
         cache = self._cache(unit.executor.provider)
         root = unit.root
-        if root.kind is NodeKind.SINK:
-            assert root.bucket is not None
+        if isinstance(root, SinkNode):
             cache.commit_sink(key, root.id, root.bucket)
         elif outcome.kept is not None:
             cache.commit(key, root.id, outcome.kept)

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from glacier.core.dag import ParamRef, Ref
+from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
 from glacier.core.trace import resolve
-from glacier.runtime.plan import Handoff, Unit
 from glacier.runtime.staging import StagedFrame
+from glacier.runtime.units import Handoff, Unit
 
 if TYPE_CHECKING:
     from glacier.resources.bucket import Bucket
@@ -43,8 +43,8 @@ def steps_of(unit: Unit) -> list[Step]:
     return [
         Step(
             node=n.id,
-            fn=n.task.fn if n.task is not None else None,
-            sink=n.bucket if n.task is None else None,
+            fn=n.task.fn if isinstance(n, TaskNode) else None,
+            sink=n.bucket if isinstance(n, SinkNode) else None,
             args=n.args,
             kwargs=n.kwargs,
         )

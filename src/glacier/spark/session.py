@@ -217,14 +217,14 @@ def check_java(minimum: int = MIN_JAVA_VERSION) -> int:
 
 def _require_pyspark(connect: bool) -> None:
     try:
-        import pyspark
+        import pyspark  # noqa: PLC0415 - pyspark is optional
     except ImportError as exc:
         raise SparkNotInstalledError(
             f"the Spark executor needs PySpark 4: {SPARK_INSTALL_HINT}"
         ) from exc
     if connect:
         try:
-            import pyspark.sql.connect.session  # noqa: F401  (checks grpc, pandas, ...)
+            import pyspark.sql.connect.session  # noqa: F401, PLC0415 - checks grpc, pandas, ...
         except ImportError as exc:
             raise SparkNotInstalledError(
                 f"Spark Connect needs PySpark's connect extras ({exc}): {SPARK_INSTALL_HINT}"
@@ -263,7 +263,7 @@ def _create_classic(settings: SparkSettings) -> Any:
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
     # The Python workers must run the same interpreter (and polars) as this process.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - pyspark is optional
 
     builder = SparkSession.builder
     for key, value in build_conf(settings).items():
@@ -274,7 +274,7 @@ def _create_classic(settings: SparkSettings) -> Any:
 def _create_connect(settings: SparkSettings) -> Any:
     _require_pyspark(connect=True)
     _state.connect_env_set_by_us = _CONNECT_ENV not in os.environ
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - pyspark is optional
 
     builder = SparkSession.builder.remote(settings.master.strip())
     for key, value in build_conf(settings).items():
@@ -284,7 +284,7 @@ def _create_connect(settings: SparkSettings) -> Any:
 
 def _create_databricks(settings: SparkSettings) -> Any:
     try:
-        from databricks.connect import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        from databricks.connect import (  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: PLC0415 - an SDK of its own venv
             DatabricksSession,
         )
     except ImportError as exc:

@@ -23,7 +23,7 @@ from glacier.infra.terraform.base import (
 )
 
 if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
+    from glacier.resources.graph import BoundPipeline as Pipeline
 
 PLAN_FILE = "glacier.plan.json"
 RENDERERS: dict[Cloud, Callable[[Inventory], Module]] = {

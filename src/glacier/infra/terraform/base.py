@@ -6,10 +6,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from glacier import __version__
 from glacier.config.storage import BucketConfig
 from glacier.infra.hcl import Block, Call, Expr, Value, call, ref, template
 from glacier.infra.inventory import ExecutorPlan, Inventory
+from glacier.version import __version__
 
 REQUIRED_TERRAFORM = ">= 1.5"
 PINS: dict[str, tuple[str, str]] = {

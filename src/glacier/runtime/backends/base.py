@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
-from glacier.runtime.plan import Handoff, Unit
 from glacier.runtime.staging import StagedFrame, Staging
+from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import Outcome
 
 if TYPE_CHECKING:

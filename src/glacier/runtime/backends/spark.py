@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from glacier.config.compute import SparkConfig
-from glacier.core.dag import NodeKind, ParamRef, Ref
+from glacier.core.dag import ParamRef, Ref, SinkNode
 from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
@@ -33,8 +33,8 @@ from glacier.runtime.worker import NodeStats, Outcome
 from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
-    from glacier.core.dag import Node
     from glacier.resources.executor import Executor
+    from glacier.resources.graph import TaskCall, WorkNode
     from glacier.spark._worker import BoundTask
     from glacier.spark.session import SparkSettings
 
@@ -89,12 +89,11 @@ class SparkBackend(Backend):
         staging = job.staging()
         values: dict[str, Any] = {}
         outcome = Outcome(ok=True)
-        node: Node | None = None
+        node: WorkNode | None = None
         try:
             for node in job.unit.nodes:
                 start = time.perf_counter()
-                if node.kind is NodeKind.SINK:
-                    assert node.bucket is not None
+                if isinstance(node, SinkNode):
                     frame = _frame(values, job, node.args[0]).scan()
                     rows = node.bucket.write(frame, **node.kwargs)
                     values[node.id] = None
@@ -108,11 +107,16 @@ class SparkBackend(Backend):
         outcome.value = values[job.unit.root.id]
         return outcome
 
-    def _task(self, node: Node, values: dict[str, Any], job: Job, staging: Staging) -> StagedFrame:
+    def _task(
+        self,
+        node: TaskCall,
+        values: dict[str, Any],
+        job: Job,
+        staging: Staging,
+    ) -> StagedFrame:
         from glacier.spark.modes import run_spark_task
 
         task = node.task
-        assert task is not None
         frames = [
             ref
             for ref in iter_refs((node.args, node.kwargs))
@@ -132,19 +136,20 @@ class SparkBackend(Backend):
             bound,
             _uris(_value(values, job, frames[0])),
             out_dir,
-            partitioned=task.partitioned,
-            by=task.by,
+            partitioned=task.options.partitioned,
+            by=task.options.by,
         )
         return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
 
 
 def _bind(
-    node: Node, frame: Ref, value: Callable[[Ref], Any], params: Mapping[str, Any]
+    node: TaskCall,
+    frame: Ref,
+    value: Callable[[Ref], Any],
+    params: Mapping[str, Any],
 ) -> BoundTask:
     """The task with its other arguments resolved now: only plain data travels to Spark."""
     from glacier.spark._worker import BoundTask
-
-    assert node.task is not None
 
     def lookup(ref: Ref | ParamRef) -> Any:
         return params[ref.name] if isinstance(ref, ParamRef) else value(ref)
