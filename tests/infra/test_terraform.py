@@ -133,12 +133,3 @@ def test_another_cloud_renders_from_portable_configs() -> None:
     assert "google_cloudfunctions2_function" in files["functions.tf"]
     assert 'machine_type = "e2-standard-4"' in files["vms.tf"]
     assert 'variable "project_id"' in files["variables.tf"]
-
-
-def test_vm_sizes_are_the_smallest_that_fit() -> None:
-    from glacier.infra.terraform import aws, azure, gcp
-
-    assert aws.instance_type(4, 16384) == "m7g.xlarge"
-    assert aws.instance_type(1, 1024) == "c7g.medium"
-    assert gcp.machine_type(4, 16384) == "e2-standard-4"
-    assert azure.vm_size(2, 16384) == "Standard_E2s_v5"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glacier.config.provider import AwsConfig
+from glacier.clouds.aws.config import AwsConfig
 from glacier.errors import StorageError
 from glacier.storage.cloud import Access, CloudStore, endpoint_options, environment_secrets
 from glacier.storage.failures import storage_error
