@@ -1,11 +1,10 @@
 """All configs: one provider config picks the cloud; storage and compute configs size resources.
 
 Portable configs (``ServerlessConfig``, ``ClusterConfig``, ``VmConfig``, ``BucketConfig``,
-``SparkConfig``, ``DatabricksConfig``) work with every provider. Cloud-specific ones
-(``LambdaConfig``, ``S3Config``...) only with their cloud's provider, or with ``LocalConfig``,
-which emulates them. The cloud-specific ones (and ``DatabricksConfig``) live in
-``glacier/clouds/<cloud>/config.py`` and are re-exported here lazily through the registry, so
-``import glacier`` loads no cloud's module.
+``SparkConfig`` and the Databricks cluster config) work with every provider. A cloud's own
+configs work only with its provider, or with ``LocalConfig``, which emulates them. Those (and
+the Databricks one) live in ``glacier/clouds/<cloud>/config.py``; this module re-exports them
+lazily through the registry (``glacier.clouds.CONFIGS``), so ``import glacier`` loads none.
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ _PORTABLE: tuple[type[Config], ...] = (
 
 
 def __getattr__(name: str) -> Any:
-    """Load a cloud's config on first access (``glacier.config.LambdaConfig``)."""
+    """Load a cloud's config on first access (``from glacier.config import <name>``)."""
     ref = clouds.CONFIGS.get(name)
     if ref is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,7 @@ class Config:
     """Base of all configs: frozen, validated in ``__post_init__``, convertible to a dict.
 
     ``clouds`` lists the clouds a config can be deployed to. Portable configs list all of
-    them; cloud-specific ones (``LambdaConfig``...) list one.
+    them; a cloud's own configs (``glacier/clouds/<cloud>/config.py``) list one.
     """
 
     clouds: ClassVar[frozenset[Cloud]] = CLOUDS

@@ -22,7 +22,7 @@ class ProviderConfig(Config):
 
     cloud: ClassVar[Cloud]
     staging_bucket: str | None = None
-    """Bucket (container on Azure) for hand-offs between executors; default ``glacier-staging``."""
+    """Bucket (a container, on some clouds) for hand-offs between executors; ``glacier-staging``."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

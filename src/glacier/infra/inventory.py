@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from glacier.clouds import Cloud, deployable, part
 from glacier.config.base import Config
@@ -19,13 +19,11 @@ from glacier.config.provider import ProviderConfig
 from glacier.config.storage import BucketConfig, validate_bucket_name
 from glacier.core.dag import NodeKind
 from glacier.core.kinds import ExecutorKind
+from glacier.core.pipeline import Pipeline
 from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
-
-if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
-    from glacier.provider import Provider
-    from glacier.resources.executor import Executor
+from glacier.provider import Provider
+from glacier.resources.executor import Executor
 
 PLAN_VERSION = 1
 LOG_RETENTION_DAYS = 365

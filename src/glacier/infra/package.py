@@ -20,18 +20,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import glacier
 from glacier import clouds
 from glacier.clouds import Cloud
 from glacier.core.kinds import ExecutorKind
+from glacier.core.pipeline import Pipeline
 from glacier.errors import GlacierError
 from glacier.infra import artifacts
 from glacier.infra.inventory import ExecutorPlan, Inventory, build_inventory
-
-if TYPE_CHECKING:
-    from glacier.core.pipeline import Pipeline
 
 PLATFORMS = {"arm64": "manylinux_2_28_aarch64", "x86_64": "manylinux_2_28_x86_64"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
