@@ -235,22 +235,6 @@ def test_from_env_local_default(tmp_path: Path) -> None:
     assert provider.config == LocalConfig(base_path=str(tmp_path))
 
 
-def test_from_env_gcp_and_azure() -> None:
-    gcp = Provider.from_env({"GLACIER_PROVIDER": "gcp", "GCLOUD_PROJECT": "my-project-123"})
-    assert gcp.config == GcpConfig(project_id="my-project-123")
-    azure = Provider.from_env(
-        {
-            "GLACIER_PROVIDER": "azure",
-            "AZURE_SUBSCRIPTION_ID": AZURE.subscription_id,
-            "AZURE_RESOURCE_GROUP": "rg",
-            "AZURE_LOCATION": "westeurope",
-        }
-    )
-    assert azure.config == AzureConfig(
-        subscription_id=AZURE.subscription_id, resource_group="rg", location="westeurope"
-    )
-
-
 @pytest.mark.parametrize(
     ("env", "message"),
     [
