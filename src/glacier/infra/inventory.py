@@ -2,8 +2,8 @@
 
 The inventory is cloud-neutral in shape but resolved for one target cloud: portable configs are
 mapped to that cloud's own configs by the cloud's ``from_portable``, so the renderers only ever
-see native configs. It is saved as ``glacier.plan.json`` beside the
-Terraform, so a reviewer (and a test) can check what was generated against what was asked for.
+see native configs. It is saved as ``glacier.plan.json`` beside the Terraform, so a reviewer
+(and a test) can check what was generated against what was asked for.
 """
 
 from __future__ import annotations
