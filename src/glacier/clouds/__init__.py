@@ -58,6 +58,25 @@ class CloudParts:
     def deployable(self) -> bool:
         return self.terraform is not None
 
+    @classmethod
+    def in_folder(cls, cloud: str, schemes: tuple[str, ...], configs: str) -> CloudParts:
+        """A cloud laid out as ``glacier/clouds/<cloud>/`` is: ``configs`` names its config
+        classes in ``config.py``, the provider config first."""
+        config = f"glacier.clouds.{cloud}.config"
+        names = configs.split()
+        return cls(
+            provider_config=f"{config}:{names[0]}",
+            env=f"{config}:ENV",
+            store=f"glacier.clouds.{cloud}.store:open_store",
+            bucket_names=f"{config}:bucket_name_problem",
+            schemes=schemes,
+            configs=tuple(f"{config}:{name}" for name in names),
+            from_portable=f"{config}:from_portable",
+            terraform=f"glacier.clouds.{cloud}.terraform:render",
+            checkov_skips=f"glacier.clouds.{cloud}.terraform:SKIPS",
+            package=f"glacier.clouds.{cloud}.package:PACKAGING",
+        )
+
 
 @dataclass(frozen=True)
 class KindParts:
@@ -69,21 +88,6 @@ class KindParts:
     """The portable ``Config`` its executors take (None: the kind takes no config)."""
 
 
-def _parts(cloud: str, names: str, *, store: str = "store") -> dict[str, Any]:
-    """The references every deployable cloud spells the same way: ``glacier.clouds.<cloud>.*``."""
-    config = f"glacier.clouds.{cloud}.config"
-    return {
-        "env": f"{config}:ENV",
-        "store": f"glacier.clouds.{cloud}.{store}:open_store",
-        "bucket_names": f"{config}:bucket_name_problem",
-        "configs": tuple(f"{config}:{name}" for name in names.split()),
-        "from_portable": f"{config}:from_portable",
-        "terraform": f"glacier.clouds.{cloud}.terraform:render",
-        "checkov_skips": f"glacier.clouds.{cloud}.terraform:SKIPS",
-        "package": f"glacier.clouds.{cloud}.package:PACKAGING",
-    }
-
-
 CLOUDS: dict[Cloud, CloudParts] = {
     Cloud.LOCAL: CloudParts(
         provider_config="glacier.config.provider:LocalConfig",
@@ -92,20 +96,16 @@ CLOUDS: dict[Cloud, CloudParts] = {
         bucket_names="glacier.config.storage:portable_bucket_name_problem",
         schemes=("file",),
     ),
-    Cloud.AWS: CloudParts(
-        provider_config="glacier.clouds.aws.config:AwsConfig",
-        schemes=("s3", "s3a"),
-        **_parts("aws", "AwsConfig LambdaConfig EC2Config S3Config"),
+    Cloud.AWS: CloudParts.in_folder(
+        "aws", ("s3", "s3a"), "AwsConfig LambdaConfig EC2Config S3Config"
     ),
-    Cloud.GCP: CloudParts(
-        provider_config="glacier.clouds.gcp.config:GcpConfig",
-        schemes=("gs", "gcs"),
-        **_parts("gcp", "GcpConfig CloudFunctionConfig ComputeEngineConfig GcsConfig"),
+    Cloud.GCP: CloudParts.in_folder(
+        "gcp", ("gs", "gcs"), "GcpConfig CloudFunctionConfig ComputeEngineConfig GcsConfig"
     ),
-    Cloud.AZURE: CloudParts(
-        provider_config="glacier.clouds.azure.config:AzureConfig",
-        schemes=("az", "abfs", "abfss", "azure"),
-        **_parts("azure", "AzureConfig AzureFunctionConfig AzureVmConfig AzureBlobConfig"),
+    Cloud.AZURE: CloudParts.in_folder(
+        "azure",
+        ("az", "abfs", "abfss", "azure"),
+        "AzureConfig AzureFunctionConfig AzureVmConfig AzureBlobConfig",
     ),
 }
 
@@ -113,7 +113,8 @@ PLATFORM_CONFIGS: tuple[str, ...] = ("glacier.clouds.databricks.config:Databrick
 """Configs of platforms that run on every cloud (their Terraform is called by the clouds')."""
 
 KINDS: dict[str, KindParts] = {
-    # keyed by ExecutorKind's values (a StrEnum, so the members themselves look up too)
+    # keyed by ExecutorKind's values, since config (below core) imports this module; the
+    # kinds are a StrEnum, so the members look up too
     "local": KindParts(local_mode="glacier.runtime.backends.thread:ThreadBackend"),
     "serverless": KindParts(
         local_mode="glacier.runtime.backends.process:ProcessBackend",
@@ -129,16 +130,17 @@ KINDS: dict[str, KindParts] = {
     ),
 }
 
-CONFIGS: dict[str, str] = {
-    ref.rpartition(":")[2]: ref
-    for ref in (*(r for p in CLOUDS.values() for r in p.configs), *PLATFORM_CONFIGS)
-}
-"""Public name -> reference of every cloud-specific config, for ``glacier.config``'s re-exports."""
-
 
 def name_of(ref: str) -> str:
     """The attribute a reference names, without importing it (for messages)."""
     return ref.rpartition(":")[2]
+
+
+CONFIGS: dict[str, str] = {
+    name_of(ref): ref
+    for ref in (*(r for p in CLOUDS.values() for r in p.configs), *PLATFORM_CONFIGS)
+}
+"""Public name -> reference of every cloud-specific config, for ``glacier.config``'s re-exports."""
 
 
 def deployable() -> tuple[Cloud, ...]:
