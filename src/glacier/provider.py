@@ -6,7 +6,10 @@ import functools
 import os
 from collections.abc import Mapping
 
-from glacier.config.base import Cloud, Config
+from glacier import clouds
+from glacier.clouds import Cloud
+from glacier.config import config_classes
+from glacier.config.base import Config
 from glacier.config.compute import ClusterConfig, ServerlessConfig, VmConfig
 from glacier.config.env import provider_config_from_env
 from glacier.config.provider import ProviderConfig
@@ -21,13 +24,6 @@ from glacier.storage.paths import split_uri
 
 DEFAULT_STAGING_BUCKET = "glacier-staging"
 
-# executor kind -> the portable config class its configs must extend
-_KIND_CONFIG: dict[ExecutorKind, type[Config]] = {
-    ExecutorKind.SERVERLESS: ServerlessConfig,
-    ExecutorKind.CLUSTER: ClusterConfig,
-    ExecutorKind.VM: VmConfig,
-}
-
 
 class Provider:
     """Storage and compute on one cloud, or emulated on this machine with ``LocalConfig``.
@@ -39,9 +35,11 @@ class Provider:
 
     def __init__(self, config: ProviderConfig) -> None:
         if not isinstance(config, ProviderConfig):
+            names = [clouds.name_of(clouds.CLOUDS[c].provider_config) for c in clouds.deployable()]
+            local = clouds.name_of(clouds.CLOUDS[Cloud.LOCAL].provider_config)
             raise ConfigError(
-                f"Provider(config=...) takes AwsConfig, GcpConfig, AzureConfig or "
-                f"LocalConfig, got {type(config).__name__}."
+                f"Provider(config=...) takes {', '.join(names)} or {local}, "
+                f"got {type(config).__name__}."
             )
         self.config = config
         self._executors: dict[str, Executor] = {}
@@ -81,7 +79,7 @@ class Provider:
     def bucket(self, bucket: str, path: str, config: BucketConfig | None = None) -> Bucket:
         """A file or glob ``path`` inside ``bucket``; ``config`` adds versioning, class...
 
-        ``bucket`` may also be a URI of this provider's scheme (``s3://raw``).
+        ``bucket`` may also be a URI of this provider's scheme (``<scheme>://raw``).
         """
         bucket, path = split_uri(self.cloud, bucket, path)
         validate_bucket_name(self.cloud, bucket)
@@ -100,20 +98,22 @@ class Provider:
     def serverless(
         self, config: ServerlessConfig | None = None, name: str | None = None
     ) -> Executor:
-        """A function (Lambda, Cloud Functions, Azure Functions) with memory and time limits."""
+        """A function on the provider's serverless service, with memory and time limits."""
         return self._executor(ExecutorKind.SERVERLESS, config or ServerlessConfig(), name)
 
     def cluster(self, config: ClusterConfig | None = None, name: str | None = None) -> Executor:
-        """A Spark cluster (local Spark session, Spark Connect, Databricks, EMR, Dataproc)."""
+        """A Spark cluster: a local session, Spark Connect, or the cloud's managed Spark."""
         return self._executor(ExecutorKind.CLUSTER, config or ClusterConfig(), name)
 
     def vm(self, config: VmConfig | None = None, name: str | None = None) -> Executor:
-        """A virtual machine running a worker (EC2, Compute Engine, Azure VM)."""
+        """A virtual machine of the provider's cloud running a worker."""
         return self._executor(ExecutorKind.VM, config or VmConfig(), name)
 
     def _executor(self, kind: ExecutorKind, config: Config | None, name: str | None) -> Executor:
         if config is not None:
-            self._check_config(config, _KIND_CONFIG[kind], kind.value)
+            portable = clouds.KINDS[kind].config
+            assert portable is not None, f"{kind.value} executors take no config"
+            self._check_config(config, clouds.load(portable), kind.value)
         if name is None:
             name, n = kind.value, 1
             while name in self._executors:
@@ -141,8 +141,8 @@ class Provider:
         portable = config.portable_base().__name__
         native = [
             c.__name__
-            for c in _subclasses(config.portable_base())
-            if c.clouds == frozenset({self.cloud})
+            for c in config_classes()
+            if issubclass(c, config.portable_base()) and c.clouds == frozenset({self.cloud})
         ]
         alternative = f" or the {self.cloud.value} config {native[0]}" if native else ""
         raise ConfigError(
@@ -152,14 +152,6 @@ class Provider:
         )
 
 
-def _subclasses(cls: type[Config]) -> list[type[Config]]:
-    out = []
-    for sub in cls.__subclasses__():
-        out.append(sub)
-        out.extend(_subclasses(sub))
-    return out
-
-
 def _example_subclass(cls: type[Config]) -> str:
-    subs = _subclasses(cls)
+    subs = [c for c in config_classes() if issubclass(c, cls) and c is not cls]
     return subs[0].__name__ if subs else cls.__name__

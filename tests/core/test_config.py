@@ -37,29 +37,6 @@ AZURE = AzureConfig(subscription_id="00000000-0000-0000-0000-000000000000", reso
 # --- limits -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("memory", [128, 1024, 10240])
-def test_lambda_memory_in_range(memory: int) -> None:
-    assert LambdaConfig(memory=memory).memory == memory
-
-
-@pytest.mark.parametrize("memory", [127, 10241, 0, -1])
-def test_lambda_memory_out_of_range(memory: int) -> None:
-    with pytest.raises(
-        ConfigError, match=rf"LambdaConfig\.memory: {memory} is outside 128\.\.10240"
-    ):
-        LambdaConfig(memory=memory)
-
-
-def test_lambda_timeout_limit() -> None:
-    assert LambdaConfig(timeout=900).timeout == 900
-    with pytest.raises(
-        ConfigError, match=r"LambdaConfig\.timeout: 901 is outside 1\.\.900 seconds"
-    ):
-        LambdaConfig(timeout=901)
-    # the portable config allows what some cloud allows (Cloud Functions: 3600 s)
-    assert ServerlessConfig(timeout=3600).timeout == 3600
-
-
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -256,40 +233,6 @@ def test_from_env_local_default(tmp_path: Path) -> None:
     assert Provider.from_env({}).config == LocalConfig()
     provider = Provider.from_env({"GLACIER_BASE_PATH": str(tmp_path)})
     assert provider.config == LocalConfig(base_path=str(tmp_path))
-
-
-def test_from_env_aws() -> None:
-    provider = Provider.from_env(
-        {
-            "GLACIER_PROVIDER": "AWS",
-            "AWS_DEFAULT_REGION": "eu-central-1",
-            "AWS_PROFILE": "dev",
-            "GLACIER_STAGING_BUCKET": "my-staging",
-        }
-    )
-    assert provider.config == AwsConfig(
-        region="eu-central-1", profile="dev", staging_bucket="my-staging"
-    )
-    assert provider.staging_bucket == "my-staging"
-    # AWS_REGION wins over AWS_DEFAULT_REGION
-    env = {"GLACIER_PROVIDER": "aws", "AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1"}
-    assert Provider.from_env(env).config == AwsConfig(region="us-west-2")
-
-
-def test_from_env_gcp_and_azure() -> None:
-    gcp = Provider.from_env({"GLACIER_PROVIDER": "gcp", "GCLOUD_PROJECT": "my-project-123"})
-    assert gcp.config == GcpConfig(project_id="my-project-123")
-    azure = Provider.from_env(
-        {
-            "GLACIER_PROVIDER": "azure",
-            "AZURE_SUBSCRIPTION_ID": AZURE.subscription_id,
-            "AZURE_RESOURCE_GROUP": "rg",
-            "AZURE_LOCATION": "westeurope",
-        }
-    )
-    assert azure.config == AzureConfig(
-        subscription_id=AZURE.subscription_id, resource_group="rg", location="westeurope"
-    )
 
 
 @pytest.mark.parametrize(

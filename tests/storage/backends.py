@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from glacier import Provider
-from glacier.config.provider import AwsConfig, AzureConfig, GcpConfig, ProviderConfig
+from glacier.config import AwsConfig, AzureConfig, GcpConfig, ProviderConfig
 from tests.cloud.servers import AzureServer, CloudServer, GCSServer, S3Server
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from glacier.clouds import deployable
 from glacier.loader import load_pipeline
 
 out_option = click.option(
@@ -21,7 +22,7 @@ out_option = click.option(
 provider_option = click.option(
     "--provider",
     "cloud",
-    type=click.Choice(["aws", "gcp", "azure"]),
+    type=click.Choice([c.value for c in deployable()]),
     default=None,
     help="Render for another cloud than the pipeline's provider config.",
 )
@@ -33,7 +34,7 @@ provider_option = click.option(
 @provider_option
 def terraform(target: str, out_dir: Path, cloud: str | None) -> None:
     """Write Terraform, glacier.plan.json and a README for the pipeline TARGET."""
-    from glacier.infra.terraform import generate
+    from glacier.infra.terraform import generate  # lazy: `glacier run` never loads the renderers
 
     for path in generate(load_pipeline(target), out_dir, cloud=cloud):
         click.echo(path)
@@ -46,11 +47,11 @@ def terraform(target: str, out_dir: Path, cloud: str | None) -> None:
 @click.option(
     "--no-deps",
     is_flag=True,
-    help="Skip PyPI downloads (the AWS Polars layer, Azure's vendored packages).",
+    help="Skip PyPI downloads (function layers and vendored packages).",
 )
 def package(target: str, out_dir: Path, cloud: str | None, no_deps: bool) -> None:
     """Build the archives the generated Terraform uploads, into OUT/build/."""
-    from glacier.infra.package import build
+    from glacier.infra.package import build  # lazy: other commands never load the packager
 
     for path in build(load_pipeline(target), out_dir, cloud=cloud, dependencies=not no_deps):
         click.echo(path)

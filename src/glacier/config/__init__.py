@@ -1,28 +1,84 @@
 """All configs: one provider config picks the cloud; storage and compute configs size resources.
 
 Portable configs (``ServerlessConfig``, ``ClusterConfig``, ``VmConfig``, ``BucketConfig``,
-``SparkConfig``, ``DatabricksConfig``) work with every provider. Cloud-specific ones
-(``LambdaConfig``, ``S3Config``...) only with their cloud's provider, or with ``LocalConfig``,
-which emulates them.
+``SparkConfig`` and the Databricks cluster config) work with every provider. A cloud's own
+configs work only with its provider, or with ``LocalConfig``, which emulates them. Those (and
+the Databricks one) live in ``glacier/clouds/<cloud>/config.py``; this module re-exports them
+lazily through the registry (``glacier.clouds.CONFIGS``), so ``import glacier`` loads none.
 """
 
-from glacier.config.base import Cloud, Config
-from glacier.config.compute import (
-    AzureFunctionConfig,
-    AzureVmConfig,
-    CloudFunctionConfig,
-    ClusterConfig,
-    ComputeEngineConfig,
-    DatabricksConfig,
-    EC2Config,
-    LambdaConfig,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from glacier import clouds
+from glacier.clouds import Cloud
+from glacier.config.base import Config
+from glacier.config.compute import ClusterConfig, ServerlessConfig, SparkConfig, VmConfig
+from glacier.config.env import provider_config_from_env
+from glacier.config.provider import LocalConfig, ProviderConfig
+from glacier.config.storage import BucketConfig
+from glacier.errors import ConfigError
+
+if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
+    from glacier.clouds.aws.config import AwsConfig, EC2Config, LambdaConfig, S3Config
+    from glacier.clouds.azure.config import (
+        AzureBlobConfig,
+        AzureConfig,
+        AzureFunctionConfig,
+        AzureVmConfig,
+    )
+    from glacier.clouds.databricks.config import DatabricksConfig
+    from glacier.clouds.gcp.config import (
+        CloudFunctionConfig,
+        ComputeEngineConfig,
+        GcpConfig,
+        GcsConfig,
+    )
+
+_PORTABLE: tuple[type[Config], ...] = (
+    ProviderConfig,
+    LocalConfig,
     ServerlessConfig,
+    ClusterConfig,
     SparkConfig,
     VmConfig,
+    BucketConfig,
 )
-from glacier.config.env import provider_config_from_env
-from glacier.config.provider import AwsConfig, AzureConfig, GcpConfig, LocalConfig, ProviderConfig
-from glacier.config.storage import AzureBlobConfig, BucketConfig, GcsConfig, S3Config
+
+
+def __getattr__(name: str) -> Any:
+    """Load a cloud's config on first access (``from glacier.config import <name>``)."""
+    ref = clouds.CONFIGS.get(name)
+    if ref is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = clouds.load(ref)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def config_classes() -> tuple[type[Config], ...]:
+    """Every public config class: the portable ones, then each cloud's in registry order.
+
+    Loads every cloud's configs, so only messages and tools call it, never a run.
+    """
+    return (*_PORTABLE, *(clouds.load(ref) for ref in clouds.CONFIGS.values()))
+
+
+def config_class(name: str) -> type[Config]:
+    """The public config class called ``name`` (how workers rebuild a config from ``to_dict``)."""
+    found = next((c for c in config_classes() if c.__name__ == name), None)
+    if found is None:
+        raise ConfigError(
+            f"{name!r} is not a Glacier config. Use one of "
+            f"{', '.join(sorted(c.__name__ for c in config_classes()))}."
+        )
+    return found
+
 
 __all__ = [
     "AwsConfig",
@@ -47,5 +103,7 @@ __all__ = [
     "ServerlessConfig",
     "SparkConfig",
     "VmConfig",
+    "config_class",
+    "config_classes",
     "provider_config_from_env",
 ]

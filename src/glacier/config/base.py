@@ -9,19 +9,14 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from glacier.clouds import Cloud as Cloud  # noqa: PLC0414 (re-export: config.base.Cloud)
+from glacier.clouds import deployable
 from glacier.errors import ConfigError
 
-
-class Cloud(StrEnum):
-    """Where a provider's resources live; ``LOCAL`` emulates any of the others."""
-
-    LOCAL = "local"
-    AWS = "aws"
-    GCP = "gcp"
-    AZURE = "azure"
-
-
-CLOUDS = frozenset({Cloud.AWS, Cloud.GCP, Cloud.AZURE})
+CLOUDS = frozenset(deployable())
+"""The clouds a portable config works on."""
+URL_PATTERN = r"https?://[^\s/?#]+(/[^\s?#]*)?"
+"""An http(s) endpoint, for every config's ``endpoint_url``."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -29,7 +24,7 @@ class Config:
     """Base of all configs: frozen, validated in ``__post_init__``, convertible to a dict.
 
     ``clouds`` lists the clouds a config can be deployed to. Portable configs list all of
-    them; cloud-specific ones (``LambdaConfig``...) list one.
+    them; a cloud's own configs (``glacier/clouds/<cloud>/config.py``) list one.
     """
 
     clouds: ClassVar[frozenset[Cloud]] = CLOUDS
@@ -63,6 +58,29 @@ class Config:
             if isinstance(base, type) and issubclass(base, Config) and base.clouds == CLOUDS:
                 return base
         return Config
+
+
+def native_config(
+    config: Config,
+    native: Mapping[type[Config], type[Config]],
+    cloud: Cloud,
+    **overrides: Any,
+) -> Config:
+    """``config`` as ``native[type(config)]`` with the same fields; other configs pass through.
+
+    Only the exact portable classes convert: a subclass (``SparkConfig``) already says what it
+    wants. Each cloud's ``from_portable`` calls this with its own table.
+    """
+    target = native.get(type(config))
+    if target is None:
+        return config
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    try:
+        return target(**{**fields, **overrides})
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{type(config).__name__} does not fit {target.__name__} on {cloud.value}: {exc}"
+        ) from None
 
 
 def _plain(value: Any) -> Any:

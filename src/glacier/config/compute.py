@@ -1,16 +1,13 @@
-"""Compute configs: portable sizes (``ServerlessConfig``, ``ClusterConfig``, ``VmConfig``) and
-the cloud-specific configs that extend them with each service's own settings and limits."""
+"""Portable compute configs: ``ServerlessConfig``, ``ClusterConfig`` (and ``SparkConfig``) and
+``VmConfig``. Each cloud's own configs extend them in ``glacier/clouds/<cloud>/config.py``."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import ClassVar
 
 from glacier.config.base import (
-    Cloud,
     Config,
-    check_choice,
     check_labels,
     check_pattern,
     check_range,
@@ -33,76 +30,6 @@ class ServerlessConfig(Config):
     def validate(self) -> None:
         check_range(self, "memory", self.memory, 128, 32768, "MB")
         check_range(self, "timeout", self.timeout, 1, 3600, "seconds")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LambdaConfig(ServerlessConfig):
-    """AWS Lambda: 128-10240 MB, at most 900 s, at most 5 layers, 512-10240 MB of /tmp."""
-
-    clouds: ClassVar[frozenset[Cloud]] = frozenset({Cloud.AWS})
-    runtime: str = "python3.12"
-    layers: tuple[str, ...] = ()
-    ephemeral_storage: int = 512
-    architecture: str = "arm64"
-
-    def validate(self) -> None:
-        check_range(self, "memory", self.memory, 128, 10240, "MB")
-        check_range(self, "timeout", self.timeout, 1, 900, "seconds")
-        check_range(self, "ephemeral_storage", self.ephemeral_storage, 512, 10240, "MB")
-        check_choice(self, "runtime", self.runtime, {"python3.11", "python3.12", "python3.13"})
-        check_choice(self, "architecture", self.architecture, {"arm64", "x86_64"})
-        if len(self.layers) > 5:
-            raise fail(
-                self,
-                "layers",
-                f"{len(self.layers)} layers given",
-                "Lambda allows at most 5 layers per function.",
-            )
-        for arn in self.layers:
-            check_pattern(
-                self,
-                "layers",
-                arn,
-                r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:"
-                r"[\w-]+:\d+",
-                "arn:aws:lambda:us-east-1:123456789012:layer:polars:3",
-            )
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class CloudFunctionConfig(ServerlessConfig):
-    """Google Cloud Functions (2nd gen): 128 MB-32 GB, at most 3600 s."""
-
-    clouds: ClassVar[frozenset[Cloud]] = frozenset({Cloud.GCP})
-    runtime: str = "python312"
-    max_instances: int = 100
-
-    def validate(self) -> None:
-        super().validate()
-        check_choice(self, "runtime", self.runtime, {"python311", "python312", "python313"})
-        check_range(self, "max_instances", self.max_instances, 1, 1000, "instances")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class AzureFunctionConfig(ServerlessConfig):
-    """Azure Functions on the Flex Consumption plan: instances of 512, 2048 or 4096 MB."""
-
-    clouds: ClassVar[frozenset[Cloud]] = frozenset({Cloud.AZURE})
-    memory: int = 2048
-    runtime_version: str = "3.12"
-    max_instances: int = 100
-
-    def validate(self) -> None:
-        super().validate()
-        if self.memory not in (512, 2048, 4096):
-            raise fail(
-                self,
-                "memory",
-                f"{self.memory} MB is not a Flex Consumption size",
-                "Use 512, 2048 or 4096.",
-            )
-        check_choice(self, "runtime_version", self.runtime_version, {"3.11", "3.12"})
-        check_range(self, "max_instances", self.max_instances, 40, 1000, "instances")
 
 
 # --- clusters ---------------------------------------------------------------------------------
@@ -155,29 +82,6 @@ class SparkConfig(ClusterConfig):
         check_labels(self, "conf", self.conf)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DatabricksConfig(ClusterConfig):
-    """Databricks, on any cloud: an existing ``cluster_id`` or a cluster Glacier provisions."""
-
-    cluster_id: str | None = None
-    num_workers: int | None = None
-    spark_version: str = "15.4.x-scala2.12"
-    host: str | None = None
-
-    def validate(self) -> None:
-        self._alias_workers("num_workers", self.num_workers)
-        super().validate()
-        check_pattern(
-            self, "cluster_id", self.cluster_id, r"\d{4}-\d{6}-[a-z0-9]{8}", "0123-456789-abcdefgh"
-        )
-        check_pattern(
-            self, "spark_version", self.spark_version, r"\d+\.\d+\.[x\d]+-\S+", "15.4.x-scala2.12"
-        )
-        check_pattern(
-            self, "host", self.host, r"https://[\w.-]+/?", "https://adb-1.azuredatabricks.net"
-        )
-
-
 # --- virtual machines -------------------------------------------------------------------------
 
 
@@ -191,60 +95,3 @@ class VmConfig(Config):
     def validate(self) -> None:
         check_range(self, "cpus", self.cpus, 1, 448, "cores")
         check_range(self, "memory", self.memory, 512, 12 * 1024 * 1024, "MB")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class EC2Config(VmConfig):
-    """Amazon EC2; ``instance_type`` (e.g. ``m7g.large``) overrides the size derived from cpus."""
-
-    clouds: ClassVar[frozenset[Cloud]] = frozenset({Cloud.AWS})
-    instance_type: str | None = None
-    ami: str | None = None
-    security_group: str | None = None
-
-    def validate(self) -> None:
-        super().validate()
-        check_pattern(
-            self, "instance_type", self.instance_type, r"[a-z][a-z0-9-]*\.[a-z0-9]+", "m7g.large"
-        )
-        check_pattern(self, "ami", self.ami, r"ami-[0-9a-f]{8,17}", "ami-0abcdef1234567890")
-        check_pattern(
-            self,
-            "security_group",
-            self.security_group,
-            r"sg-[0-9a-f]{8,17}",
-            "sg-0abcdef1234567890",
-        )
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ComputeEngineConfig(VmConfig):
-    """Google Compute Engine; ``machine_type`` (e.g. ``e2-standard-2``) overrides cpus/memory."""
-
-    clouds: ClassVar[frozenset[Cloud]] = frozenset({Cloud.GCP})
-    machine_type: str | None = None
-    zone: str | None = None
-    image: str = "debian-cloud/debian-12"
-
-    def validate(self) -> None:
-        super().validate()
-        check_pattern(
-            self, "machine_type", self.machine_type, r"[a-z0-9]+-[a-z0-9-]+", "e2-standard-2"
-        )
-        check_pattern(self, "zone", self.zone, r"[a-z]+-[a-z]+\d-[a-z]", "europe-west1-b")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class AzureVmConfig(VmConfig):
-    """Azure Linux virtual machine; ``size`` (e.g. ``Standard_D2s_v5``) overrides cpus/memory."""
-
-    clouds: ClassVar[frozenset[Cloud]] = frozenset({Cloud.AZURE})
-    size: str | None = None
-    admin_username: str = "glacier"
-
-    def validate(self) -> None:
-        super().validate()
-        check_pattern(self, "size", self.size, r"(Standard|Basic)_\w+", "Standard_D2s_v5")
-        check_pattern(
-            self, "admin_username", self.admin_username, r"[a-z_][a-z0-9_-]{0,63}", "glacier"
-        )

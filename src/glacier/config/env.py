@@ -1,18 +1,9 @@
 """Build a provider config from environment variables (``Provider.from_env``).
 
-``GLACIER_PROVIDER`` picks the cloud (``local`` when unset); each cloud then reads its usual
-variables:
-
-============  ==================================================================================
-local         ``GLACIER_BASE_PATH`` (default ``./data``)
-aws           ``AWS_REGION`` or ``AWS_DEFAULT_REGION`` (required), ``AWS_PROFILE``,
-              ``AWS_ACCOUNT_ID``, ``GLACIER_AWS_ROLE_ARN``, ``AWS_ENDPOINT_URL``
-gcp           ``GOOGLE_CLOUD_PROJECT`` or ``GCLOUD_PROJECT`` (required), ``GOOGLE_CLOUD_REGION``,
-              ``GOOGLE_APPLICATION_CREDENTIALS``, ``STORAGE_EMULATOR_HOST``
-azure         ``AZURE_SUBSCRIPTION_ID`` and ``AZURE_RESOURCE_GROUP`` (required),
-              ``AZURE_LOCATION``, ``AZURE_STORAGE_ACCOUNT``
-all           ``GLACIER_STAGING_BUCKET``
-============  ==================================================================================
+``GLACIER_PROVIDER`` picks the cloud (``local`` when unset); the cloud's ``env`` part in the
+registry then says which of its usual variables fill which field (each cloud's
+``glacier/clouds/<cloud>/config.py`` lists them; local reads ``GLACIER_BASE_PATH``). Every cloud
+also reads ``GLACIER_STAGING_BUCKET``.
 """
 
 from __future__ import annotations
@@ -20,42 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from glacier.config.base import Cloud
-from glacier.config.provider import AwsConfig, AzureConfig, GcpConfig, LocalConfig, ProviderConfig
+from glacier import clouds
+from glacier.clouds import Cloud
+from glacier.config.provider import EnvFields, ProviderConfig
 from glacier.errors import ConfigError
 
-# cloud -> (config class, {field: (variable names, first one set wins), required?})
-_ENV: dict[Cloud, tuple[type[ProviderConfig], dict[str, tuple[tuple[str, ...], bool]]]] = {
-    Cloud.LOCAL: (LocalConfig, {"base_path": (("GLACIER_BASE_PATH",), False)}),
-    Cloud.AWS: (
-        AwsConfig,
-        {
-            "region": (("AWS_REGION", "AWS_DEFAULT_REGION"), True),
-            "profile": (("AWS_PROFILE",), False),
-            "account_id": (("AWS_ACCOUNT_ID",), False),
-            "assume_role_arn": (("GLACIER_AWS_ROLE_ARN",), False),
-            "endpoint_url": (("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), False),
-        },
-    ),
-    Cloud.GCP: (
-        GcpConfig,
-        {
-            "project_id": (("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"), True),
-            "region": (("GOOGLE_CLOUD_REGION",), False),
-            "credentials_path": (("GOOGLE_APPLICATION_CREDENTIALS",), False),
-            "endpoint_url": (("STORAGE_EMULATOR_HOST",), False),
-        },
-    ),
-    Cloud.AZURE: (
-        AzureConfig,
-        {
-            "subscription_id": (("AZURE_SUBSCRIPTION_ID",), True),
-            "resource_group": (("AZURE_RESOURCE_GROUP",), True),
-            "location": (("AZURE_LOCATION",), False),
-            "storage_account": (("AZURE_STORAGE_ACCOUNT",), False),
-        },
-    ),
-}
+
+def provider_config_class(cloud: Cloud) -> type[ProviderConfig]:
+    """The config class that selects ``cloud``, loaded on first use."""
+    cls: type[ProviderConfig] = clouds.part(cloud, "provider_config")
+    return cls
 
 
 def provider_config_from_env(environ: Mapping[str, str]) -> ProviderConfig:
@@ -68,7 +33,8 @@ def provider_config_from_env(environ: Mapping[str, str]) -> ProviderConfig:
         raise ConfigError(
             f"GLACIER_PROVIDER={name!r} is not a provider. Set it to one of: {choices}."
         ) from None
-    cls, fields = _ENV[cloud]
+    cls = provider_config_class(cloud)
+    fields: EnvFields = clouds.part(cloud, "env")
     kwargs: dict[str, Any] = {}
     for field, (variables, required) in fields.items():
         value = next((environ[v] for v in variables if environ.get(v)), None)

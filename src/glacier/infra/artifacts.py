@@ -13,8 +13,3 @@ HANDLER_MODULE = "glacier_handler"
 def code_zip(executor: str) -> str:
     """The code package of one serverless executor."""
     return f"{BUILD_DIR}/{executor}.zip"
-
-
-def layer_zip(architecture: str) -> str:
-    """The AWS Lambda layer holding Polars for one CPU architecture (arm64 or x86_64)."""
-    return f"{BUILD_DIR}/polars-layer-{architecture}.zip"

@@ -1,71 +1,39 @@
 """What a pipeline needs from a cloud, read off its DAG: buckets, executors and who touches what.
 
 The inventory is cloud-neutral in shape but resolved for one target cloud: portable configs are
-mapped to that cloud's own configs (``ServerlessConfig`` -> ``LambdaConfig``...), so the
-renderers only ever see native configs. It is saved as ``glacier.plan.json`` beside the
-Terraform, so a reviewer (and a test) can check what was generated against what was asked for.
+mapped to that cloud's own configs by the cloud's ``from_portable``, so the renderers only ever
+see native configs. It is saved as ``glacier.plan.json`` beside the Terraform, so a reviewer
+(and a test) can check what was generated against what was asked for.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from glacier.config.base import CLOUDS, Cloud, Config
-from glacier.config.compute import (
-    AzureFunctionConfig,
-    AzureVmConfig,
-    CloudFunctionConfig,
-    ComputeEngineConfig,
-    EC2Config,
-    LambdaConfig,
-    ServerlessConfig,
-    VmConfig,
-)
+from glacier.clouds import Cloud, deployable, part
+from glacier.config.base import Config
 from glacier.config.provider import ProviderConfig
-from glacier.config.storage import (
-    AzureBlobConfig,
-    BucketConfig,
-    GcsConfig,
-    S3Config,
-    validate_bucket_name,
-)
+from glacier.config.storage import BucketConfig, validate_bucket_name
 from glacier.core.dag import SinkNode, SourceNode, TaskNode
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.identifiers import UniqueIdentifiers
-
-if TYPE_CHECKING:
-    from glacier.provider import Provider
-    from glacier.resources.executor import Executor
-    from glacier.resources.graph import BoundPipeline as Pipeline
+from glacier.provider import Provider
+from glacier.resources.executor import Executor
+from glacier.resources.graph import BoundPipeline as Pipeline
 
 PLAN_VERSION = 1
 LOG_RETENTION_DAYS = 365
 STAGING_EXPIRY_DAYS = 7
 """Hand-offs between executors are re-creatable by a rerun, so staging objects expire."""
 
-# (portable config class, cloud) -> the cloud's own config class it becomes
-_NATIVE: dict[tuple[type[Config], Cloud], type[Config]] = {
-    (ServerlessConfig, Cloud.AWS): LambdaConfig,
-    (ServerlessConfig, Cloud.GCP): CloudFunctionConfig,
-    (ServerlessConfig, Cloud.AZURE): AzureFunctionConfig,
-    (VmConfig, Cloud.AWS): EC2Config,
-    (VmConfig, Cloud.GCP): ComputeEngineConfig,
-    (VmConfig, Cloud.AZURE): AzureVmConfig,
-    (BucketConfig, Cloud.AWS): S3Config,
-    (BucketConfig, Cloud.GCP): GcsConfig,
-    (BucketConfig, Cloud.AZURE): AzureBlobConfig,
-}
-_AZURE_FUNCTION_SIZES = (512, 2048, 4096)
-
 
 @dataclass(frozen=True)
 class BucketPlan:
-    """One bucket (an Azure container): its native config and the executors that use it."""
+    """One bucket (a container, on some clouds): its native config and who uses it."""
 
     name: str
     tf_name: str
@@ -266,9 +234,9 @@ def _target_cloud(
             target = Cloud(requested)
         except ValueError:
             target = Cloud.LOCAL
-        if target not in CLOUDS:
+        if target not in deployable():
             raise ConfigError(
-                f"Cannot render Terraform for {requested!r}. Choose one of aws, gcp, azure."
+                f"Cannot render Terraform for {requested!r}. Choose one of {_choices(', ')}."
             )
         return target
     clouds: set[Cloud] = {p.cloud for p in providers if p.cloud is not Cloud.LOCAL}
@@ -281,7 +249,7 @@ def _target_cloud(
     seen = ", ".join(sorted(c.value for c in clouds)) or "none (a LocalConfig provider)"
     raise ConfigError(
         f"Pipeline {pipeline!r}: cannot tell which cloud to render (clouds in the pipeline: "
-        f"{seen}). Pass --provider aws|gcp|azure."
+        f"{seen}). Pass --provider {_choices('|')}."
     )
 
 
@@ -324,22 +292,16 @@ def _merged_bucket_config(name: str, found: list[tuple[str, BucketConfig]]) -> B
     return found[0][1] if found else BucketConfig()
 
 
+def _choices(sep: str) -> str:
+    return sep.join(c.value for c in deployable())
+
+
 def _native(config: Config | None, cloud: Cloud, what: str) -> Config | None:
     """The target cloud's own config for a portable one; cloud-specific configs pass through."""
     if config is None:
         return None
-    native = _NATIVE.get((type(config), cloud))
-    if native is None:
-        return config
-    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    if native is AzureFunctionConfig:
-        memory = fields["memory"]
-        fitting = [size for size in _AZURE_FUNCTION_SIZES if size >= memory]
-        fields["memory"] = fitting[0] if fitting else memory
     try:
-        return native(**fields)
+        native: Config = part(cloud, "from_portable")(config)
     except ConfigError as exc:
-        raise ConfigError(
-            f"{what}: {type(config).__name__} does not fit {native.__name__} on {cloud.value}: "
-            f"{exc}"
-        ) from None
+        raise ConfigError(f"{what}: {exc}") from None
+    return native

@@ -57,8 +57,9 @@ def _open_provider(config_json: str) -> Provider:
     from glacier.provider import Provider
 
     fields = json.loads(config_json)
-    cls = getattr(glacier.config, fields.pop("type"))
-    return Provider(cls(**fields))
+    config = glacier.config.config_class(fields.pop("type"))(**fields)
+    assert isinstance(config, glacier.config.ProviderConfig), "ProviderRef.of wrote a provider"
+    return Provider(config)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The storage interface: what a bucket needs from an object store, whatever the scheme.
 
 :class:`~glacier.resources.bucket.Bucket` talks only to :class:`ObjectStore`; each scheme
-(local folders here, ``s3://``, ``gs://``, ``az://`` elsewhere) implements it.
+(local folders in ``storage/local.py``, each cloud's in ``glacier/clouds/<cloud>/store.py``)
+implements it.
 """
 
 from __future__ import annotations

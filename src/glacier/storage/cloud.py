@@ -1,13 +1,12 @@
-"""Object stores on S3, GCS and Azure Blob, through obstore (objects) and Polars (frames).
+"""Object stores in the clouds, through obstore (objects) and Polars (frames).
 
 One options dict of ``object_store`` config keys (all strings) feeds both: Polars takes it as
-``storage_options``, obstore as ``config``. The per-cloud modules (``s3``, ``gcs``, ``azure``)
-only turn a provider config into that dict; everything else is shared here.
+``storage_options``, obstore as ``config``. Each cloud's ``glacier/clouds/<cloud>/store.py``
+only turns a provider config into that dict; everything else is shared here.
 
-Single-object writes go straight to the final key: S3 (PUT / CompleteMultipartUpload), GCS
-(XML multipart complete) and Azure (Put Block List) publish an object only when its upload
-completes, so readers see the old object or the new one, never a part; a failed or killed
-upload leaves the old object in place.
+Single-object writes go straight to the final key: every supported store publishes an object
+only when its upload (single or multipart) completes, so readers see the old object or the new
+one, never a part; a failed or killed upload leaves the old object in place.
 """
 
 from __future__ import annotations
@@ -22,10 +21,12 @@ from typing import Any
 import obstore
 from obstore import store as obstore_stores
 
+from glacier.clouds import CLOUDS
 from glacier.config.provider import ProviderConfig
+from glacier.storage import store_for
 from glacier.storage.base import ObjectInfo, ObjectStore
 from glacier.storage.failures import Problem, classify
-from glacier.storage.paths import SCHEMES, glob_regex, has_glob, is_temp, static_prefix
+from glacier.storage.paths import glob_regex, has_glob, is_temp, static_prefix
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class CloudStore(ObjectStore):
 
     def __init__(self, config: ProviderConfig, store_class: str, access: Access) -> None:
         self.config = config
-        self.scheme = SCHEMES[config.cloud][0]
+        self.scheme = CLOUDS[config.cloud].schemes[0]
         self.credential_hint = access.credential_hint
         self._store_class: Callable[..., obstore_stores.ObjectStore] = getattr(
             obstore_stores, store_class
@@ -60,8 +61,6 @@ class CloudStore(ObjectStore):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Re-open from the config on unpickling, so no resolved credential is ever shipped."""
-        from glacier.storage import store_for
-
         return (store_for, (self.config,))
 
     # -- ObjectStore --------------------------------------------------------------------------
@@ -136,7 +135,7 @@ class CloudStore(ObjectStore):
         with self.errors(bucket, keys[0], "delete"):
             try:
                 obstore.delete(client, list(keys))
-            except FileNotFoundError:  # Azure and GCS refuse the batch if one key is gone
+            except FileNotFoundError:  # some stores refuse the batch if one key is gone
                 for key in keys:
                     with contextlib.suppress(FileNotFoundError):
                         obstore.delete(client, key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from glacier.config.base import Cloud
+from glacier.clouds import CLOUDS, Cloud
 from glacier.errors import StorageError
 
 _GLOB_CHARS = frozenset("*?[")
@@ -88,25 +88,20 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 # -- URIs the user may pass instead of bare bucket names --------------------------------------
 
-SCHEMES: dict[Cloud, tuple[str, ...]] = {
-    Cloud.LOCAL: ("file",),
-    Cloud.AWS: ("s3", "s3a"),
-    Cloud.GCP: ("gs", "gcs"),
-    Cloud.AZURE: ("az", "abfs", "abfss", "azure"),
-}
-
 
 def split_uri(cloud: Cloud, bucket: str, path: str) -> tuple[str, str]:
-    """Accept ``provider.bucket("s3://raw", ...)`` on AWS; refuse another cloud's scheme."""
+    """Accept ``provider.bucket("<scheme>://raw", ...)`` in the provider's own schemes (the
+    registry's ``schemes``); refuse another cloud's."""
     if not isinstance(bucket, str) or "://" not in bucket:
         return bucket, path
     scheme, _, rest = bucket.partition("://")
-    if scheme.lower() not in SCHEMES[cloud]:
-        owner = next((c for c, names in SCHEMES.items() if scheme.lower() in names), None)
+    own = CLOUDS[cloud].schemes
+    if scheme.lower() not in own:
+        owner = next((c for c, p in CLOUDS.items() if scheme.lower() in p.schemes), None)
         fix = (
             f"Use a Provider with the {owner.value} config for it"
             if owner is not None
-            else f"Use one of {', '.join(s + '://' for s in SCHEMES[cloud])}"
+            else f"Use one of {', '.join(s + '://' for s in own)}"
         )
         raise StorageError(
             f"Bucket URI {bucket + '/' + path!r} uses the {scheme}:// scheme, which a "

@@ -1,4 +1,4 @@
-"""What every cloud renderer shares: the module being built, names, pins and the VM worker."""
+"""What every cloud renderer shares: the module being built, names and the VM worker."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ from glacier.infra.inventory import ExecutorPlan, Inventory
 from glacier.version import __version__
 
 REQUIRED_TERRAFORM = ">= 1.5"
-PINS: dict[str, tuple[str, str]] = {
-    "aws": ("hashicorp/aws", "~> 6.0"),
-    "google": ("hashicorp/google", "~> 7.0"),
-    "azurerm": ("hashicorp/azurerm", "~> 4.0"),
-    "databricks": ("databricks/databricks", "~> 1.0"),
-}
 WORKER_TEMPLATE = "worker_init.sh.tftpl"
 DASK_WORKER_PORT = 8788
 NANNY_PORT = 8789
@@ -29,7 +23,8 @@ _NO_DEFAULT = object()
 class Module:
     """The Terraform for one pipeline on one cloud, by file, before it is written."""
 
-    providers: list[str]
+    providers: dict[str, tuple[str, str]]
+    """Terraform provider name -> (source, version constraint), as ``versions.tf`` pins them."""
     files: dict[str, list[Block]] = field(default_factory=dict)
     variables: list[Block] = field(default_factory=list)
     outputs: list[Block] = field(default_factory=list)

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from glacier.config.compute import DatabricksConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.infra.hcl import Value
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
-from glacier.infra.terraform import databricks
 from glacier.infra.terraform.base import Module
 
 
@@ -33,7 +31,7 @@ class CloudOutputs:
     """The VM's ``id`` and ``private_ip``."""
     vm_doc: str
     cluster: Callable[[ExecutorPlan], Value]
-    """A cluster that is not a ``DatabricksConfig`` one (those look the same on every cloud)."""
+    """A cluster's type and id (and whatever else its tools need)."""
     identity: Callable[[ExecutorPlan], Value]
     identity_doc: str
     staging_doc: str = "Bucket for hand-offs between executors."
@@ -55,8 +53,6 @@ def add_outputs(m: Module, inv: Inventory, cloud: CloudOutputs) -> None:
             entry = cloud.function(ex)
         elif ex.kind is ExecutorKind.VM:
             entry = cloud.vm(ex)
-        elif isinstance(ex.config, DatabricksConfig):
-            entry = databricks.cluster_output(ex)
         else:
             entry = cloud.cluster(ex)
         by_kind[ex.kind][ex.name] = entry

@@ -1,37 +1,19 @@
-"""One backend per executor kind, chosen through this table so heavy engines load on use.
+"""One backend per executor kind, chosen through the registry so heavy engines load on use.
 
 Local mode emulates each kind: local in threads of this process, serverless in isolated worker
 processes with the config's memory and timeout, vm on a Dask cluster, cluster on a real Spark
-session. A kind changes backend by changing its entry here.
+session. A kind changes backend by changing its ``local_mode`` in ``glacier.clouds.KINDS``.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-
-from glacier.core.kinds import ExecutorKind
+from glacier import clouds
 from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
 
-# executor kind -> "module:BackendClass"
-_LOCAL_MODE: dict[ExecutorKind, str] = {
-    ExecutorKind.LOCAL: "glacier.runtime.backends.thread:ThreadBackend",
-    ExecutorKind.SERVERLESS: "glacier.runtime.backends.process:ProcessBackend",
-    ExecutorKind.VM: "glacier.runtime.backends.dask:DaskBackend",
-    ExecutorKind.CLUSTER: "glacier.runtime.backends.spark:SparkBackend",
-}
-
 
 def backend_class(executor: Executor) -> type[Backend]:
-    return _load(_LOCAL_MODE[executor.kind])
-
-
-@functools.cache
-def _load(path: str) -> type[Backend]:
-    """Import ``module:Class`` once; the scheduler asks for every node of every run."""
-    module, name = path.split(":")
-    cls: type[Backend] = getattr(importlib.import_module(module), name)
+    cls: type[Backend] = clouds.load(clouds.KINDS[executor.kind].local_mode)
     return cls
 
 

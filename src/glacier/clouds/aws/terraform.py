@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 
-from glacier.config.compute import ClusterConfig, DatabricksConfig, EC2Config, LambdaConfig
-from glacier.config.provider import AwsConfig
-from glacier.config.storage import S3Config
+from glacier.clouds.aws.config import AwsConfig, EC2Config, LambdaConfig, S3Config
+from glacier.clouds.aws.package import layer_zip
+from glacier.clouds.databricks import terraform as databricks
+from glacier.clouds.databricks.config import DatabricksConfig
+from glacier.config.compute import ClusterConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
-from glacier.infra.terraform import databricks
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
@@ -24,9 +25,38 @@ from glacier.infra.terraform.base import (
     scheduler_cidr,
     worker_init,
 )
-from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 
+PIN = ("hashicorp/aws", "~> 6.0")
+"""The Terraform provider this module pins."""
+SKIPS: dict[str, str] = {
+    "CKV_AWS_18": (
+        "S3 server access logs need a separate log bucket chosen by the account owner; "
+        "CloudTrail data events are the alternative"
+    ),
+    "CKV_AWS_144": (
+        "cross-region replication needs a second region and doubles storage cost; S3 already "
+        "stores objects across at least three availability zones"
+    ),
+    "CKV2_AWS_62": (
+        "Glacier tasks are started by the pipeline scheduler, not by bucket event notifications"
+    ),
+    "CKV_AWS_116": (
+        "Glacier invokes functions synchronously and retries failed tasks itself; a dead-letter "
+        "queue only applies to asynchronous invocations"
+    ),
+    "CKV_AWS_117": (
+        "the function only calls S3, KMS and CloudWatch over AWS endpoints; attaching it to a VPC "
+        "needs NAT or VPC endpoints from the user's network"
+    ),
+    "CKV_AWS_272": (
+        "the code zip is built locally by glacier package; code signing needs an AWS Signer "
+        "profile that Glacier cannot create for the user"
+    ),
+}
+"""The checkov checks this module skips on purpose, each with the reason it is true."""
+skip = skipper(SKIPS)
 KEY = ref("aws_kms_key", "glacier")
 EMR_RELEASE = "emr-7.5.0"
 _PARTITION = ref("data", "aws_partition", "current", "partition")
@@ -77,7 +107,7 @@ _TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
 
 
 def render(inv: Inventory) -> Module:
-    m = Module(providers=["aws"])
+    m = Module(providers={"aws": PIN})
     region = m.variable("region", "string", "AWS region of every resource.", _config(inv).region)
     tags = {"glacier-pipeline": inv.pipeline, **dict(sorted(_config(inv).tags.items()))}
     provider = Block("provider", ("aws",)).attr("region", region)
@@ -309,7 +339,7 @@ def _artifact(m: Module, label: str, key: str, path: str) -> tuple[Expr, Expr]:
 def _layer(m: Module, inv: Inventory, architecture: str) -> Expr:
     label = f"polars_{architecture}"
     if not any(b.labels == ("aws_lambda_layer_version", label) for b in m.files["functions.tf"]):
-        path = artifacts.layer_zip(architecture)
+        path = layer_zip(architecture)
         bucket, key = _artifact(m, label, f"layers/polars-{architecture}.zip", path)
         runtimes = sorted(
             {e.config.runtime for e in inv.deployed if isinstance(e.config, LambdaConfig)}
@@ -509,15 +539,21 @@ def _outputs(m: Module, inv: Inventory, region: Expr) -> None:
                 "private_ip": ref("aws_instance", ex.tf_name, "private_ip"),
             },
             vm_doc="EC2 instance id",
-            cluster=lambda ex: {
-                "type": "emr-serverless",
-                "id": ref("aws_emrserverless_application", ex.tf_name, "id"),
-                "execution_role_arn": ref("aws_iam_role", ex.tf_name, "arn"),
-            },
+            cluster=_cluster_output,
             identity=lambda ex: ref("aws_iam_role", ex.tf_name, "arn"),
             identity_doc="the IAM role it runs as",
         ),
     )
+
+
+def _cluster_output(ex: ExecutorPlan) -> Value:
+    if isinstance(ex.config, DatabricksConfig):
+        return databricks.cluster_output(ex)
+    return {
+        "type": "emr-serverless",
+        "id": ref("aws_emrserverless_application", ex.tf_name, "id"),
+        "execution_role_arn": ref("aws_iam_role", ex.tf_name, "arn"),
+    }
 
 
 def _function_output(ex: ExecutorPlan) -> Value:

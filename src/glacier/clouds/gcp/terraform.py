@@ -7,21 +7,15 @@ requires to overwrite an object) where it writes.
 
 from __future__ import annotations
 
-from glacier.config.compute import (
-    CloudFunctionConfig,
-    ClusterConfig,
-    ComputeEngineConfig,
-    DatabricksConfig,
-    SparkConfig,
-)
-from glacier.config.provider import GcpConfig
-from glacier.config.storage import GcsConfig
+from glacier.clouds.databricks import terraform as databricks
+from glacier.clouds.databricks.config import DatabricksConfig
+from glacier.clouds.gcp.config import CloudFunctionConfig, ComputeEngineConfig, GcpConfig, GcsConfig
+from glacier.config.compute import ClusterConfig, SparkConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
-from glacier.infra.terraform import databricks
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
@@ -34,9 +28,27 @@ from glacier.infra.terraform.base import (
     slug,
     worker_init,
 )
-from glacier.infra.terraform.checks import skip
+from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
 
+PIN = ("hashicorp/google", "~> 7.0")
+"""The Terraform provider this module pins."""
+SKIPS: dict[str, str] = {
+    "CKV_GCP_62": (
+        "GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit "
+        "Logs record data access instead"
+    ),
+    "CKV_GCP_38": (
+        "customer-supplied encryption keys must be held by the caller on every API call; disks "
+        "are encrypted with Google-managed keys"
+    ),
+    "CKV_GCP_91": (
+        "customer-supplied encryption keys must be held by the caller on every API call; disks "
+        "are encrypted with Google-managed keys"
+    ),
+}
+"""The checkov checks this module skips on purpose, each with the reason it is true."""
+skip = skipper(SKIPS)
 DATAPROC_IMAGE = "2.2-debian12"
 READ_ROLE = "roles/storage.objectViewer"
 WRITER = ref("google_project_iam_custom_role", "glacier_object_writer", "id")
@@ -44,7 +56,7 @@ _SHIELDED = {"enable_secure_boot": True, "enable_vtpm": True, "enable_integrity_
 
 
 def render(inv: Inventory) -> Module:
-    m = Module(providers=["google"])
+    m = Module(providers={"google": PIN})
     config = inv.provider if isinstance(inv.provider, GcpConfig) else None
     project = m.variable(
         "project_id",
@@ -309,10 +321,11 @@ def _outputs(m: Module, inv: Inventory, project: Expr, region: Expr) -> None:
             function_doc="Cloud Function name and URL",
             vm=_vm_output,
             vm_doc="instance id",
-            cluster=lambda ex: {
-                "type": "dataproc",
-                "id": ref("google_dataproc_cluster", ex.tf_name, "name"),
-            },
+            cluster=lambda ex: (
+                databricks.cluster_output(ex)
+                if isinstance(ex.config, DatabricksConfig)
+                else {"type": "dataproc", "id": ref("google_dataproc_cluster", ex.tf_name, "name")}
+            ),
             identity=_email,
             identity_doc="the service account it runs as",
         ),

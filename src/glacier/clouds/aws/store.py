@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from glacier.config.provider import AwsConfig
+from glacier.clouds.aws.config import AwsConfig
 from glacier.errors import StorageError
 from glacier.storage.cloud import Access, CloudStore, endpoint_options, environment_secrets
 from glacier.storage.failures import storage_error
@@ -36,7 +36,7 @@ def session_credentials(config: AwsConfig) -> dict[str, str]:
     """Keys for the profile, or for the role assumed from it (boto3 from ``glacier[aws]``)."""
     what = f"AWS profile {config.profile!r}" if config.profile else "the default AWS credentials"
     try:
-        import boto3  # type: ignore[import-untyped]
+        import boto3  # type: ignore[import-untyped]  # lazy: an optional SDK, only for profiles/roles
     except ImportError:
         raise StorageError(
             "AwsConfig.profile / assume_role_arn need boto3. Install it with "

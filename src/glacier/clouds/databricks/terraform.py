@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from glacier.config.compute import DatabricksConfig
+from glacier.clouds.databricks.config import DatabricksConfig
 from glacier.infra.hcl import Block, Expr, Value, ref
 from glacier.infra.inventory import ExecutorPlan, Inventory
 from glacier.infra.terraform.base import Module, cloud_name
+
+PIN = ("databricks/databricks", "~> 1.0")
+"""The Terraform provider clusters need, next to the cloud's own."""
 
 
 def provider(m: Module, host: Value) -> None:
     """Declare the databricks provider once, pointed at ``host``."""
     if "databricks" not in m.providers:
-        m.providers.append("databricks")
+        m.providers["databricks"] = PIN
         m.add("providers.tf", Block("provider", ("databricks",)).attr("host", host))
 
 

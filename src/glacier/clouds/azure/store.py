@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from glacier.config.provider import AzureConfig
+from glacier.clouds.azure.config import AzureConfig
 from glacier.errors import ConfigError
 from glacier.storage.cloud import Access, CloudStore, endpoint_options, environment_secrets
 

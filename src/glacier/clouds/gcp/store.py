@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from glacier.config.provider import GcpConfig
+from glacier.clouds.gcp.config import GcpConfig
 from glacier.storage.cloud import Access, CloudStore, endpoint_options
 
 KEY_VARIABLE = "GOOGLE_SERVICE_ACCOUNT_KEY"

@@ -1,0 +1,1 @@
+"""Microsoft Azure: Blob Storage, Functions (Flex Consumption), Linux VMs, Databricks."""

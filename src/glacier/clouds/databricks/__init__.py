@@ -1,0 +1,5 @@
+"""Databricks: Spark clusters in a workspace on any of the clouds.
+
+A platform rather than a cloud: it has configs and Terraform helpers that each cloud's renderer
+calls with its own identity attributes, but no object store, URI scheme or provider config.
+"""

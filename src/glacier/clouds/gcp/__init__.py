@@ -1,0 +1,1 @@
+"""Google Cloud: GCS, Cloud Functions (2nd gen), Compute Engine, Dataproc, Databricks on GCP."""

@@ -1,0 +1,50 @@
+"""AWS Terraform: what the golden files in tests/infra/golden do not pin down."""
+
+from __future__ import annotations
+
+import re
+
+import hcl2
+
+from glacier.clouds.aws import terraform as aws
+from glacier.infra.inventory import build_inventory
+from glacier.infra.terraform import render
+from tests.infra.pipelines import PROVIDERS, portable
+
+
+def test_vm_sizes_are_the_smallest_that_fit() -> None:
+    assert aws.instance_type(4, 16384) == "m7g.xlarge"
+    assert aws.instance_type(1, 1024) == "c7g.medium"
+
+
+def statements(policy_doc: dict[str, object]) -> list[dict[str, list[str]]]:
+    return policy_doc["statement"]  # type: ignore[return-value]
+
+
+def test_aws_roles_reach_exactly_their_buckets() -> None:
+    inv = build_inventory(portable(PROVIDERS["aws"]))
+    iam = hcl2.loads(render(inv)["iam.tf"])
+    docs = {
+        name.strip('"'): body
+        for entry in iam["data"]
+        for kind, named in entry.items()
+        if kind == '"aws_iam_policy_document"'
+        for name, body in named.items()
+    }
+    for ex in inv.deployed:
+        found = {s["sid"].strip('"'): s for s in statements(docs[ex.tf_name])}
+        actions = [a for s in found.values() for a in s["actions"]]
+        resources = [r for s in found.values() for r in s["resources"]]
+        assert not any("*" in a for a in actions)
+        assert not any(r.strip('"') == "*" for r in resources)
+        listed = {
+            re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)
+            for r in found["ListReadBuckets"]["resources"]
+        }
+        put = {
+            re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)
+            for r in found["PutWrittenObjects"]["resources"]
+        }
+        assert listed == {inv.bucket(b).tf_name for b in ex.reads}
+        assert put == {inv.bucket(b).tf_name for b in ex.writes}
+        assert found["PutWrittenObjects"]["actions"] == ['"s3:PutObject"']
