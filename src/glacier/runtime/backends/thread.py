@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from glacier.runtime.backends.base import Backend, Job
-from glacier.runtime.worker import Outcome, run_unit, steps_of
+from glacier.runtime.worker import InProcess, Outcome, run_unit, steps_of
 
 
 class ThreadBackend(Backend):
@@ -29,7 +29,7 @@ class ThreadBackend(Backend):
 
     def run_here(self, job: Job) -> Outcome:
         return run_unit(
-            steps_of(job.unit), job.handoff, job.inputs, job.params, job.put, job.keep_collected
+            steps_of(job.unit), job.handoff, job.inputs, job.params, InProcess(job.target)
         )
 
     def cancel(self, handle: object) -> None:
