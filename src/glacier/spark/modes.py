@@ -98,7 +98,7 @@ def ship_by_value(task: Any) -> None:
     Registration is global to PySpark's vendored cloudpickle (not the ``cloudpickle``
     package) and idempotent.
     """
-    from pyspark import cloudpickle
+    from pyspark import cloudpickle  # PySpark loads on use (see glacier.spark)
 
     spark_pickle: Any = cloudpickle
     for module in (glacier_errors, errors, spark_types, _worker):

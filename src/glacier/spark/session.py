@@ -216,7 +216,7 @@ def check_java(minimum: int = MIN_JAVA_VERSION) -> int:
 
 
 def _require_pyspark(connect: bool) -> None:
-    try:
+    try:  # PySpark loads on use (see glacier.spark), and may be missing
         import pyspark
     except ImportError as exc:
         raise SparkNotInstalledError(
@@ -263,7 +263,7 @@ def _create_classic(settings: SparkSettings) -> Any:
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
     # The Python workers must run the same interpreter (and polars) as this process.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # PySpark loads on use
 
     builder = SparkSession.builder
     for key, value in build_conf(settings).items():
@@ -274,7 +274,7 @@ def _create_classic(settings: SparkSettings) -> Any:
 def _create_connect(settings: SparkSettings) -> Any:
     _require_pyspark(connect=True)
     _state.connect_env_set_by_us = _CONNECT_ENV not in os.environ
-    from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession  # PySpark loads on use
 
     builder = SparkSession.builder.remote(settings.master.strip())
     for key, value in build_conf(settings).items():
@@ -283,7 +283,7 @@ def _create_connect(settings: SparkSettings) -> Any:
 
 
 def _create_databricks(settings: SparkSettings) -> Any:
-    try:
+    try:  # an optional extra, loaded on use
         from databricks.connect import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
             DatabricksSession,
         )

@@ -306,14 +306,14 @@ def from_spark_arrow(
 
 def spark_schema_for_polars(schema: SchemaLike) -> Any:
     """The Spark ``StructType`` for a Polars schema (imports PySpark)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema  # PySpark loads on use
 
     return from_arrow_schema(arrow_schema_for_spark(schema), prefer_timestamp_ntz=True)
 
 
 def spark_arrow_schema(spark_schema: Any) -> pa.Schema:
     """The exact Arrow schema Spark uses for ``spark_schema`` in Arrow UDFs."""
-    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.pandas.types import to_arrow_schema  # PySpark loads on use
 
     try:
         result: pa.Schema = to_arrow_schema(spark_schema, timezone="UTC")
