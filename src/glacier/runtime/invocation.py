@@ -7,7 +7,9 @@ receives an :class:`Invocation` as bytes and calls :func:`invoke`. What crosses 
 * frames, only as Parquet files in the staging area (``StagedRef``): never pickled DataFrames
   and never serialized LazyFrame plans, which embed storage credentials;
 * buckets and providers as descriptions without secrets (``config.to_dict()`` drops fields
-  hidden from repr); the worker resolves credentials itself when it opens the provider.
+  hidden from repr); the worker resolves credentials itself when it opens the provider;
+* the outcome, back, as a :class:`WireOutcome` (staged frames as ``StagedRef``, plain stats),
+  which :func:`decode_outcome` opens into an :class:`~glacier.runtime.worker.Outcome`.
 """
 
 from __future__ import annotations
