@@ -26,7 +26,7 @@ from glacier.config import LocalConfig
 from glacier.runtime.backends.process import Worker
 from glacier.runtime.invocation import BucketRef, Invocation, ProviderRef, encode
 from glacier.runtime.plan import Handoff
-from glacier.runtime.staging import Staging
+from glacier.runtime.staging import OutputTarget, staging_bucket
 from glacier.runtime.worker import Step
 
 
@@ -87,7 +87,7 @@ def handoff_cost(provider: Provider, rows: int, repeat: int) -> list[tuple[str, 
     )
     bare_path = Path(provider.store.uri("bare", "frame.parquet"))
     bare_path.parent.mkdir(parents=True, exist_ok=True)
-    target = Staging(provider, "bench").target("bench/frame.parquet")
+    target = OutputTarget(provider, staging_bucket(provider), "bench/frame.parquet")
 
     def query(lf: pl.LazyFrame) -> None:
         lf.select(pl.col("amount").sum(), pl.len()).collect()

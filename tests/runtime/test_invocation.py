@@ -15,7 +15,7 @@ import pytest
 from glacier import Provider
 from glacier.errors import TaskError
 from glacier.runtime.invocation import WireOutcome, decode_outcome, encode, invoke
-from glacier.runtime.staging import StagedFrame, Staging
+from glacier.runtime.staging import OutputTarget, StagedFrame, staging_bucket
 from glacier.runtime.worker import NodeStats, Outcome, Step
 from tests.runtime.invocations import invocation
 
@@ -37,7 +37,7 @@ def returns_a_lock() -> object:
 
 
 def test_an_outcome_crosses_as_a_wire_outcome_and_comes_back_equal(provider: Provider) -> None:
-    target = Staging(provider, "wire").target("runs/wire/out.parquet")
+    target = OutputTarget(provider, staging_bucket(provider), "runs/wire/out.parquet")
     staged = target.put(pl.DataFrame({"x": [1, 2, 3]}))
     outcome = Outcome(
         ok=True,

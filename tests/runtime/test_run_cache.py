@@ -19,7 +19,7 @@ from glacier.errors import TaskFailed
 from glacier.runtime.cache import node_keys
 from glacier.runtime.report import format_report, format_runs, list_runs, load_report
 from glacier.runtime.run_cache import RunCache
-from glacier.runtime.staging import Staging
+from glacier.runtime.staging import OutputTarget, Staging
 from tests._cli_support import glacier_command
 
 
@@ -237,8 +237,8 @@ def test_outputs_go_to_the_cache_when_keyed_and_to_the_run_otherwise(provider: P
     staging = Staging(provider, "run-1")
     keys = node_keys(targets.dag, {})
     keyed, unkeyed = RunCache(plan, keys), RunCache(plan, {})
-    assert unkeyed.target(plan.units["shared"], staging) == staging.target(
-        "runs/run-1/shared.parquet"
+    assert unkeyed.target(plan.units["shared"], staging) == OutputTarget(
+        provider, ".glacier", "runs/run-1/shared.parquet"
     )
     assert unkeyed.target(plan.units["left"], staging).keep_collected is False
     staged = keyed.target(plan.units["shared"], staging)  # staged: the cache file is the hand-off

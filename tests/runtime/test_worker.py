@@ -13,12 +13,12 @@ from glacier.core.dag import ParamRef, Ref
 from glacier.errors import TaskTimeout
 from glacier.runtime.plan import Handoff
 from glacier.runtime.staging import OutputTarget, StagedFrame, Staging
-from glacier.runtime.worker import InProcess, NodeStats, Outcome, Scope, Step, run_unit
+from glacier.runtime.worker import NodeStats, Outcome, Scope, Step, run_unit
 
 
 def _target(provider: Provider, keep_collected: bool = False) -> OutputTarget:
     staging = Staging(provider, "worker-test")
-    return staging.target(staging.key_for("out"), keep_collected)
+    return OutputTarget(provider, staging.bucket, staging.key_for("out"), keep_collected)
 
 
 def _frame(n: int) -> pl.LazyFrame:
@@ -54,7 +54,7 @@ def test_a_chain_runs_in_order_and_hands_its_root_on_staged(provider: Provider) 
         Step(node="make", fn=_frame, args=(ParamRef("n"),)),
         Step(node="plus", fn=_plus, args=(Ref("make"),), kwargs={"k": 10}),
     ]
-    outcome = run_unit(steps, Handoff.STAGED, {}, {"n": 4}, InProcess(_target(provider)))
+    outcome = run_unit(steps, Handoff.STAGED, {}, {"n": 4}, _target(provider))
     assert outcome.ok, outcome.traceback
     assert isinstance(outcome.value, StagedFrame) and outcome.kept == outcome.value
     assert outcome.value.read()["x"].to_list() == [10, 11, 12, 13]
@@ -75,7 +75,7 @@ def test_in_process_hand_offs(
     provider: Provider, handoff: Handoff, keep: bool, value_type: type, kept: bool
 ) -> None:
     steps = [Step(node="make", fn=_frame, args=(3,))]
-    outcome = run_unit(steps, handoff, {}, {}, InProcess(_target(provider, keep)))
+    outcome = run_unit(steps, handoff, {}, {}, _target(provider, keep))
     assert isinstance(outcome.value, value_type)
     assert (outcome.kept is not None) == kept
     if outcome.kept is not None:
@@ -88,7 +88,7 @@ def test_a_failing_step_keeps_what_finished_and_its_traceback(provider: Provider
         Step(node="broken", fn=_broken, args=(Ref("make"),)),
         Step(node="after", fn=_plus, args=(Ref("broken"), 1)),
     ]
-    outcome = run_unit(steps, Handoff.COLLECT, {}, {}, InProcess(_target(provider)))
+    outcome = run_unit(steps, Handoff.COLLECT, {}, {}, _target(provider))
     assert not outcome.ok and outcome.failed_node == "broken"
     assert isinstance(outcome.error, ValueError)
     assert list(outcome.stats) == ["make"]
@@ -109,9 +109,12 @@ class _Recorder:
         assert all(isinstance(i, StagedFrame) for i in inputs)  # references, not scans
         frames = [i.scan() for i in inputs] or [_frame(2)]
         out = pl.concat(frames).with_columns(x=pl.col("x") * 2)
-        return self.staging.target(self.staging.key_for(step.node)).put(out)
+        key = self.staging.key_for(step.node)
+        return OutputTarget(self.staging.provider, self.staging.bucket, key).put(out)
 
-    def hand_on(self, value: Any, handoff: Handoff) -> tuple[Any, StagedFrame | None]:
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
         return value, None
 
 
@@ -123,7 +126,7 @@ def test_a_backend_supplies_only_how_a_step_runs(provider: Provider, tmp_path: P
         Step(node="second", args=(Ref("first"),)),
         Step(node="write", sink=out, args=(Ref("second"),)),
     ]
-    outcome = run_unit(steps, Handoff.SINK, {}, {}, runner)
+    outcome = run_unit(steps, Handoff.SINK, {}, {}, _target(provider), runner)
     assert outcome.ok, outcome.traceback
     assert runner.calls == ["first", "second"]  # the sink is the loop's
     assert pl.read_parquet(out.uri)["x"].to_list() == [0, 4]

@@ -30,7 +30,7 @@ from glacier.errors import TaskError
 from glacier.resources.bucket import Bucket
 from glacier.runtime.plan import Handoff
 from glacier.runtime.staging import OutputTarget, StagedFrame
-from glacier.runtime.worker import InProcess, NodeStats, Outcome, Step, run_unit, steps_of
+from glacier.runtime.worker import NodeStats, Outcome, Step, run_unit, steps_of
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
@@ -199,7 +199,7 @@ def execute(invocation: Invocation) -> WireOutcome:
         replace(s, sink=invocation.sinks[s.node].open()) if s.node in invocation.sinks else s
         for s in invocation.steps
     ]
-    outcome = run_unit(steps, invocation.handoff, inputs, invocation.params, InProcess(target))
+    outcome = run_unit(steps, invocation.handoff, inputs, invocation.params, target)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return WireOutcome.of(outcome, peak_memory=peak)
 

@@ -26,6 +26,12 @@ class RunCache:
         self.plan = plan
         self.keys = keys
         self._caches: dict[int, Cache] = {}
+        self._sinks: dict[str, Bucket] = {
+            uid: unit.root.bucket
+            for uid, unit in plan.units.items()
+            if unit.root.kind is NodeKind.SINK and unit.root.bucket is not None
+        }
+        """Unit id -> the bucket it writes, for units whose root is a sink."""
 
     def reuse(self, returned: Set[str]) -> tuple[set[str], dict[str, StagedFrame | None]]:
         """The units that must still run, and the cached output of every unit reused.
@@ -53,7 +59,7 @@ class RunCache:
         if key is None:
             return False
         cache = self._cache(unit.executor.provider)
-        if (bucket := _sink_bucket(unit)) is not None:
+        if (bucket := self._sinks.get(unit.id)) is not None:
             if not cache.sink_done(key, bucket):
                 return False
             hits[root.id] = None
@@ -74,9 +80,10 @@ class RunCache:
         root = unit.root.id
         key = self.keys.get(root)
         if key is None:
-            return staging.target(staging.key_for(root))
+            return OutputTarget(staging.provider, staging.bucket, staging.key_for(root))
+        output = self._cache(unit.executor.provider).output_key(key)
         keep = self.plan.handoff[root] is Handoff.COLLECT
-        return staging.target(self._cache(unit.executor.provider).output_key(key), keep)
+        return OutputTarget(staging.provider, staging.bucket, output, keep)
 
     def keep(self, unit: Unit, outcome: Outcome) -> None:
         """Record a finished unit's output in the cache, after its file is committed."""
@@ -85,7 +92,7 @@ class RunCache:
         if key is None:
             return
         cache = self._cache(unit.executor.provider)
-        if (bucket := _sink_bucket(unit)) is not None:
+        if (bucket := self._sinks.get(unit.id)) is not None:
             cache.commit_sink(key, root.id, bucket)
         elif outcome.kept is not None:
             cache.commit(key, root.id, outcome.kept)
@@ -95,9 +102,3 @@ class RunCache:
         if key not in self._caches:
             self._caches[key] = Cache(provider)
         return self._caches[key]
-
-
-def _sink_bucket(unit: Unit) -> Bucket | None:
-    """The bucket ``unit`` writes, when its root is a sink."""
-    root = unit.root
-    return root.bucket if root.kind is NodeKind.SINK else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import polars as pl
 
@@ -66,18 +66,14 @@ class Staging:
     def key_for(self, node_id: str) -> str:
         return f"{self.prefix}/{safe_name(node_id)}.parquet"
 
-    def target(self, key: str, keep_collected: bool = False) -> OutputTarget:
-        """Where an output written at ``key`` of this staging bucket goes."""
-        return OutputTarget(self.provider, self.bucket, key, keep_collected)
 
-
-@dataclass(frozen=True)
-class OutputTarget:
+class OutputTarget(NamedTuple):
     """Where a unit's root output is written, and whether a collected output is written too.
 
     ``key`` is in the provider's staging bucket: the run's hand-off file, or a cache entry.
     ``keep_collected`` also writes an output that is returned in memory (collected), so a later
-    run can reuse it from the cache.
+    run can reuse it from the cache. (A named tuple: one is made per unit, and a frozen
+    dataclass costs three times as much to make.)
     """
 
     provider: Provider

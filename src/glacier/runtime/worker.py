@@ -113,7 +113,11 @@ class Scope:
 
     def arg(self, ref: Ref | ParamRef) -> Any:
         """An argument as a Polars task receives it: a staged frame is scanned."""
-        value = self.value(ref)
+        if isinstance(ref, ParamRef):
+            return self.params[ref.name]
+        # value() inlined: this runs for every argument of every step
+        node, values = ref.node, self.values
+        value = values[node] if node in values else self.inputs[node]
         return value.scan() if isinstance(value, StagedFrame) else value
 
 
@@ -125,32 +129,40 @@ class StepRunner(Protocol):
         """Run task step ``step``; return its output."""
         ...
 
-    def hand_on(self, value: Any, handoff: Handoff) -> tuple[Any, StagedFrame | None]:
-        """The root's output as ``handoff`` requires it, and the Parquet file written for it."""
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
+        """The root's output as ``handoff`` requires it, and the Parquet file written for it
+        (at ``target``, if anywhere)."""
         ...
 
 
 class InProcess:
-    """Steps are calls in this process; the root's output is written to ``target`` when its
+    """Steps are calls in this process; the root's output is written to its target when its
     hand-off is staged, or when the cache keeps a collected one."""
-
-    def __init__(self, target: OutputTarget) -> None:
-        self.target = target
 
     def call(self, step: Step, scope: Scope) -> Any:
         assert step.fn is not None
-        return step.fn(*resolve(step.args, scope.arg), **resolve(step.kwargs, scope.arg))
+        arg = scope.arg
+        if not step.kwargs:  # the common case, and a step's cost is mostly this call
+            return step.fn(*resolve(step.args, arg))
+        return step.fn(*resolve(step.args, arg), **resolve(step.kwargs, arg))
 
-    def hand_on(self, value: Any, handoff: Handoff) -> tuple[Any, StagedFrame | None]:
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
         if handoff is Handoff.COLLECT and isinstance(value, pl.LazyFrame):
             value = value.collect()
         if handoff is Handoff.STAGED and isinstance(value, Frame):
-            staged = self.target.put(value)
+            staged = target.put(value)
             return staged, staged
-        keep = handoff is Handoff.COLLECT and self.target.keep_collected
+        keep = handoff is Handoff.COLLECT and target.keep_collected
         if keep and isinstance(value, pl.DataFrame):
-            return value, self.target.put(value)
+            return value, target.put(value)
         return value, None
+
+
+IN_PROCESS = InProcess()
 
 
 def run_unit(
@@ -158,14 +170,17 @@ def run_unit(
     handoff: Handoff,
     inputs: Mapping[str, Any],
     params: Mapping[str, Any],
-    runner: StepRunner,
+    target: OutputTarget,
+    runner: StepRunner = IN_PROCESS,
 ) -> Outcome:
-    """Run ``steps`` in order with ``runner``; never raises, failures come back in the outcome."""
+    """Run ``steps`` in order with ``runner``, the root's output going to ``target``; never
+    raises, failures come back in the outcome."""
     scope = Scope(inputs, params)
     values = scope.values
     stats: dict[str, NodeStats] = {}
     kept: StagedFrame | None = None
     root = steps[-1]
+    call = runner.call  # bound once: the loop is per step, and steps are often trivial
     step: Step | None = None
     try:
         for step in steps:
@@ -175,11 +190,12 @@ def run_unit(
                 rows = step.sink.write(scope.arg(step.args[0]), **step.kwargs)
                 value = None
             else:
-                value = runner.call(step, scope)
+                value = call(step, scope)
             if step is root:
-                value, kept = runner.hand_on(value, handoff)
-            if step is root or isinstance(value, StagedFrame):  # a cluster stages every step
+                value, kept = runner.hand_on(value, handoff, target)
                 rows, size = _size(value, kept, rows)
+            elif type(value) is StagedFrame:  # a cluster stages every step
+                rows, size = value.rows, value.bytes
             values[step.node] = value
             stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
     except Exception as exc:

@@ -29,7 +29,7 @@ from glacier.resources.bucket import Bucket
 from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
 from glacier.runtime.plan import Handoff
-from glacier.runtime.staging import StagedFrame, safe_name
+from glacier.runtime.staging import OutputTarget, StagedFrame, safe_name
 from glacier.runtime.worker import Outcome, Scope, Step, run_unit, steps_of
 from glacier.spark import session
 from glacier.spark.session import SparkSettings
@@ -79,7 +79,8 @@ class SparkBackend(Backend):
             return session.get_session(self.settings)
 
     def _run(self, job: Job) -> Outcome:
-        return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, OnSpark(self, job))
+        runner = OnSpark(self, job)
+        return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, job.target, runner)
 
 
 class OnSpark:
@@ -121,7 +122,9 @@ class OnSpark:
         )
         return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
 
-    def hand_on(self, value: Any, handoff: Handoff) -> tuple[Any, StagedFrame | None]:
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
         return value, None  # staged by Spark; a directory, so not kept in the cache
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from glacier.runtime.backends.base import Backend, Job
-from glacier.runtime.worker import InProcess, Outcome, run_unit, steps_of
+from glacier.runtime.worker import Outcome, run_unit, steps_of
 
 
 class ThreadBackend(Backend):
@@ -28,9 +28,7 @@ class ThreadBackend(Backend):
         return future
 
     def run_here(self, job: Job) -> Outcome:
-        return run_unit(
-            steps_of(job.unit), job.handoff, job.inputs, job.params, InProcess(job.target)
-        )
+        return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, job.target)
 
     def cancel(self, handle: object) -> None:
         assert isinstance(handle, Future)
