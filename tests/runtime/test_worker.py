@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -118,7 +117,7 @@ class _Recorder:
         return value, None
 
 
-def test_a_backend_supplies_only_how_a_step_runs(provider: Provider, tmp_path: Path) -> None:
+def test_a_backend_supplies_only_how_a_step_runs(provider: Provider) -> None:
     out = provider.bucket(bucket="out", path="doubled.parquet")
     runner = _Recorder(provider)
     steps = [
