@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from glacier import Pipeline, Provider, RunEvent, RunResult, Status, pipeline
+from glacier.runtime.plan import Unit
 from glacier.runtime.records import RunRecords
 from glacier.runtime.report import load_report
 from glacier.runtime.staging import StagedFrame
@@ -26,6 +27,10 @@ def _chain(provider: Provider, name: str) -> Pipeline:
         return last(middle(first())), side()
 
     return chain
+
+
+def _unit(p: Pipeline, uid: str) -> Unit:
+    return p.execution_plan.units[uid]
 
 
 def _records(p: Pipeline, events: list[RunEvent] | None = None) -> RunRecords:
@@ -51,7 +56,7 @@ def test_a_unit_failing_midway_fails_only_its_failing_node(provider: Provider, n
     p = _chain(provider, name)
     events: list[RunEvent] = []
     records = _records(p, events)
-    unit = p.execution_plan.units["last"]
+    unit = _unit(p, "last")
     outcome = Outcome.failure("middle", ValueError("bad"), stats={"first": NodeStats(0.5, 3)})
     records.emit(unit, Status.RUNNING, 2)
     records.emit(unit, Status.FAILED, 2, outcome, "ValueError: bad")
@@ -77,7 +82,7 @@ def test_a_cached_unit_is_marked_and_announced(provider: Provider, name: str) ->
     events: list[RunEvent] = []
     records = _records(p, events)
     hit = StagedFrame("file:///cache/x.parquet", rows=7, provider=provider, bytes=512)
-    records.cached(p.execution_plan.units["last"], hit)
+    records.cached(_unit(p, "last"), hit)
     tasks = records.tasks
     assert {n: t.cache_hit for n, t in tasks.items()} == {
         "first": True,
@@ -96,7 +101,7 @@ def test_a_cached_unit_is_marked_and_announced(provider: Provider, name: str) ->
 def test_success_skips_what_never_ran_and_writes_the_report(provider: Provider, name: str) -> None:
     p = _chain(provider, name)
     records = _records(p)
-    records.emit(p.execution_plan.units["side"], Status.SUCCEEDED, 1, Outcome(ok=True))
+    records.emit(_unit(p, "side"), Status.SUCCEEDED, 1, Outcome(ok=True))
     result = records.succeeded(output=(1, 2), seconds=1.5, staging=["file:///s"])
     assert isinstance(result, RunResult)
     assert (result.ok, result.output, result.run_id, result.staging) == (
@@ -122,7 +127,7 @@ def test_failure_names_the_task_and_carries_the_partial_result(
 ) -> None:
     p = _chain(provider, name)
     records = _records(p)
-    unit = p.execution_plan.units["last"]
+    unit = _unit(p, "last")
     outcome = Outcome.failure("middle", ValueError("bad\nsecond line"), trace="the traceback")
     records.emit(unit, Status.FAILED, 3, outcome, "ValueError: bad")
     error = records.failed(unit, outcome, attempts=3, seconds=0.5, staging=[])
@@ -144,6 +149,6 @@ def test_failure_names_the_task_and_carries_the_partial_result(
 @pytest.mark.parametrize(("attempts", "tries"), [(1, "1 attempt"), (2, "2 attempts")])
 def test_failure_counts_attempts(provider: Provider, name: str, attempts: int, tries: str) -> None:
     p = _chain(provider, name)
-    unit = p.execution_plan.units["side"]
+    unit = _unit(p, "side")
     error = _records(p).failed(unit, Outcome.failure("side", KeyError("k")), attempts, 0.1, [])
     assert f"after {tries}: KeyError: 'k'" in str(error)
