@@ -5,7 +5,7 @@ Run: python bench/emulation.py [--rows 5000000]. Prints tables; asserts nothing.
 * cold start: a fresh worker process (interpreter, Polars import) plus one no-op invocation;
 * warm invocation: one no-op invocation round trip to a warm worker (serialize, pipe, run,
   staging bookkeeping, answer);
-* hand-off: what a frame costs to cross executors (``Staging.put``: atomic Parquet write, row
+* hand-off: what a frame costs to cross executors (``OutputTarget.put``: atomic Parquet write, row
   count, size and SHA-256 for the cache, then a scan of it), against a bare ``sink_parquet`` +
   ``scan_parquet`` of the same frame.
 """
@@ -25,8 +25,8 @@ from glacier import Provider
 from glacier.config import LocalConfig
 from glacier.runtime.backends.process import Worker
 from glacier.runtime.invocation import BucketRef, Invocation, ProviderRef, encode
-from glacier.runtime.plan import Handoff
-from glacier.runtime.staging import Staging
+from glacier.runtime.staging import OutputTarget, staging_bucket
+from glacier.runtime.units import Handoff
 from glacier.runtime.worker import Step
 
 
@@ -87,7 +87,7 @@ def handoff_cost(provider: Provider, rows: int, repeat: int) -> list[tuple[str, 
     )
     bare_path = Path(provider.store.uri("bare", "frame.parquet"))
     bare_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Staging(provider, "bench")
+    target = OutputTarget(provider, staging_bucket(provider), "bench/frame.parquet")
 
     def query(lf: pl.LazyFrame) -> None:
         lf.select(pl.col("amount").sum(), pl.len()).collect()
@@ -97,7 +97,7 @@ def handoff_cost(provider: Provider, rows: int, repeat: int) -> list[tuple[str, 
         query(pl.scan_parquet(bare_path))
 
     def glacier() -> None:
-        query(staging.put("bench/frame.parquet", frame.lazy()).scan())
+        query(target.put(frame.lazy()).scan())
 
     bare(), glacier()  # warm the page cache and allocators
     bare_times, glacier_times = [], []

@@ -128,10 +128,11 @@ def value_digest(value: Any) -> str:
     if callable(to_dict) and not hasattr(value, "schema"):  # a Glacier resource, not a frame
         return _digest(_json(to_dict()))
     try:
+        # lazy: most arguments are plain, and a run of in-process tasks never needs cloudpickle
         import cloudpickle  # type: ignore[import-untyped]
 
         return hashlib.sha256(cloudpickle.dumps(value)).hexdigest()
-    except Exception:  # not installed, or a value that does not pickle
+    except Exception:  # a value that does not pickle
         return _digest(repr(value))
 
 

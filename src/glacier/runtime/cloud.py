@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from glacier.errors import GlacierError
+from glacier.runtime.invocation import invoke
 
 EVENT_KEY = "invocation"
 REPLY_KEY = "outcome"
@@ -36,8 +37,6 @@ def outcome_of(reply: Mapping[str, Any]) -> bytes:
 
 def handle_event(event: Mapping[str, Any] | None) -> dict[str, str]:
     """Run the invocation in ``event`` here and reply with its outcome; never raises for a task."""
-    from glacier.runtime.invocation import invoke
-
     encoded = (event or {}).get(EVENT_KEY)
     if not isinstance(encoded, str):
         raise BadEvent(

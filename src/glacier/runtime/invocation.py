@@ -7,7 +7,9 @@ receives an :class:`Invocation` as bytes and calls :func:`invoke`. What crosses 
 * frames, only as Parquet files in the staging area (``StagedRef``): never pickled DataFrames
   and never serialized LazyFrame plans, which embed storage credentials;
 * buckets and providers as descriptions without secrets (``config.to_dict()`` drops fields
-  hidden from repr); the worker resolves credentials itself when it opens the provider.
+  hidden from repr); the worker resolves credentials itself when it opens the provider;
+* the outcome, back, as a :class:`WireOutcome` (staged frames as ``StagedRef``, plain stats),
+  which :func:`decode_outcome` opens into an :class:`~glacier.runtime.worker.Outcome`.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ import cloudpickle  # type: ignore[import-untyped]
 
 from glacier.core.dag import SinkNode
 from glacier.errors import TaskError
-from glacier.runtime.plan import Handoff
-from glacier.runtime.staging import StagedFrame, put_frame
-from glacier.runtime.worker import Outcome, Step, run_unit, steps_of
+from glacier.resources.bucket import Bucket
+from glacier.runtime.staging import OutputTarget, StagedFrame
+from glacier.runtime.units import Handoff
+from glacier.runtime.worker import NodeStats, Outcome, Step, run_unit, steps_of
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
-    from glacier.resources.bucket import Bucket
     from glacier.runtime.backends.base import Job
 
 
@@ -73,8 +75,6 @@ class BucketRef:
         return cls(ProviderRef.of(bucket.provider), bucket.bucket, bucket.path)
 
     def open(self) -> Bucket:
-        from glacier.resources.bucket import Bucket
-
         return Bucket(self.provider.open(), self.bucket, self.path)
 
 
@@ -117,9 +117,53 @@ class Invocation:
     keep_collected: bool = False
 
 
+@dataclass(frozen=True)
+class WireOutcome:
+    """An :class:`Outcome` on its way back from a worker: frames as :class:`StagedRef`, stats
+    as plain data. :meth:`open` makes the caller's Outcome, so no Outcome changes in transit."""
+
+    ok: bool
+    value: Any
+    stats: dict[str, dict[str, Any]]
+    """Per node: ``seconds``, ``rows``, ``bytes`` (JSON-able)."""
+    failed_node: str | None
+    error: BaseException | None
+    traceback: str | None
+    peak_memory: int | None
+    kept: StagedRef | None
+
+    @classmethod
+    def of(cls, outcome: Outcome, peak_memory: int | None = None) -> WireOutcome:
+        value = outcome.value
+        return cls(
+            ok=outcome.ok,
+            value=StagedRef.of(value) if isinstance(value, StagedFrame) else value,
+            stats={node: vars(s).copy() for node, s in outcome.stats.items()},
+            failed_node=outcome.failed_node,
+            error=outcome.error,
+            traceback=outcome.traceback,
+            peak_memory=peak_memory if peak_memory is not None else outcome.peak_memory,
+            kept=StagedRef.of(outcome.kept) if outcome.kept is not None else None,
+        )
+
+    def open(self, provider: Provider) -> Outcome:
+        """The outcome in the caller's process, its staged frames bound to ``provider``."""
+        value = self.value
+        return Outcome(
+            ok=self.ok,
+            value=value.open(provider) if isinstance(value, StagedRef) else value,
+            stats={node: NodeStats(**s) for node, s in self.stats.items()},
+            failed_node=self.failed_node,
+            error=self.error,
+            traceback=self.traceback,
+            peak_memory=self.peak_memory,
+            kept=self.kept.open(provider) if self.kept is not None else None,
+        )
+
+
 def describe(job: Job, run_id: str) -> Invocation:
     """The invocation for ``job``: everything a worker in another process needs."""
-    staging = job.staging()
+    target = job.target
     steps = tuple(replace(s, sink=None) for s in steps_of(job.unit))
     sinks = {n.id: BucketRef.of(n.bucket) for n in job.unit.nodes if isinstance(n, SinkNode)}
     return Invocation(
@@ -131,14 +175,12 @@ def describe(job: Job, run_id: str) -> Invocation:
         handoff=job.handoff,
         inputs={k: _portable(v) for k, v in job.inputs.items()},
         params=dict(job.params),
-        output=BucketRef(ProviderRef.of(staging.provider), staging.bucket, job.output_key),
-        keep_collected=job.keep_collected,
+        output=BucketRef(ProviderRef.of(target.provider), target.bucket, target.key),
+        keep_collected=target.keep_collected,
     )
 
 
 def _portable(value: Any) -> Any:
-    from glacier.resources.bucket import Bucket
-
     if isinstance(value, Bucket):
         return BucketRef.of(value)
     if isinstance(value, StagedFrame):
@@ -146,10 +188,11 @@ def _portable(value: Any) -> Any:
     return value
 
 
-def execute(invocation: Invocation) -> Outcome:
-    """Run an invocation in this process; the outcome's value is portable (``StagedRef``)."""
-    target = invocation.output
-    provider = target.provider.open()
+def execute(invocation: Invocation) -> WireOutcome:
+    """Run an invocation in this process; its outcome comes back in wire form."""
+    output = invocation.output
+    provider = output.provider.open()
+    target = OutputTarget(provider, output.bucket, output.path, invocation.keep_collected)
     inputs = {
         k: v.open() if isinstance(v, (BucketRef, StagedRef)) else v
         for k, v in invocation.inputs.items()
@@ -158,20 +201,9 @@ def execute(invocation: Invocation) -> Outcome:
         replace(s, sink=invocation.sinks[s.node].open()) if s.node in invocation.sinks else s
         for s in invocation.steps
     ]
-    outcome = run_unit(
-        steps,
-        invocation.handoff,
-        inputs,
-        invocation.params,
-        lambda frame: put_frame(provider, target.bucket, target.path, frame),
-        invocation.keep_collected,
-    )
-    if isinstance(outcome.value, StagedFrame):
-        outcome.value = StagedRef.of(outcome.value)
-    if outcome.kept is not None:
-        outcome.kept = StagedRef.of(outcome.kept)  # type: ignore[assignment]
-    outcome.peak_memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return outcome
+    outcome = run_unit(steps, invocation.handoff, inputs, invocation.params, target)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return WireOutcome.of(outcome, peak_memory=peak)
 
 
 def encode(invocation: Invocation) -> bytes:
@@ -218,15 +250,11 @@ def invoke(payload: bytes) -> bytes:
 
 
 def _failed(node: str, message: str, trace: str) -> bytes:
-    outcome = Outcome(ok=False, failed_node=node, error=TaskError(message), traceback=trace)
-    return bytes(cloudpickle.dumps(outcome))
+    outcome = Outcome.failure(node, TaskError(message), trace=trace)
+    return bytes(cloudpickle.dumps(WireOutcome.of(outcome)))
 
 
 def decode_outcome(data: bytes, provider: Provider) -> Outcome:
-    """An outcome from a worker, with its staged value bound to this process's provider."""
-    outcome: Outcome = cloudpickle.loads(data)
-    if isinstance(outcome.value, StagedRef):
-        outcome.value = outcome.value.open(provider)
-    if isinstance(outcome.kept, StagedRef):
-        outcome.kept = outcome.kept.open(provider)
-    return outcome
+    """An outcome from a worker, with its staged frames bound to this process's provider."""
+    wire: WireOutcome = cloudpickle.loads(data)
+    return wire.open(provider)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import polars as pl
 
@@ -66,28 +66,39 @@ class Staging:
     def key_for(self, node_id: str) -> str:
         return f"{self.prefix}/{safe_name(node_id)}.parquet"
 
-    def put(self, key: str, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
-        """Write ``frame`` once at ``key`` (streaming when lazy) and commit it atomically."""
-        return put_frame(self.provider, self.bucket, key, frame)
 
+class OutputTarget(NamedTuple):
+    """Where a unit's root output is written, and whether a collected output is written too.
 
-def put_frame(
-    provider: Provider, bucket: str, key: str, frame: pl.DataFrame | pl.LazyFrame
-) -> StagedFrame:
-    store = provider.store
-    options = store.storage_options()
-    store.write_atomic(bucket, key, lambda uri: formats.write(frame, uri, Format.PARQUET, options))
-    uri = store.uri(bucket, key)
-    rows = (
-        frame.height
-        if isinstance(frame, pl.DataFrame)
-        else formats.count_rows([uri], Format.PARQUET, options)
-    )
-    written = next(iter(store.list(bucket, key)), None)  # one listing gives size and checksum
-    return StagedFrame(
-        uri=uri,
-        rows=rows or 0,
-        provider=provider,
-        bytes=written.size if written else None,
-        checksum=store.checksum_of(bucket, written) if written else None,
-    )
+    ``key`` is in the provider's staging bucket: the run's hand-off file, or a cache entry.
+    ``keep_collected`` also writes an output that is returned in memory (collected), so a later
+    run can reuse it from the cache. (A named tuple: one is made per unit, and a frozen
+    dataclass costs three times as much to make.)
+    """
+
+    provider: Provider
+    bucket: str
+    key: str
+    keep_collected: bool = False
+
+    def put(self, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
+        """Write ``frame`` once (streaming when lazy) and commit it atomically."""
+        store = self.provider.store
+        options = store.storage_options()
+        store.write_atomic(
+            self.bucket, self.key, lambda uri: formats.write(frame, uri, Format.PARQUET, options)
+        )
+        uri = store.uri(self.bucket, self.key)
+        rows = (
+            frame.height
+            if isinstance(frame, pl.DataFrame)
+            else formats.count_rows([uri], Format.PARQUET, options)
+        )
+        written = next(iter(store.list(self.bucket, self.key)), None)  # size and checksum at once
+        return StagedFrame(
+            uri=uri,
+            rows=rows or 0,
+            provider=self.provider,
+            bytes=written.size if written else None,
+            checksum=store.checksum_of(self.bucket, written) if written else None,
+        )

@@ -2,7 +2,9 @@
 
 Every backend ends here, in this process or another (see :mod:`glacier.runtime.invocation`
 for the serializable form other processes and the cloud receive), so a task behaves the same
-wherever it is placed.
+wherever it is placed. A backend varies only how a task step runs and how the root's output is
+handed on (a :class:`StepRunner`); the order of steps, sinks, stats and failure capture are
+:func:`run_unit`'s.
 """
 
 from __future__ import annotations
@@ -11,21 +13,17 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
 from glacier.core.trace import resolve
-from glacier.runtime.staging import StagedFrame
+from glacier.resources.bucket import Bucket
+from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff, Unit
 
-if TYPE_CHECKING:
-    from glacier.resources.bucket import Bucket
-
 Frame = pl.DataFrame | pl.LazyFrame
-Put = Callable[[Frame], StagedFrame]
-"""Writes the root's output where the scheduler asked (run staging or the cache)."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +74,95 @@ class Outcome:
     cold_start: float | None = None
     """Seconds spent starting a fresh worker for this attempt; None when one was warm."""
 
-    def failed(self, node: str, error: Exception) -> Outcome:
-        """This attempt, failed at ``node``: the stats so far, the error and its traceback."""
-        return Outcome(
-            ok=False,
-            stats=self.stats,
-            failed_node=node,
-            error=error,
-            traceback="".join(traceback.format_exception(error)),
-        )
+    @classmethod
+    def failure(
+        cls,
+        node: str,
+        error: BaseException,
+        *,
+        stats: dict[str, NodeStats] | None = None,
+        trace: str | None = None,
+    ) -> Outcome:
+        """An attempt that failed at ``node``, with the stats of the steps that finished.
+
+        ``trace`` is the traceback a user sees; it defaults to the error's own line, which is
+        all there is for what a backend notices from outside the task (a timeout, a kill, a
+        crash, a missing engine).
+        """
+        if trace is None:
+            trace = "".join(traceback.format_exception_only(error)).rstrip("\n")
+        return cls(ok=False, stats=stats or {}, failed_node=node, error=error, traceback=trace)
+
+
+class Scope:
+    """What a unit's steps see: the outputs of the steps so far, the unit's inputs and the run's
+    parameters."""
+
+    __slots__ = ("inputs", "params", "values")
+
+    def __init__(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        self.inputs = inputs
+        self.params = params
+        self.values: dict[str, Any] = {}
+
+    def value(self, ref: Ref | ParamRef) -> Any:
+        """An argument as it was handed on: a staged frame or a bucket stays a reference."""
+        if isinstance(ref, ParamRef):
+            return self.params[ref.name]
+        return self.values[ref.node] if ref.node in self.values else self.inputs[ref.node]
+
+    def arg(self, ref: Ref | ParamRef) -> Any:
+        """An argument as a Polars task receives it: a staged frame is scanned."""
+        if isinstance(ref, ParamRef):
+            return self.params[ref.name]
+        # value() inlined: this runs for every argument of every step
+        node, values = ref.node, self.values
+        value = values[node] if node in values else self.inputs[node]
+        return value.scan() if isinstance(value, StagedFrame) else value
+
+
+class StepRunner(Protocol):
+    """What a backend supplies to :func:`run_unit`: how a task step runs, how the root's output
+    is handed on."""
+
+    def call(self, step: Step, scope: Scope) -> Any:
+        """Run task step ``step``; return its output."""
+        ...
+
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
+        """The root's output as ``handoff`` requires it, and the Parquet file written for it
+        (at ``target``, if anywhere)."""
+        ...
+
+
+class InProcess:
+    """Steps are calls in this process; the root's output is written to its target when its
+    hand-off is staged, or when the cache keeps a collected one."""
+
+    def call(self, step: Step, scope: Scope) -> Any:
+        assert step.fn is not None
+        arg = scope.arg
+        if not step.kwargs:  # the common case, and a step's cost is mostly this call
+            return step.fn(*resolve(step.args, arg))
+        return step.fn(*resolve(step.args, arg), **resolve(step.kwargs, arg))
+
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
+        if handoff is Handoff.COLLECT and isinstance(value, pl.LazyFrame):
+            value = value.collect()
+        if handoff is Handoff.STAGED and isinstance(value, Frame):
+            staged = target.put(value)
+            return staged, staged
+        keep = handoff is Handoff.COLLECT and target.keep_collected
+        if keep and isinstance(value, pl.DataFrame):
+            return value, target.put(value)
+        return value, None
+
+
+IN_PROCESS = InProcess()
 
 
 def run_unit(
@@ -92,66 +170,47 @@ def run_unit(
     handoff: Handoff,
     inputs: Mapping[str, Any],
     params: Mapping[str, Any],
-    put: Put,
-    keep_collected: bool = False,
+    target: OutputTarget,
+    runner: StepRunner = IN_PROCESS,
 ) -> Outcome:
-    """Run ``steps`` in order; never raises, failures come back in the outcome.
-
-    ``keep_collected`` also writes a collected (returned) frame through ``put``, for the cache.
-    """
-    values: dict[str, Any] = {}
-    outcome = Outcome(ok=True)
-
-    def lookup(ref: Ref | ParamRef) -> Any:
-        if isinstance(ref, ParamRef):
-            return params[ref.name]
-        value = values[ref.node] if ref.node in values else inputs[ref.node]
-        return value.scan() if isinstance(value, StagedFrame) else value
-
+    """Run ``steps`` in order with ``runner``, the root's output going to ``target``; never
+    raises, failures come back in the outcome."""
+    scope = Scope(inputs, params)
+    values = scope.values
+    stats: dict[str, NodeStats] = {}
+    kept: StagedFrame | None = None
     root = steps[-1]
+    call = runner.call  # bound once: the loop is per step, and steps are often trivial
     step: Step | None = None
     try:
         for step in steps:
             start = time.perf_counter()
             rows = size = None
             if step.sink is not None:
-                rows = step.sink.write(lookup(step.args[0]), **step.kwargs)
-                values[step.node] = None
+                rows = step.sink.write(scope.arg(step.args[0]), **step.kwargs)
+                value = None
             else:
-                assert step.fn is not None
-                values[step.node] = step.fn(
-                    *resolve(step.args, lookup), **resolve(step.kwargs, lookup)
-                )
+                value = call(step, scope)
             if step is root:
-                values[step.node], outcome.kept = _hand_on(
-                    values[step.node], handoff, put, keep_collected
-                )
-                root_rows, size = _size(values[step.node], outcome.kept)
-                rows = rows if root_rows is None else root_rows
-            outcome.stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
+                value, kept = runner.hand_on(value, handoff, target)
+                rows, size = _size(value, kept, rows)
+            elif type(value) is StagedFrame:  # a cluster stages every step
+                rows, size = value.rows, value.bytes
+            values[step.node] = value
+            stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
     except Exception as exc:
         assert step is not None
-        return outcome.failed(step.node, exc)
-    outcome.value = values[root.node]
-    return outcome
+        trace = "".join(traceback.format_exception(exc))
+        return Outcome.failure(step.node, exc, stats=stats, trace=trace)
+    return Outcome(ok=True, value=values[root.node], stats=stats, kept=kept)
 
 
-def _hand_on(
-    value: Any, handoff: Handoff, put: Put, keep_collected: bool
-) -> tuple[Any, StagedFrame | None]:
-    """Materialize the root's output as its hand-off requires; returns (value, file written)."""
-    if handoff is Handoff.COLLECT and isinstance(value, pl.LazyFrame):
-        value = value.collect()
-    if handoff is Handoff.STAGED and isinstance(value, Frame):
-        staged = put(value)
-        return staged, staged
-    if handoff is Handoff.COLLECT and keep_collected and isinstance(value, pl.DataFrame):
-        return value, put(value)
-    return value, None
-
-
-def _size(value: Any, kept: StagedFrame | None) -> tuple[int | None, int | None]:
-    """Rows and bytes of a handed-on output, where known without reading it."""
-    if kept is not None:
-        return kept.rows, kept.bytes
-    return (value.height if isinstance(value, pl.DataFrame) else None), None
+def _size(value: Any, kept: StagedFrame | None, rows: int | None) -> tuple[int | None, int | None]:
+    """Rows and bytes of a step's output, where known without reading it; else ``rows`` (what a
+    sink wrote)."""
+    staged = kept if kept is not None else value
+    if isinstance(staged, StagedFrame):
+        return staged.rows, staged.bytes
+    if isinstance(value, pl.DataFrame):
+        return value.height, None
+    return rows, None

@@ -11,16 +11,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-import polars as pl
-
-from glacier.runtime.staging import StagedFrame, Staging
+from glacier.provider import Provider
+from glacier.resources.executor import Executor
+from glacier.runtime.staging import OutputTarget, Staging
 from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import Outcome
-
-if TYPE_CHECKING:
-    from glacier.resources.executor import Executor
 
 
 @dataclass
@@ -31,23 +28,29 @@ class Job:
     handoff: Handoff
     inputs: Mapping[str, Any]
     params: Mapping[str, Any]
-    staging: Callable[[], Staging]
+    target: OutputTarget
     attempt: int
-    output_key: str
-    """Key in the staging bucket for the root's Parquet output (run staging or cache)."""
-    keep_collected: bool = False
-    """Also write a collected (returned) output there, so a later run can reuse it."""
-
-    def put(self, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
-        return self.staging().put(self.output_key, frame)
 
 
 class RunServices:
-    """What backends of one run share: the run id and a thread pool for in-process work."""
+    """What backends of one run share: the run id, a thread pool for in-process work, and the
+    run's staging area on each provider."""
 
     def __init__(self, run_id: str, threads: int) -> None:
         self.run_id = run_id
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="glacier")
+        self._stagings: dict[int, Staging] = {}
+
+    def staging(self, provider: Provider) -> Staging:
+        """The run's staging area on ``provider``; the run's result lists every one asked for."""
+        key = id(provider)
+        if key not in self._stagings:
+            self._stagings[key] = Staging(provider, self.run_id)
+        return self._stagings[key]
+
+    @property
+    def staging_uris(self) -> list[str]:
+        return [s.uri for s in self._stagings.values()]
 
     def close(self) -> None:
         # Abandoned attempts (timed out in a thread) cannot be stopped; do not wait for them.

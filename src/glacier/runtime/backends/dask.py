@@ -20,16 +20,14 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from glacier.config.compute import VmConfig
 from glacier.errors import ConfigError, TaskCrashed
+from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
 from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
 from glacier.runtime.worker import Outcome
-
-if TYPE_CHECKING:
-    from glacier.resources.executor import Executor
 
 EXTRA = "glacier-pipelines[dask]"
 
@@ -43,7 +41,7 @@ class DaskCluster:
         address: str | None = None,
         environment: dict[str, str] | None = None,
     ) -> None:
-        try:
+        try:  # Dask is an optional extra, and heavy: it loads when a VM task first runs
             from distributed import Client
             from distributed.deploy.subprocess import SubprocessCluster
         except ImportError:
@@ -96,13 +94,14 @@ class DaskBackend(Backend):
             return self._cluster
 
     def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
-        provider = job.staging().provider
+        provider = job.target.provider
+        root = job.unit.root.id
         payload = encode(describe(job, self.services.run_id))
         key = f"glacier-{job.unit.id}-{job.attempt}-{secrets.token_hex(4)}"
         try:
             future = self.cluster().client.submit(invoke, payload, key=key, pure=False)
         except ConfigError as exc:
-            done(Outcome(ok=False, failed_node=job.unit.root.id, error=exc, traceback=str(exc)))
+            done(Outcome.failure(root, exc))
             return None
 
         def finished(f: Any) -> None:
@@ -112,17 +111,10 @@ class DaskBackend(Backend):
                 done(decode_outcome(f.result(), provider))
             except Exception as exc:  # the worker died (KilledWorker) or the transport failed
                 error = TaskCrashed(
-                    f"Task {job.unit.root.id!r} on VM executor {self.executor.name!r}: the Dask "
-                    f"worker failed without a result ({type(exc).__name__}: {exc})."
+                    f"Task {root!r} on VM executor {self.executor.name!r}: the Dask worker "
+                    f"failed without a result ({type(exc).__name__}: {exc})."
                 )
-                done(
-                    Outcome(
-                        ok=False,
-                        failed_node=job.unit.root.id,
-                        error=error,
-                        traceback=f"glacier.errors.TaskCrashed: {error}",
-                    )
-                )
+                done(Outcome.failure(root, error))
 
         future.add_done_callback(finished)
         return future

@@ -26,18 +26,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from dataclasses import replace
+from typing import IO
 
 from glacier.config.compute import ServerlessConfig
-from glacier.errors import TaskCrashed, TaskError, TaskOutOfMemory, TaskTimeout
+from glacier.errors import TaskCrashed, TaskOutOfMemory, TaskTimeout
+from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
 from glacier.runtime.backends.memory import rss
 from glacier.runtime.backends.process_main import HEADER, READY, write_frame
 from glacier.runtime.invocation import decode_outcome, describe, encode
 from glacier.runtime.worker import Outcome
-
-if TYPE_CHECKING:
-    from glacier.resources.executor import Executor
 
 POLL_SECONDS = 0.005
 MB = 1024 * 1024
@@ -182,25 +181,25 @@ class ProcessBackend(Backend):
     # --- one invocation -----------------------------------------------------------------------
 
     def _run(self, job: Job, payload: bytes, call: _Call, done: Callable[[Outcome], None]) -> None:
+        root = job.unit.root.id
         try:
             worker, cold = self._acquire(call)
         except (WorkerDied, OSError) as exc:
-            done(self._failure(job, TaskCrashed(self._crash_message(job, str(exc)))))
+            done(Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc)))))
             return
         limit = self.memory_mb * MB if self.memory_mb else None
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
         try:
-            outcome = decode_outcome(worker.call(payload, limit, deadline), job.staging().provider)
+            outcome = decode_outcome(worker.call(payload, limit, deadline), job.target.provider)
         except MemoryError:
-            outcome = self._failure(job, TaskOutOfMemory(self._oom_message(job, worker.peak)))
+            outcome = Outcome.failure(root, TaskOutOfMemory(self._oom_message(job, worker.peak)))
         except TimeoutError:
-            outcome = self._failure(job, TaskTimeout(self._timeout_message(job)))
+            outcome = Outcome.failure(root, TaskTimeout(self._timeout_message(job)))
         except WorkerDied as exc:
-            outcome = self._failure(job, TaskCrashed(self._crash_message(job, str(exc))))
-        outcome.peak_memory = max(outcome.peak_memory or 0, worker.peak) or None
-        outcome.cold_start = cold
+            outcome = Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc))))
+        peak = max(outcome.peak_memory or 0, worker.peak) or None
         self._release(worker)
-        done(outcome)
+        done(replace(outcome, peak_memory=peak, cold_start=cold))
 
     def _acquire(self, call: _Call) -> tuple[Worker, float | None]:
         with self.lock:
@@ -226,14 +225,6 @@ class ProcessBackend(Backend):
             worker.kill()
 
     # --- errors -------------------------------------------------------------------------------
-
-    def _failure(self, job: Job, error: TaskError) -> Outcome:
-        return Outcome(
-            ok=False,
-            failed_node=job.unit.root.id,
-            error=error,
-            traceback=f"glacier.errors.{type(error).__name__}: {error}",
-        )
 
     def _what(self, job: Job) -> str:
         names = [n.id for n in job.unit.nodes]

@@ -32,7 +32,9 @@ def read_frame(stream: IO[bytes]) -> bytes | None:
 def main() -> None:
     protocol = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    from glacier.runtime.invocation import invoke  # the cold start: imports polars
+    # imported only now, after stdout is redirected, so nothing printed on import corrupts the
+    # protocol; this import (polars) is most of the cold start
+    from glacier.runtime.invocation import invoke
 
     write_frame(protocol, READY)
     while (payload := read_frame(sys.stdin.buffer)) is not None:

@@ -17,34 +17,32 @@ unless it was already running when the run started (a notebook's, a test fixture
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from glacier.config.compute import SparkConfig
-from glacier.core.dag import ParamRef, Ref, SinkNode
+from glacier.core.dag import Ref, TaskNode
 from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
+from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
-from glacier.runtime.staging import StagedFrame, Staging, safe_name
-from glacier.runtime.worker import NodeStats, Outcome
+from glacier.runtime.staging import OutputTarget, StagedFrame, safe_name
+from glacier.runtime.units import Handoff
+from glacier.runtime.worker import Outcome, Scope, Step, run_unit, steps_of
+from glacier.spark import session
+from glacier.spark.session import SparkSettings
 from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
-    from glacier.resources.executor import Executor
-    from glacier.resources.graph import TaskCall, WorkNode
     from glacier.spark._worker import BoundTask
-    from glacier.spark.session import SparkSettings
 
 _SESSION_LOCK = threading.Lock()
 
 
 def settings_for(executor: Executor) -> SparkSettings:
     """``SparkConfig.master`` as given; every other cluster config emulated by ``local[2]``."""
-    from glacier.spark.session import SparkSettings
-
     config = executor.config
     if isinstance(config, SparkConfig):
         return SparkSettings(master=config.master, conf=dict(config.conf))
@@ -72,110 +70,80 @@ class SparkBackend(Backend):
 
     def close(self) -> None:
         if self._owns_session:
-            from glacier.spark.session import stop_session
+            session.stop_session()
 
-            stop_session()
-
-    def _session(self) -> Any:
-        from glacier.spark import session
-
+    def spark_session(self) -> Any:
         with _SESSION_LOCK:
             if not session.is_active(self.settings):
                 self._owns_session = True
             return session.get_session(self.settings)
 
     def _run(self, job: Job) -> Outcome:
-        """Run the unit's nodes in order; like :func:`~glacier.runtime.worker.run_unit`."""
-        staging = job.staging()
-        values: dict[str, Any] = {}
-        outcome = Outcome(ok=True)
-        node: WorkNode | None = None
-        try:
-            for node in job.unit.nodes:
-                start = time.perf_counter()
-                if isinstance(node, SinkNode):
-                    frame = _frame(values, job, node.args[0]).scan()
-                    rows = node.bucket.write(frame, **node.kwargs)
-                    values[node.id] = None
-                else:
-                    values[node.id] = self._task(node, values, job, staging)
-                    rows = values[node.id].rows
-                outcome.stats[node.id] = NodeStats(time.perf_counter() - start, rows)
-        except Exception as exc:
-            assert node is not None
-            return outcome.failed(node.id, exc)
-        outcome.value = values[job.unit.root.id]
-        return outcome
+        runner = OnSpark(self, job)
+        return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, job.target, runner)
 
-    def _task(
-        self,
-        node: TaskCall,
-        values: dict[str, Any],
-        job: Job,
-        staging: Staging,
-    ) -> StagedFrame:
+
+class OnSpark:
+    """How a unit's task steps run on Spark: each reads its frame and writes its output under
+    the run's staging area itself, so the root's output is already staged when it is handed on."""
+
+    def __init__(self, backend: SparkBackend, job: Job) -> None:
+        self.backend = backend
+        self.staging = backend.services.staging(job.target.provider)
+        self.tasks = {n.id: n.task for n in job.unit.nodes if isinstance(n, TaskNode)}
+
+    def call(self, step: Step, scope: Scope) -> StagedFrame:
+        # pyarrow and the Polars-Spark type layer load only once a task runs on Spark
         from glacier.spark.modes import run_spark_task
 
-        task = node.task
         frames = [
             ref
-            for ref in iter_refs((node.args, node.kwargs))
-            if isinstance(ref, Ref) and isinstance(_value(values, job, ref), (StagedFrame, Bucket))
+            for ref in iter_refs((step.args, step.kwargs))
+            if isinstance(ref, Ref) and isinstance(scope.value(ref), (StagedFrame, Bucket))
         ]
         if len(frames) != 1:
             raise ConfigError(
-                f"Task {node.id!r} runs on cluster executor {self.executor.name!r}, which spreads "
-                f"one frame over Spark, but it takes {len(frames)} frame arguments. Join or "
-                f"union the frames in a task on another executor first."
+                f"Task {step.node!r} runs on cluster executor {self.backend.executor.name!r}, "
+                f"which spreads one frame over Spark, but it takes {len(frames)} frame "
+                f"arguments. Join or union the frames in a task on another executor first."
             )
-        bound = _bind(node, frames[0], lambda ref: _value(values, job, ref), job.params)
-        store = staging.provider.store
-        out_dir = store.uri(staging.bucket, f"{staging.prefix}/{safe_name(node.id)}.spark")
+        task = self.tasks[step.node]
+        staging = self.staging
+        out_dir = staging.provider.store.uri(
+            staging.bucket, f"{staging.prefix}/{safe_name(step.node)}.spark"
+        )
         rows = run_spark_task(
-            self._session(),
-            bound,
-            _uris(_value(values, job, frames[0])),
+            self.backend.spark_session(),
+            _bind(step, frames[0], scope),
+            _uris(scope.value(frames[0])),
             out_dir,
             partitioned=task.options.partitioned,
             by=task.options.by,
         )
         return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
 
+    def hand_on(
+        self, value: Any, handoff: Handoff, target: OutputTarget
+    ) -> tuple[Any, StagedFrame | None]:
+        return value, None  # staged by Spark; a directory, so not kept in the cache
 
-def _bind(
-    node: TaskCall,
-    frame: Ref,
-    value: Callable[[Ref], Any],
-    params: Mapping[str, Any],
-) -> BoundTask:
+
+def _bind(step: Step, frame: Ref, scope: Scope) -> BoundTask:
     """The task with its other arguments resolved now: only plain data travels to Spark."""
-    from glacier.spark._worker import BoundTask
+    from glacier.spark._worker import BoundTask  # pyarrow, as above
 
-    def lookup(ref: Ref | ParamRef) -> Any:
-        return params[ref.name] if isinstance(ref, ParamRef) else value(ref)
-
-    positions = [i for i, arg in enumerate(node.args) if arg == frame]
-    names = [k for k, arg in node.kwargs.items() if arg == frame]
+    assert step.fn is not None
+    positions = [i for i, arg in enumerate(step.args) if arg == frame]
+    names = [k for k, arg in step.kwargs.items() if arg == frame]
     if len(positions) + len(names) != 1:
         raise ConfigError(
-            f"Task {node.id!r}: pass its frame as an argument of its own, not inside a list or "
+            f"Task {step.node!r}: pass its frame as an argument of its own, not inside a list or "
             f"dict, so Spark can hand each partition to it."
         )
     at: int | str = positions[0] if positions else names[0]
-    args = tuple(resolve(a, lookup) for i, a in enumerate(node.args) if i != at)
-    kwargs = {k: resolve(v, lookup) for k, v in node.kwargs.items() if k != at}
-    return BoundTask(node.task.fn, args, kwargs, at)
-
-
-def _value(values: dict[str, Any], job: Job, ref: Ref) -> Any:
-    return values[ref.node] if ref.node in values else job.inputs[ref.node]
-
-
-def _frame(values: dict[str, Any], job: Job, ref: Any) -> StagedFrame | Bucket:
-    value = _value(values, job, ref)
-    if not isinstance(value, (StagedFrame, Bucket)):
-        raise ConfigError(f"Expected a frame from {ref.node!r}, got {type(value).__name__}.")
-    return value
+    args = tuple(resolve(a, scope.value) for i, a in enumerate(step.args) if i != at)
+    kwargs = {k: resolve(v, scope.value) for k, v in step.kwargs.items() if k != at}
+    return BoundTask(step.fn, args, kwargs, at)
 
 
 def _uris(value: StagedFrame | Bucket) -> list[str]:

@@ -28,9 +28,7 @@ class ThreadBackend(Backend):
         return future
 
     def run_here(self, job: Job) -> Outcome:
-        return run_unit(
-            steps_of(job.unit), job.handoff, job.inputs, job.params, job.put, job.keep_collected
-        )
+        return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, job.target)
 
     def cancel(self, handle: object) -> None:
         assert isinstance(handle, Future)

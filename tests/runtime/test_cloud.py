@@ -10,9 +10,9 @@ import pytest
 from glacier import Provider
 from glacier.config import LocalConfig
 from glacier.runtime.cloud import BadEvent, event_for, handle_event, outcome_of
-from glacier.runtime.invocation import BucketRef, Invocation, ProviderRef, decode_outcome, encode
-from glacier.runtime.plan import Handoff
+from glacier.runtime.invocation import decode_outcome, encode
 from glacier.runtime.worker import Step
+from tests.runtime.invocations import invocation
 
 
 def doubled(limit: int) -> pl.DataFrame:
@@ -21,20 +21,6 @@ def doubled(limit: int) -> pl.DataFrame:
 
 def failing() -> pl.DataFrame:
     raise RuntimeError("task broke on purpose")
-
-
-def invocation(provider: Provider, step: Step, key: str) -> Invocation:
-    return Invocation(
-        run_id="handler-test",
-        unit=step.node,
-        attempt=1,
-        steps=(step,),
-        sinks={},
-        handoff=Handoff.STAGED,
-        inputs={},
-        params={},
-        output=BucketRef(ProviderRef.of(provider), ".glacier", key),
-    )
 
 
 def test_an_event_runs_the_task_and_stages_its_output(tmp_path: Path) -> None:

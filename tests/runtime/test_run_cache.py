@@ -1,4 +1,5 @@
-"""Caching, resume after failure or SIGKILL, corrupt cache files, atomic sinks, run reports."""
+"""Caching, resume after failure or SIGKILL, corrupt cache files, atomic sinks, run reports,
+and where a run writes each output."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import pytest
 from glacier import Provider, pipeline
 from glacier.config import LocalConfig
 from glacier.errors import TaskFailed
+from glacier.runtime.cache import node_keys
+from glacier.runtime.plan import plan_for
 from glacier.runtime.report import format_report, format_runs, list_runs, load_report
+from glacier.runtime.run_cache import RunCache
+from glacier.runtime.staging import OutputTarget, Staging
 from tests._cli_support import glacier_command
 
 
@@ -216,3 +221,28 @@ def test_run_reports_are_listed_and_shown(provider: Provider) -> None:
     assert load_report(provider, second.run_id)["tasks"][0]["cache_hit"] is True
     assert first.run_id in format_runs(runs)
     assert "total" in format_report(report) and "process" in format_report(report)
+
+
+def test_outputs_go_to_the_cache_when_keyed_and_to_the_run_otherwise(provider: Provider) -> None:
+    ex = provider.local()
+    shared = ex.task(name="shared")(lambda: pl.DataFrame({"a": [1]}))
+    left = ex.task(name="left")(lambda df: df)
+    right = ex.task(name="right")(lambda df: df)
+
+    @pipeline(name="targets")
+    def targets() -> object:
+        data = shared()
+        return left(data), right(data)
+
+    plan = plan_for(targets)
+    staging = Staging(provider, "run-1")
+    keys = node_keys(targets.dag, {})
+    keyed, unkeyed = RunCache(plan, keys), RunCache(plan, {})
+    assert unkeyed.target(plan.units["shared"], staging) == OutputTarget(
+        provider, ".glacier", "runs/run-1/shared.parquet"
+    )
+    assert unkeyed.target(plan.units["left"], staging).keep_collected is False
+    staged = keyed.target(plan.units["shared"], staging)  # staged: the cache file is the hand-off
+    assert (staged.key, staged.keep_collected) == (f"cache/{keys['shared']}.parquet", False)
+    collected = keyed.target(plan.units["left"], staging)  # collected: also written, to reuse
+    assert (collected.key, collected.keep_collected) == (f"cache/{keys['left']}.parquet", True)

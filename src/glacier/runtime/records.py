@@ -1,0 +1,172 @@
+"""What one run records: a :class:`TaskRun` per node, the events, the result and the report.
+
+The scheduler tells the records what happened to each unit (:meth:`RunRecords.emit`); the
+records turn that into node statuses, progress events, the :class:`RunResult` (or the
+:class:`TaskFailed` that carries it) and the run's ``report.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from glacier.core.dag import SourceNode
+from glacier.errors import TaskFailed
+from glacier.resources.graph import Graph
+from glacier.runtime.backends import backend_class
+from glacier.runtime.events import RunEvent, Status
+from glacier.runtime.plan import Plan
+from glacier.runtime.report import build_report, write_report
+from glacier.runtime.result import RunResult, TaskRun
+from glacier.runtime.staging import StagedFrame
+from glacier.runtime.units import Unit
+from glacier.runtime.worker import Outcome
+
+
+class RunRecords:
+    """The records of run ``run_id`` of pipeline ``pipeline``, in the DAG's order."""
+
+    def __init__(
+        self,
+        pipeline: str,
+        dag: Graph,
+        plan: Plan,
+        run_id: str,
+        on_event: Callable[[RunEvent], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.plan = plan
+        self.run_id = run_id
+        self.on_event = on_event
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.tasks: dict[str, TaskRun] = {}
+        for node_id in dag.topological_order():
+            node = dag[node_id]
+            if isinstance(node, SourceNode):
+                continue  # a source: read, never run
+            self.tasks[node_id] = TaskRun(
+                name=node_id,
+                kind=node.kind.value,
+                executor=node.executor.name,
+                executor_kind=node.executor.kind.value,
+                backend=backend_class(node.executor).name,
+                handoff=plan.handoff[node_id].value,
+            )
+
+    def emit(
+        self,
+        unit: Unit,
+        status: Status,
+        attempt: int,
+        outcome: Outcome | None = None,
+        error: str | None = None,
+    ) -> None:
+        """``unit`` entered ``status`` on its ``attempt``-th attempt: update and announce its
+        nodes."""
+        for node in unit.nodes:
+            record = self.tasks[node.id]
+            record.status = _node_status(status, node.id, unit, outcome)
+            record.attempts = max(record.attempts, attempt)
+            stats = outcome.stats.get(node.id) if outcome else None
+            if stats is not None:
+                record.seconds, record.rows, record.bytes = stats.seconds, stats.rows, stats.bytes
+            if outcome is not None and outcome.peak_memory is not None:
+                record.peak_memory = outcome.peak_memory
+            if outcome is not None and outcome.cold_start is not None:
+                record.cold_start = outcome.cold_start
+            if error is not None and (outcome is None or outcome.failed_node in (None, node.id)):
+                record.error = error
+            if self.on_event is not None:
+                self.on_event(
+                    RunEvent(
+                        self.run_id,
+                        node.id,
+                        record.status,
+                        attempt,
+                        record.executor,
+                        record.seconds,
+                        record.rows,
+                        record.error,
+                    )
+                )
+
+    def cached(self, unit: Unit, hit: StagedFrame | None) -> None:
+        """``unit`` does not run: its output, ``hit`` when it has one, comes from the cache."""
+        for node in unit.nodes:
+            self.tasks[node.id].cache_hit = True
+        if hit is not None:
+            record = self.tasks[unit.root.id]
+            record.rows, record.bytes = hit.rows, hit.bytes
+        self.emit(unit, Status.CACHED, 0)
+
+    def succeeded(self, output: Any, seconds: float, staging: list[str]) -> RunResult:
+        """The run's result, once every unit ran or was reused; its report is written."""
+        result = self._result(ok=True, output=output, seconds=seconds, staging=staging)
+        self._report(result, None)
+        return result
+
+    def failed(
+        self, unit: Unit, outcome: Outcome, attempts: int, seconds: float, staging: list[str]
+    ) -> TaskFailed:
+        """The error the run raises once ``unit`` failed for good: it carries the partial
+        result, whose report is written."""
+        node_id = outcome.failed_node or unit.root.id
+        executor = unit.executor
+        result = self._result(ok=False, output=None, seconds=seconds, staging=staging)
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        message = (
+            f"Pipeline {self.pipeline!r}: task {node_id!r} failed on executor "
+            f"{executor.label} after {tries}: {one_line(outcome)}\n\n"
+            f"Original traceback:\n{outcome.traceback or ''}"
+        )
+        self._report(result, one_line(outcome))
+        return TaskFailed(
+            message,
+            pipeline=self.pipeline,
+            task=node_id,
+            executor=executor.name,
+            attempts=attempts,
+            traceback=outcome.traceback or "",
+            result=result,
+        )
+
+    def _result(self, ok: bool, output: Any, seconds: float, staging: list[str]) -> RunResult:
+        for record in self.tasks.values():  # what never got to run was skipped
+            if record.status in (Status.PENDING, Status.RETRYING):
+                record.status = Status.SKIPPED
+        return RunResult(
+            pipeline=self.pipeline,
+            run_id=self.run_id,
+            ok=ok,
+            output=output,
+            tasks=self.tasks,
+            seconds=seconds,
+            staging=staging,
+        )
+
+    def _report(self, result: RunResult, error: str | None) -> None:
+        """Write the run's ``report.json`` to the staging area of the first unit's provider."""
+        provider = next(iter(self.plan.units.values())).executor.provider
+        write_report(provider, build_report(result, self.started, error))
+
+
+def one_line(outcome: Outcome) -> str:
+    """The failure of ``outcome`` as ``Type: first line of the message``."""
+    error = outcome.error
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+def _node_status(status: Status, node_id: str, unit: Unit, outcome: Outcome | None) -> Status:
+    """A unit's final failure fails only its failing node: members before it finished, members
+    after it never ran."""
+    failed = outcome.failed_node if outcome is not None else None
+    if status is not Status.FAILED or failed in (None, node_id):
+        return status
+    assert outcome is not None
+    ids = [n.id for n in unit.nodes]
+    if ids.index(node_id) > ids.index(failed):
+        return Status.SKIPPED
+    return Status.SUCCEEDED if node_id in outcome.stats else status

@@ -1,0 +1,105 @@
+"""The cache as one run uses it: which units are reused, where outputs go, what is kept.
+
+:mod:`glacier.runtime.cache` holds the keys and the stored entries; this module decides, for
+one run's plan, which units need not run (:meth:`RunCache.reuse`), where each unit writes its
+output (:meth:`RunCache.target`) and what a finished unit leaves for later runs
+(:meth:`RunCache.keep`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+
+from glacier.core.dag import SinkNode
+from glacier.provider import Provider
+from glacier.resources.bucket import Bucket
+from glacier.runtime.cache import Cache
+from glacier.runtime.plan import Plan
+from glacier.runtime.staging import OutputTarget, StagedFrame, Staging
+from glacier.runtime.units import Handoff, Unit
+from glacier.runtime.worker import Outcome
+
+
+class RunCache:
+    """One run's use of the cache; ``keys`` maps nodes to cache keys (empty: cache off)."""
+
+    def __init__(self, plan: Plan, keys: Mapping[str, str | None]) -> None:
+        self.plan = plan
+        self.keys = keys
+        self._caches: dict[int, Cache] = {}
+        self._sinks: dict[str, Bucket] = {
+            uid: root.bucket
+            for uid, unit in plan.units.items()
+            if isinstance(root := unit.root, SinkNode)
+        }
+        """Unit id -> the bucket it writes, for units whose root is a sink."""
+
+    def reuse(self, returned: Set[str]) -> tuple[set[str], dict[str, StagedFrame | None]]:
+        """The units that must still run, and the cached output of every unit reused.
+
+        A unit runs if it has no reusable output and its output is ``returned`` (the pipeline's
+        return value names it), it has no dependents (a sink), or a dependent runs. Outputs are
+        keyed by root node; a reused sink's output is None.
+        """
+        plan = self.plan
+        hits: dict[str, StagedFrame | None] = {}
+        needed: set[str] = set()
+        for uid in reversed(list(plan.units)):  # units are in topological order
+            unit = plan.units[uid]
+            if self._lookup(unit, hits):
+                continue
+            dependents = plan.dependents[uid]
+            if unit.root.id in returned or not dependents or needed.intersection(dependents):
+                needed.add(uid)
+        return needed, hits
+
+    def _lookup(self, unit: Unit, hits: dict[str, StagedFrame | None]) -> bool:
+        """Whether ``unit``'s output is in the cache (and intact); adds it to ``hits``."""
+        root = unit.root
+        key = self.keys.get(root.id)
+        if key is None:
+            return False
+        cache = self._cache(unit.executor.provider)
+        if (bucket := self._sinks.get(unit.id)) is not None:
+            if not cache.sink_done(key, bucket):
+                return False
+            hits[root.id] = None
+            return True
+        if self.plan.handoff[root.id] not in (Handoff.STAGED, Handoff.COLLECT):
+            return False
+        staged = cache.lookup(key)
+        if staged is None:
+            return False
+        hits[root.id] = staged
+        return True
+
+    def target(self, unit: Unit, staging: Staging) -> OutputTarget:
+        """Where ``unit``'s output goes: the cache when it is keyed, else the run's ``staging``.
+
+        A keyed output that is collected (returned in memory) is written to the cache too.
+        """
+        root = unit.root.id
+        key = self.keys.get(root)
+        if key is None:
+            return OutputTarget(staging.provider, staging.bucket, staging.key_for(root))
+        output = self._cache(unit.executor.provider).output_key(key)
+        keep = self.plan.handoff[root] is Handoff.COLLECT
+        return OutputTarget(staging.provider, staging.bucket, output, keep)
+
+    def keep(self, unit: Unit, outcome: Outcome) -> None:
+        """Record a finished unit's output in the cache, after its file is committed."""
+        root = unit.root
+        key = self.keys.get(root.id)
+        if key is None:
+            return
+        cache = self._cache(unit.executor.provider)
+        if (bucket := self._sinks.get(unit.id)) is not None:
+            cache.commit_sink(key, root.id, bucket)
+        elif outcome.kept is not None:
+            cache.commit(key, root.id, outcome.kept)
+
+    def _cache(self, provider: Provider) -> Cache:
+        key = id(provider)
+        if key not in self._caches:
+            self._caches[key] = Cache(provider)
+        return self._caches[key]
