@@ -27,6 +27,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig, SparkConfig
+
 
 def task(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.filter(pl.col("x") > 0.25).with_columns(
@@ -71,7 +74,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 
 def hand_written(spark: Any, inputs: list[str], output: str) -> None:
-    from pyspark.sql.types import (
+    from pyspark.sql.types import (  # noqa: PLC0415 - pyspark is optional: --help works without it
         DateType,
         DoubleType,
         IntegerType,
@@ -118,8 +121,6 @@ def hand_written(spark: Any, inputs: list[str], output: str) -> None:
 
 def glacier_pipeline(root: Path, master: str) -> Callable[[], Any]:
     """``run`` of a one-task pipeline over the generated files in ``root/raw``."""
-    from glacier import Provider, pipeline
-    from glacier.config import LocalConfig, SparkConfig
 
     provider = Provider(config=LocalConfig(base_path=root))
     parts = provider.bucket("raw", "part-*.parquet")
@@ -140,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args(argv)
 
-    from glacier.spark.modes import run_partitioned
-    from glacier.spark.session import SparkSettings, get_session, stop_session
+    from glacier.spark.modes import run_partitioned  # noqa: PLC0415 - pyspark is optional: --help works without it
+    from glacier.spark.session import SparkSettings, get_session, stop_session  # noqa: PLC0415 - pyspark is optional: --help works without it
 
     with tempfile.TemporaryDirectory(prefix="glacier-bench-spark-") as tmp:
         root = Path(tmp)

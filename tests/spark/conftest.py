@@ -30,8 +30,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _skip_without_spark() -> None:
     pytest.importorskip("pyspark", reason="pip install 'glacier-pipelines[spark]'")
-    from glacier.spark.errors import JavaNotFoundError
-    from glacier.spark.session import check_java
+    from glacier.spark.errors import JavaNotFoundError  # noqa: PLC0415 - after the check that pyspark and Java exist
+    from glacier.spark.session import check_java  # noqa: PLC0415 - after the check that pyspark and Java exist
 
     try:
         check_java()
@@ -43,7 +43,7 @@ def _skip_without_spark() -> None:
 def spark() -> Iterator[Any]:
     """One local[2] session for the whole run (about 5-15 s to start)."""
     _skip_without_spark()
-    from glacier.spark.session import SparkSettings, get_session, stop_session
+    from glacier.spark.session import SparkSettings, get_session, stop_session  # noqa: PLC0415 - after the check that pyspark and Java exist
 
     # The settings local-mode cluster executors use, so pipeline runs reuse this session.
     session = get_session(SparkSettings(master="local[2]"))

@@ -18,6 +18,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig, SparkConfig
 from glacier.spark.modes import run_partitioned, run_spark_task
 from glacier.spark.session import (
     FAST_START_JAVA_OPTIONS,
@@ -55,8 +57,8 @@ def _pid_alive(pid: int) -> bool:
 @pytest.fixture(scope="module")
 def connect_url() -> Iterator[str]:
     pyspark = pytest.importorskip("pyspark")
-    from glacier.spark.errors import JavaNotFoundError
-    from glacier.spark.session import check_java
+    from glacier.spark.errors import JavaNotFoundError  # noqa: PLC0415 - after the check that pyspark exists
+    from glacier.spark.session import check_java  # noqa: PLC0415 - after the check that pyspark exists
 
     try:
         check_java()
@@ -203,8 +205,6 @@ def test_databricks_connect_client(connect_url: str, tmp_path: Path) -> None:
 
 def test_pipeline_runs_through_spark_connect(connect_url: str, tmp_path: Path) -> None:
     """A whole pipeline, local -> cluster (SparkConfig(master="sc://...")) -> local."""
-    from glacier import Provider, pipeline
-    from glacier.config import LocalConfig, SparkConfig
 
     df = pl.DataFrame({"v": list(range(600))})
     (tmp_path / "raw").mkdir()

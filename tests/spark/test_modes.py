@@ -185,10 +185,10 @@ def test_bad_output_type_fails_on_driver(
 def test_task_pickled_by_value(tmp_path: Path) -> None:
     """The mapper unpickles in a process that can import neither glacier nor this module."""
     pytest.importorskip("pyspark")
-    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-    from pyspark import cloudpickle as spark_cloudpickle
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
+    from pyspark import cloudpickle as spark_cloudpickle  # noqa: PLC0415 - after the check that pyspark exists
 
-    from glacier.spark._worker import make_batch_mapper
+    from glacier.spark._worker import make_batch_mapper  # noqa: PLC0415 - after the check that pyspark exists
 
     target = pa.schema(
         [

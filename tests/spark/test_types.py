@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glacier.spark import SparkTypeError
+from glacier import GlacierError
+from glacier.spark import SparkTypeError, errors
 from glacier.spark.types import (
     arrow_schema_for_spark,
     from_spark_arrow,
@@ -189,8 +190,6 @@ def test_restore_reads_parquet_int64_durations_as_micros() -> None:
 
 def test_spark_errors_are_glacier_errors() -> None:
     """So the CLI maps them to exit codes and users catch them with everything else."""
-    from glacier import GlacierError
-    from glacier.spark import errors
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), GlacierError), name

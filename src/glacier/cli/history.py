@@ -14,9 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from glacier.config import LocalConfig
 from glacier.core.dag import SourceNode
 from glacier.loader import load_pipeline
 from glacier.provider import Provider
+from glacier.runtime.report import (
+    ReportNotFound,
+    format_report,
+    format_runs,
+    list_runs,
+    load_report,
+)
+from glacier.runtime.staging import RUNS_PREFIX, staging_bucket
 
 if TYPE_CHECKING:
     from glacier.pipelines import Pipeline
@@ -35,8 +44,6 @@ def _providers(target: str | None, base_path: str | None) -> tuple[list[Provider
     pipeline = None if target is None else load_pipeline(target)
     name = None if pipeline is None else pipeline.name
     if base_path:
-        from glacier.config import LocalConfig
-
         return [Provider(config=LocalConfig(base_path=base_path))], name
     if pipeline is None:
         return [Provider.from_env()], None
@@ -54,8 +61,6 @@ def pipeline_providers(pipeline: Pipeline) -> list[Provider]:
 
 
 def _where(providers: list[Provider]) -> str:
-    from glacier.runtime.staging import RUNS_PREFIX, staging_bucket
-
     return " or ".join(p.store.uri(staging_bucket(p), RUNS_PREFIX) for p in providers)
 
 
@@ -65,8 +70,6 @@ def _where(providers: list[Provider]) -> str:
 @click.option("--limit", default=20, show_default=True, help="How many runs to list.")
 def runs(target: str | None, base_path: str | None, limit: int) -> None:
     """List recent runs, newest first: of the pipeline TARGET (file.py[:NAME]), or all."""
-    from glacier.runtime.report import format_runs, list_runs
-
     providers, name = _providers(target, base_path)
     reports: dict[str, dict[str, Any]] = {}
     for provider in providers:
@@ -90,8 +93,6 @@ def runs(target: str | None, base_path: str | None, limit: int) -> None:
 def report(run_id: str, target: str | None, base_path: str | None, as_json: bool) -> None:
     """Show the report of run RUN_ID (of the pipeline TARGET, if given): every task's executor,
     attempts, time, rows and errors."""
-    from glacier.runtime.report import ReportNotFound, format_report
-
     providers, name = _providers(target, base_path)
     data = _load_report(providers, run_id)
     if name is not None and data.get("pipeline") != name:
@@ -104,8 +105,6 @@ def report(run_id: str, target: str | None, base_path: str | None, as_json: bool
 
 def _load_report(providers: list[Provider], run_id: str) -> dict[str, Any]:
     """The report from the first provider that has it; else the first provider's error."""
-    from glacier.runtime.report import ReportNotFound, load_report
-
     missing: ReportNotFound | None = None
     for provider in providers:
         try:

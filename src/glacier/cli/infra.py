@@ -34,7 +34,7 @@ provider_option = click.option(
 @provider_option
 def terraform(target: str, out_dir: Path, cloud: str | None) -> None:
     """Write Terraform, glacier.plan.json and a README for the pipeline TARGET."""
-    from glacier.infra.terraform import generate  # lazy: `glacier run` never loads the renderers
+    from glacier.infra.terraform import generate  # noqa: PLC0415 - lazy: `glacier run` never loads the renderers
 
     for path in generate(load_pipeline(target), out_dir, cloud=cloud):
         click.echo(path)
@@ -51,7 +51,7 @@ def terraform(target: str, out_dir: Path, cloud: str | None) -> None:
 )
 def package(target: str, out_dir: Path, cloud: str | None, no_deps: bool) -> None:
     """Build the archives the generated Terraform uploads, into OUT/build/."""
-    from glacier.infra.package import build  # lazy: other commands never load the packager
+    from glacier.infra.package import build  # noqa: PLC0415 - lazy: other commands never load the packager
 
     for path in build(load_pipeline(target), out_dir, cloud=cloud, dependencies=not no_deps):
         click.echo(path)

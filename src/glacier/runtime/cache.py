@@ -129,7 +129,7 @@ def value_digest(value: Any) -> str:
         return _digest(_json(to_dict()))
     try:
         # lazy: most arguments are plain, and a run of in-process tasks never needs cloudpickle
-        import cloudpickle  # type: ignore[import-untyped]
+        import cloudpickle  # type: ignore[import-untyped]  # noqa: PLC0415
 
         return hashlib.sha256(cloudpickle.dumps(value)).hexdigest()
     except Exception:  # a value that does not pickle

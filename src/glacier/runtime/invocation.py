@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
 
+from glacier.config import ProviderConfig, config_class
 from glacier.core.dag import SinkNode
 from glacier.errors import TaskError
+from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff
@@ -55,12 +57,9 @@ class ProviderRef:
 @functools.cache
 def _open_provider(config_json: str) -> Provider:
     """One provider per description per process, so warm workers reuse clients."""
-    import glacier.config
-    from glacier.provider import Provider
-
     fields = json.loads(config_json)
-    config = glacier.config.config_class(fields.pop("type"))(**fields)
-    assert isinstance(config, glacier.config.ProviderConfig), "ProviderRef.of wrote a provider"
+    config = config_class(fields.pop("type"))(**fields)
+    assert isinstance(config, ProviderConfig), "ProviderRef.of wrote a provider"
     return Provider(config)
 
 

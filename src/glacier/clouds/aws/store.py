@@ -36,7 +36,7 @@ def session_credentials(config: AwsConfig) -> dict[str, str]:
     """Keys for the profile, or for the role assumed from it (boto3 from ``glacier[aws]``)."""
     what = f"AWS profile {config.profile!r}" if config.profile else "the default AWS credentials"
     try:
-        import boto3  # type: ignore[import-untyped]  # lazy: an optional SDK, only for profiles/roles
+        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - lazy: an optional SDK, only for profiles/roles
     except ImportError:
         raise StorageError(
             "AwsConfig.profile / assume_role_arn need boto3. Install it with "

@@ -42,8 +42,8 @@ class DaskCluster:
         environment: dict[str, str] | None = None,
     ) -> None:
         try:  # Dask is an optional extra, and heavy: it loads when a VM task first runs
-            from distributed import Client
-            from distributed.deploy.subprocess import SubprocessCluster
+            from distributed import Client  # noqa: PLC0415
+            from distributed.deploy.subprocess import SubprocessCluster  # noqa: PLC0415
         except ImportError:
             raise ConfigError(
                 f"VM executors run on Dask in local mode, and Dask is not installed. Install the "

@@ -34,7 +34,7 @@ def main() -> None:
     os.dup2(2, 1)
     # imported only now, after stdout is redirected, so nothing printed on import corrupts the
     # protocol; this import (polars) is most of the cold start
-    from glacier.runtime.invocation import invoke
+    from glacier.runtime.invocation import invoke  # noqa: PLC0415
 
     write_frame(protocol, READY)
     while (payload := read_frame(sys.stdin.buffer)) is not None:

@@ -94,7 +94,7 @@ class OnSpark:
 
     def call(self, step: Step, scope: Scope) -> StagedFrame:
         # pyarrow and the Polars-Spark type layer load only once a task runs on Spark
-        from glacier.spark.modes import run_spark_task
+        from glacier.spark.modes import run_spark_task  # noqa: PLC0415
 
         frames = [
             ref
@@ -130,7 +130,7 @@ class OnSpark:
 
 def _bind(step: Step, frame: Ref, scope: Scope) -> BoundTask:
     """The task with its other arguments resolved now: only plain data travels to Spark."""
-    from glacier.spark._worker import BoundTask  # pyarrow, as above
+    from glacier.spark._worker import BoundTask  # noqa: PLC0415 - pyarrow, as above
 
     assert step.fn is not None
     positions = [i for i, arg in enumerate(step.args) if arg == frame]
