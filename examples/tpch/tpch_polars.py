@@ -14,7 +14,9 @@ Money columns are Decimal(15, 2) in ``tpchgen-cli``'s Parquet. Polars rounds the
 decimals to the scale of its inputs, row by row, where SQL keeps every digit, so :func:`typed`
 casts them to Float64 and the answers carry full precision (up to float rounding).
 
-Nothing here imports Glacier: ``reference`` runs a query as one Polars query.
+Nothing here imports Glacier: ``reference`` runs a query as one Polars query. A constant that
+several steps share is a small function, not a module-level value: Glacier's cache key hashes a
+task's code and the functions it calls, but not module-level lists, tuples or dates.
 """
 
 from __future__ import annotations
@@ -176,7 +178,9 @@ Q2 = Query(2, filters={"part": q2_part, "region": q2_region}, join=q2_join, fini
 
 # --- Q3: shipping priority ----------------------------------------------------------------------
 
-Q3_DATE = date(1995, 3, 15)
+
+def q3_date() -> date:
+    return date(1995, 3, 15)
 
 
 def q3_customer(customer: pl.LazyFrame) -> pl.LazyFrame:
@@ -184,13 +188,13 @@ def q3_customer(customer: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def q3_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
-    return orders.filter(pl.col("o_orderdate") < Q3_DATE).select(
+    return orders.filter(pl.col("o_orderdate") < q3_date()).select(
         "o_orderkey", "o_custkey", "o_orderdate", "o_shippriority"
     )
 
 
 def q3_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
-    return lineitem.filter(pl.col("l_shipdate") > Q3_DATE).select(
+    return lineitem.filter(pl.col("l_shipdate") > q3_date()).select(
         "l_orderkey", "l_extendedprice", "l_discount"
     )
 
@@ -736,12 +740,14 @@ Q18 = Query(18, join=q18_join, finish=q18_finish)
 
 # --- Q19: discounted revenue --------------------------------------------------------------------
 
-Q19_CHOICES = (
-    ("Brand#12", ["SM CASE", "SM BOX", "SM PACK", "SM PKG"], 1, 5),
-    ("Brand#23", ["MED BAG", "MED BOX", "MED PKG", "MED PACK"], 10, 10),
-    ("Brand#34", ["LG CASE", "LG BOX", "LG PACK", "LG PKG"], 20, 15),
-)
-"""Per branch of the where clause: brand, containers, lowest quantity, largest size."""
+
+def q19_choices() -> list[tuple[str, list[str], int, int]]:
+    """Per branch of the where clause: brand, containers, lowest quantity, largest size."""
+    return [
+        ("Brand#12", ["SM CASE", "SM BOX", "SM PACK", "SM PKG"], 1, 5),
+        ("Brand#23", ["MED BAG", "MED BOX", "MED PKG", "MED PACK"], 10, 10),
+        ("Brand#34", ["LG CASE", "LG BOX", "LG PACK", "LG PKG"], 20, 15),
+    ]
 
 
 def q19_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
@@ -754,7 +760,7 @@ def q19_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def q19_part(part: pl.LazyFrame) -> pl.LazyFrame:
-    return part.filter(pl.col("p_brand").is_in([brand for brand, *_ in Q19_CHOICES])).select(
+    return part.filter(pl.col("p_brand").is_in([brand for brand, *_ in q19_choices()])).select(
         "p_partkey", "p_brand", "p_container", "p_size"
     )
 
@@ -765,7 +771,7 @@ def q19_join(lineitem: pl.LazyFrame, part: pl.LazyFrame) -> pl.LazyFrame:
         & pl.col("p_container").is_in(containers)
         & pl.col("l_quantity").is_between(low, low + 10)
         & pl.col("p_size").is_between(1, size)
-        for brand, containers, low, size in Q19_CHOICES
+        for brand, containers, low, size in q19_choices()
     ]
     return lineitem.join(part, left_on="l_partkey", right_on="p_partkey").filter(
         pl.any_horizontal(branches)
@@ -888,13 +894,15 @@ Q21 = Query(
 
 # --- Q22: global sales opportunity --------------------------------------------------------------
 
-Q22_CODES = ["13", "31", "23", "29", "30", "18", "17"]
+
+def q22_codes() -> list[str]:
+    return ["13", "31", "23", "29", "30", "18", "17"]
 
 
 def q22_customer(customer: pl.LazyFrame) -> pl.LazyFrame:
     return (
         customer.with_columns(cntrycode=pl.col("c_phone").str.slice(0, 2))
-        .filter(pl.col("cntrycode").is_in(Q22_CODES))
+        .filter(pl.col("cntrycode").is_in(q22_codes()))
         .select("c_custkey", "cntrycode", "c_acctbal")
     )
 

@@ -123,6 +123,15 @@ def test_one_executor_matches_plain_polars(
     assert_same_answer(logic, query, result.output, expected[query])
 
 
+def test_a_rerun_reuses_the_cached_answer(
+    variants: dict[str, ModuleType], logic: ModuleType, expected: dict[str, pl.DataFrame]
+) -> None:
+    pipe: Pipeline = variants["queries"].PIPELINES["q22"]
+    first, again = pipe.run(), pipe.run()
+    assert not first.tasks["q22_finish"].cache_hit and again.tasks["q22_finish"].cache_hit
+    assert_same_answer(logic, "q22", again.output, expected["q22"])
+
+
 def test_glacier_run_prints_a_query_answer(
     tpch_base: Path, expected: dict[str, pl.DataFrame]
 ) -> None:
