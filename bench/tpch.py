@@ -163,7 +163,7 @@ def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 
 def ratio_rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     warm_ratios = []
     for query, engines in results.items():
         p, g = engines["polars"], engines["glacier"]
@@ -177,7 +177,7 @@ def ratio_rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str,
 
 
 def handoff_rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for query, engines in results.items():
         handoffs = engines["glacier"]["handoffs"]
         for h in handoffs:
@@ -213,7 +213,8 @@ def main() -> None:
     parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "QUERY", "ENGINE"))
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure(*args.worker, warm=args.repeat)))
+        variant, query, engine = args.worker
+        print(json.dumps(measure(variant, query, engine, warm=args.repeat)))
         return
     base = ensure_data(args.scale)
     wanted = [f"q{n}" for n in range(1, 23)] if args.queries == "all" else args.queries.split(",")
@@ -228,8 +229,8 @@ def main() -> None:
             f"\n## TPC-H sf{args.scale:g}, variant {variant}: ms, median of {args.cold_repeat} "
             f"cold / {args.repeat} warm (target, warm: {TARGETS[variant] or 'none'})"
         )
-        header = ("query", "polars cold", "glacier cold", "ratio", "polars warm", "glacier warm")
-        print(text_table((*header, "ratio"), ratio_rows(results)))
+        columns = ("query", "polars cold", "glacier cold", "ratio", "polars warm", "glacier warm")
+        print(text_table((*columns, "ratio"), ratio_rows(results)))
         if variant == "heterogeneous":
             print(f"\n## staged hand-offs, variant {variant} (last warm run)")
             header = ("query", "task", "on", "rows", "MB (record)", "MB (file)", "write ms")

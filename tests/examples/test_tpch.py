@@ -205,6 +205,7 @@ def spark_run(variants: dict[str, ModuleType]) -> RunResult:
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", SPARK_QUERY_NAMES)
 def test_spark_finish_matches_plain_polars(
     logic: ModuleType, expected: dict[str, pl.DataFrame], spark_run: RunResult, query: str
