@@ -8,8 +8,9 @@ Prints tables; asserts nothing. The data is generated once with tpchgen-cli unde
   ``heterogeneous`` (serverless filters, local join, vm finish), ``spark`` (a Spark finish, for
   the queries with_spark.py defines);
 * cold: the first run in a fresh process (imports done, executors not started), median over
-  ``--cold-repeat`` processes; warm: the median of ``--repeat`` runs after it, in the first of
-  those processes. Glacier runs with ``cache=False``; each engine gets processes of its own;
+  ``--cold-repeat`` processes per engine; warm: the median of ``--repeat`` runs in one more
+  process, after a first run of each, the two engines alternating so that the load of a shared
+  machine hits both. Glacier runs with ``cache=False``;
 * ratio: Glacier's median over plain Polars' median (target, warm: one executor <= 1.05,
   heterogeneous <= 1.5 on the median query);
 * hand-offs (heterogeneous): every frame the last warm run staged, with its bytes from the
@@ -36,6 +37,7 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 TPCH = REPO / "examples" / "tpch"
 MODULES = {"one": "queries", "heterogeneous": "heterogeneous", "spark": "with_spark"}
+ENGINES = ("polars", "glacier")
 TARGETS = {"one": "<= 1.05", "heterogeneous": "<= 1.5 median", "spark": ""}
 
 
@@ -57,33 +59,58 @@ def ensure_data(scale: float) -> Path:
 # --- in a worker process ------------------------------------------------------------------------
 
 
-def measure(variant: str, query: str, engine: str, warm: int) -> dict[str, Any]:
-    """Time the first run in this process, then ``warm`` more; GLACIER_BASE_PATH is set."""
-    from glacier.loader import load_module
+class Runs:
+    """One query, both ways, in this process (GLACIER_BASE_PATH set): each call times one run."""
 
-    module = load_module(str(TPCH / f"{MODULES[variant]}.py"))
-    import tpch_polars
+    def __init__(self, variant: str, query: str) -> None:
+        from glacier.loader import load_module
 
-    folder = Path(os.environ["GLACIER_BASE_PATH"]) / "tpch"
-    result: Any = None
+        module = load_module(str(TPCH / f"{MODULES[variant]}.py"))
+        import tpch_polars
 
-    def once() -> float:
-        nonlocal result
+        self.query = tpch_polars.QUERIES[query]
+        self.pipeline = module.PIPELINES[query]
+        self.folder = Path(os.environ["GLACIER_BASE_PATH"]) / "tpch"
+        self.reference = tpch_polars.reference
+        self.result: Any = None
+        """Glacier's last run, whose staged frames are kept until the next one."""
+
+    def polars(self) -> float:
         start = time.perf_counter()
-        if engine == "polars":
-            tpch_polars.reference(tpch_polars.QUERIES[query], folder).collect()
-            return time.perf_counter() - start
-        if result is not None:  # the previous run's staged frames: keep the folder small
-            shutil.rmtree(result.staging[0], ignore_errors=True)
-        result = module.PIPELINES[query].run(cache=False)
+        self.reference(self.query, self.folder).collect()
         return time.perf_counter() - start
 
-    cold = once()
-    warm_times = [once() for _ in range(warm)]
-    handoffs = staged_handoffs(result) if result is not None and variant == "heterogeneous" else []
-    if result is not None:
-        shutil.rmtree(result.staging[0], ignore_errors=True)
-    return {"cold": cold, "warm": warm_times, "handoffs": handoffs}
+    def glacier(self) -> float:
+        self.clean()  # the previous run's staged frames: keep the data folder small
+        start = time.perf_counter()
+        self.result = self.pipeline.run(cache=False)
+        return time.perf_counter() - start
+
+    def clean(self) -> None:
+        if self.result is not None:
+            shutil.rmtree(self.result.staging[0], ignore_errors=True)
+
+
+def measure_cold(variant: str, query: str, engine: str) -> dict[str, Any]:
+    """The first run of ``engine`` in this process."""
+    runs = Runs(variant, query)
+    seconds = runs.polars() if engine == "polars" else runs.glacier()
+    runs.clean()
+    return {"seconds": seconds}
+
+
+def measure_warm(variant: str, query: str, repeat: int) -> dict[str, Any]:
+    """After one run each, ``repeat`` runs each, alternating which goes first, so that the
+    load of a shared machine hits both; then the last Glacier run's hand-offs."""
+    runs = Runs(variant, query)
+    runs.polars(), runs.glacier()
+    times: dict[str, list[float]] = {"polars": [], "glacier": []}
+    for i in range(repeat):
+        for engine in ENGINES if i % 2 == 0 else ENGINES[::-1]:
+            times[engine].append(runs.polars() if engine == "polars" else runs.glacier())
+    handoffs = staged_handoffs(runs.result) if variant == "heterogeneous" else []
+    runs.clean()
+    return {**times, "handoffs": handoffs}
 
 
 def staged_handoffs(result: Any) -> list[dict[str, Any]]:
@@ -126,30 +153,28 @@ def best_of(n: int, fn: Any) -> float:
 # --- the driver ---------------------------------------------------------------------------------
 
 
-def spawn(base: Path, variant: str, query: str, engine: str, warm: int) -> dict[str, Any]:
+def spawn(base: Path, *worker: str, repeat: int = 0) -> dict[str, Any]:
     env = {**os.environ, "GLACIER_BASE_PATH": str(base)}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"), env.get("PYTHONPATH")) if p)
-    args = [sys.executable, __file__, "--worker", variant, query, engine, "--repeat", str(warm)]
+    args = [sys.executable, __file__, "--worker", *worker, "--repeat", str(repeat)]
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{variant} {query} {engine} failed:\n{done.stderr[-3000:]}")
-    last = done.stdout.strip().splitlines()[-1]
-    measured: dict[str, Any] = json.loads(last)
+        raise SystemExit(f"{' '.join(worker)} failed:\n{done.stderr[-3000:]}")
+    measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return measured
 
 
-def bench(
-    base: Path, variant: str, query: str, repeat: int, cold_repeat: int
-) -> dict[str, dict[str, Any]]:
-    """Per engine: cold times (one per process) and the warm times of the first process."""
-    out: dict[str, dict[str, Any]] = {}
-    for engine in ("polars", "glacier"):
-        first = spawn(base, variant, query, engine, repeat)
-        colds = [first["cold"]] + [
-            spawn(base, variant, query, engine, 0)["cold"] for _ in range(cold_repeat - 1)
-        ]
-        out[engine] = {"cold": colds, "warm": first["warm"], "handoffs": first["handoffs"]}
-    return out
+def bench(base: Path, variant: str, query: str, repeat: int, cold_repeat: int) -> dict[str, Any]:
+    """Per engine its cold times (one process each, engines alternating) and warm times."""
+    cold: dict[str, list[float]] = {"polars": [], "glacier": []}
+    for i in range(cold_repeat):
+        for engine in ENGINES if i % 2 == 0 else ENGINES[::-1]:
+            cold[engine].append(spawn(base, "cold", variant, query, engine)["seconds"])
+    warm = spawn(base, "warm", variant, query, repeat=repeat)
+    return {
+        "handoffs": warm["handoffs"],
+        **{engine: {"cold": cold[engine], "warm": warm[engine]} for engine in ENGINES},
+    }
 
 
 def ms(seconds: float, digits: int = 0) -> str:
@@ -162,7 +187,7 @@ def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-def ratio_rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, ...]]:
+def ratio_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     warm_ratios = []
     for query, engines in results.items():
@@ -176,10 +201,10 @@ def ratio_rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str,
     return rows
 
 
-def handoff_rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, ...]]:
+def handoff_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for query, engines in results.items():
-        handoffs = engines["glacier"]["handoffs"]
+        handoffs = engines["handoffs"]
         for h in handoffs:
             rows.append(
                 (
@@ -210,11 +235,16 @@ def main() -> None:
     parser.add_argument("--variants", default="one,heterogeneous,spark")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs per query and engine")
     parser.add_argument("--cold-repeat", type=int, default=5, help="fresh processes per cold time")
-    parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "QUERY", "ENGINE"))
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        variant, query, engine = args.worker
-        print(json.dumps(measure(variant, query, engine, warm=args.repeat)))
+    if args.worker:  # cold VARIANT QUERY ENGINE, or warm VARIANT QUERY
+        mode, variant, query, *engine = args.worker
+        measured = (
+            measure_cold(variant, query, *engine)
+            if mode == "cold"
+            else measure_warm(variant, query, args.repeat)
+        )
+        print(json.dumps(measured))
         return
     base = ensure_data(args.scale)
     wanted = [f"q{n}" for n in range(1, 23)] if args.queries == "all" else args.queries.split(",")

@@ -1,10 +1,10 @@
 """examples/tpch: every TPC-H query, in every variant, gives the answer plain Polars gives.
 
-The data (scale factor 0.01) is generated once per session by the example's own generator,
-through ``tpchgen-cli``. The reference is the same query logic run as one plain Polars query
-(``tpch_polars.reference``), so each test checks what Glacier adds: the placement of the
-steps, the hand-offs between executors, the staging and the collection of the answer.
-"""
+The data (scale factor 0.05; at 0.01 q17 selects no line) is generated once per session by
+the example's own generator, through ``tpchgen-cli``. The reference is the same query logic run
+as one plain Polars query (``tpch_polars.reference``), so each test checks what Glacier adds:
+the placement of the steps, the hand-offs between executors, the staging and the collection of
+the answer."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from glacier.loader import load_module
 from tests._cli_support import EXAMPLES, run_glacier, run_script
 
 TPCH = EXAMPLES / "tpch"
-SCALE = "0.01"
+SCALE = "0.05"
 QUERY_NAMES = [f"q{n}" for n in range(1, 23)]
 SPARK_QUERY_NAMES = ["q1", "q3", "q13", "q18"]
 TABLES = ("region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem")
@@ -88,7 +88,7 @@ def assert_same_answer(
 ) -> None:
     """Floats within 1e-9 relative (sums differ in the last bits from run to run); rows in
     the query's order where its ORDER BY is total, as a set where it is not."""
-    assert want.height > 0 or query == "q17", f"{query}: the reference answer is empty"
+    assert want.height > 0, f"{query}: the reference answer is empty"
     assert_frame_equal(
         got,
         want,
