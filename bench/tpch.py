@@ -34,6 +34,8 @@ from typing import Any
 
 import polars as pl
 
+from glacier.loader import load_module
+
 REPO = Path(__file__).resolve().parents[1]
 TPCH = REPO / "examples" / "tpch"
 MODULES = {"one": "queries", "heterogeneous": "heterogeneous", "spark": "with_spark"}
@@ -49,7 +51,7 @@ def ensure_data(scale: float) -> Path:
     base = data_base(scale)
     if not (base / "tpch" / "lineitem.parquet").exists():
         sys.path.insert(0, str(TPCH))
-        from generate import generate
+        from generate import generate  # noqa: PLC0415 - importable once examples/tpch is on the path
 
         print(f"generating TPC-H at scale factor {scale:g} in {base / 'tpch'} ...", flush=True)
         generate(scale, base / "tpch")
@@ -63,10 +65,8 @@ class Runs:
     """One query, both ways, in this process (GLACIER_BASE_PATH set): each call times one run."""
 
     def __init__(self, variant: str, query: str) -> None:
-        from glacier.loader import load_module
-
         module = load_module(str(TPCH / f"{MODULES[variant]}.py"))
-        import tpch_polars
+        import tpch_polars  # noqa: PLC0415 - put on the path by loading the variant above
 
         self.query = tpch_polars.QUERIES[query]
         self.pipeline = module.PIPELINES[query]

@@ -70,7 +70,7 @@ def variants(tpch_base: Path) -> dict[str, ModuleType]:
 @pytest.fixture(scope="session")
 def logic(variants: dict[str, ModuleType]) -> ModuleType:
     """``tpch_polars``, importable once the variants put examples/tpch on the path."""
-    import tpch_polars
+    import tpch_polars  # noqa: PLC0415 - importable once the variants put examples/tpch on the path
 
     return tpch_polars
 
@@ -194,8 +194,8 @@ def test_heterogeneous_places_each_step_and_stages_every_crossing(
 def spark_run(variants: dict[str, ModuleType]) -> RunResult:
     """The Spark variant's queries in one run: one Spark session (10-15 s to start)."""
     pytest.importorskip("pyspark", reason="pip install 'glacier-pipelines[spark]'")
-    from glacier.spark.errors import JavaNotFoundError
-    from glacier.spark.session import check_java
+    from glacier.spark.errors import JavaNotFoundError  # noqa: PLC0415 - after the pyspark check
+    from glacier.spark.session import check_java  # noqa: PLC0415 - after the pyspark check
 
     try:
         check_java()
