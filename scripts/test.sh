@@ -14,6 +14,7 @@ bash scripts/install-checkov.sh        # checkov in its own venv: it pins a conf
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/mypy
 PYTHONPATH=src .venv/bin/lint-imports   # the layer contract in pyproject.toml
+bash scripts/build-docs.sh             # the docs site, --strict: a broken reference fails
 
 bash scripts/test-databricks.sh        # databricks-connect needs an environment of its own
 .venv/bin/python -m pytest "$@"

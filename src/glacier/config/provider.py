@@ -21,6 +21,7 @@ class ProviderConfig(Config):
     """A config that selects a cloud; exactly one per :class:`~glacier.Provider`."""
 
     cloud: ClassVar[Cloud]
+    """The cloud this config selects; each provider config sets its own."""
     staging_bucket: str | None = None
     """Bucket (a container, on some clouds) for hand-offs between executors; ``glacier-staging``."""
 
@@ -31,6 +32,10 @@ class LocalConfig(ProviderConfig):
 
     cloud: ClassVar[Cloud] = Cloud.LOCAL
     base_path: str | Path = "./data"
+    """Folder of every bucket (a subfolder each) and of the runs' records (``.glacier/``).
+
+    From ``GLACIER_BASE_PATH`` with ``Provider.from_env()``.
+    """
 
 
 LOCAL_ENV: EnvFields = {"base_path": (("GLACIER_BASE_PATH",), False)}

@@ -72,6 +72,7 @@ class PipelineDefinition(Generic[S, T, E]):
 
     @property
     def params(self) -> dict[str, inspect.Parameter]:
+        """The run parameters: the function's own, with their annotations and defaults."""
         return dict(self.signature.parameters)
 
     def bind_params(self, params: dict[str, Any]) -> dict[str, Any]:

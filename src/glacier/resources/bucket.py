@@ -62,10 +62,12 @@ class Bucket:
 
     @property
     def uri(self) -> str:
+        """Where the data lives on this provider: ``s3://raw/sales/*.parquet``, a local path..."""
         return self.provider.store.uri(self.bucket, self.path)
 
     @property
     def is_glob(self) -> bool:
+        """Whether the path names many files (``*``, ``?``, ``[...]``): a dataset."""
         return has_glob(self.path)
 
     def objects(self) -> list[ObjectInfo]:
@@ -78,9 +80,11 @@ class Bucket:
         return objects
 
     def exists(self) -> bool:
+        """Whether the path names any object now (for a glob: any committed file)."""
         return bool(self.objects())
 
     def metadata(self) -> BucketMetadata:
+        """Files, size, last change and a content fingerprint; raises ``StorageError`` if none."""
         objects = self._require_objects()
         return BucketMetadata(
             uri=self.uri,
