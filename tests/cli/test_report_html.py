@@ -125,10 +125,9 @@ def test_levels_run_left_to_right_and_an_old_report_still_draws() -> None:
     report = {
         "pipeline": "p", "run_id": "r", "ok": True, "started": "now", "seconds": 0.2,
         "error": None,
-        "tasks": [task("b", ["a"]), task("a", ["read:x"]), task("c", ["b", "a"])],
+        "tasks": [task("a", ["read:x"]), task("b", ["a"]), task("c", ["a", "b"])],
     }  # fmt: skip
-    # records come in the DAG's order; a record naming a later input still ranks after it
-    report["tasks"] = [report["tasks"][1], report["tasks"][0], report["tasks"][2]]
+    # c reads a too, yet ranks after b: a node's rank is its longest path from a source
     ranks = [[n.label for n in rank] for rank in report_picture(report).ranks]
     assert ranks == [["read:x"], ["a"], ["b"], ["c"]]
 

@@ -198,14 +198,9 @@ def _timeline(pic: Picture, report: Mapping[str, Any]) -> str:
     """One lane per executor, one row per task in it: a bar from when its unit started to when
     it ended, in the task's status colour, on one time axis for the whole run."""
     tasks: list[Mapping[str, Any]] = report["tasks"]
+    if not any("started" in t for t in tasks):
+        return '<p class="note">This report has no start times (written by an older Glacier).</p>'
     ends = [t["ended"] for t in tasks if t.get("ended") is not None]
-    if not any(t.get("started") is not None for t in tasks):
-        note = (
-            "No task of this run started"
-            if "started" in next(iter(tasks), {})
-            else ("This report has no start times (written by an older Glacier)")
-        )
-        return f'<p class="note">{note}.</p>'
     span = max([report["seconds"], *ends]) or 1.0
     out = ['<div class="timeline">', _axis(span)]
     for executor in pic.executors:
