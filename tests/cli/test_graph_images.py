@@ -60,9 +60,16 @@ def test_out_png_is_an_image_and_the_format_follows_the_extension(tmp_path: Path
     width, height = struct.unpack(">II", data[16:24])
     assert width > height > 50  # left to right: wider than tall
 
-    text_out = tmp_path / "graph.dot"
-    assert graph("--format", "dot", "--out", str(text_out))[0] == 0
-    assert text_out.read_text().startswith('digraph "revenue_summary" {')
+    for name, first_line in [
+        ("graph.dot", 'digraph "revenue_summary" {'),
+        ("graph.gv", 'digraph "revenue_summary" {'),
+        ("graph.mmd", "flowchart LR"),
+    ]:
+        assert graph("--out", str(tmp_path / name))[0] == 0
+        assert (tmp_path / name).read_text().splitlines()[0] == first_line
+    jpg = tmp_path / "graph.jpg"
+    assert graph("--out", str(jpg))[0] == 0
+    assert jpg.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG, not text in a .jpg
 
 
 def test_an_image_without_graphviz_names_the_install(

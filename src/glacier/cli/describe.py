@@ -33,12 +33,14 @@ if TYPE_CHECKING:
     "fmt",
     type=click.Choice(["mermaid", "dot"]),
     default=None,
-    help="The text to draw  [default: mermaid; dot for an --out image]",
+    help="The text to draw  [default: from --out's extension (.dot, .gv and images: dot), "
+    "else mermaid]",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file; a .svg, .png or .pdf file is drawn by Graphviz from the DOT.",
+    help="Write to this file; a .svg, .png, .pdf, .jpg, .gif or .webp file is drawn by "
+    "Graphviz from the DOT.",
 )
 def graph(target: str, fmt: str | None, out: Path | None) -> None:
     """Draw the pipeline TARGET as Mermaid or Graphviz DOT, levels left to right in run order,
@@ -49,8 +51,9 @@ def graph(target: str, fmt: str | None, out: Path | None) -> None:
             f"{out} is an image, which Glacier draws from DOT with Graphviz: use --format dot "
             "(or write Mermaid text to a .mmd file)."
         )
+    dot_out = kind in (*IMAGE_FORMATS, "dot", "gv")
     text = render(
-        load_pipeline(target), "dot" if fmt == "dot" or kind in IMAGE_FORMATS else "mermaid"
+        load_pipeline(target), "dot" if fmt == "dot" or (fmt is None and dot_out) else "mermaid"
     )
     if out is None:
         click.echo(text, nl=False)

@@ -26,8 +26,8 @@ from glacier.resources.graph import BoundPipeline
 from glacier.runtime.plan import flow_for
 
 GraphFormat = Literal["mermaid", "dot"]
-IMAGE_FORMATS = ("svg", "png", "pdf")
-"""What Graphviz writes from the DOT text (``dot -T<format>``)."""
+IMAGE_FORMATS = ("svg", "png", "pdf", "jpg", "jpeg", "gif", "webp")
+"""What Graphviz writes from the DOT text (``dot -T<format>``), each its own file extension."""
 
 # (fill, stroke) per executor, in order of first appearance; wraps around after the last one.
 PALETTE: tuple[tuple[str, str], ...] = (
