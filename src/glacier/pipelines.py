@@ -52,7 +52,7 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
     @overload
     def graph(self, format: Literal["dot"]) -> str: ...
     def graph(self, format: GraphFormat = "mermaid") -> str:
-        """The DAG as Mermaid or Graphviz DOT text, one group per executor."""
+        """The DAG as Mermaid or Graphviz DOT text, levels left to right, coloured by executor."""
         # Pictures (and the planner they ask) load on the first drawing, not on `import glacier`.
         from glacier import viz  # noqa: PLC0415
 
