@@ -27,6 +27,8 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
     Parameters of the decorated function are run parameters: ``pipeline.run(day="2024-01-01")``.
     """
 
+    reserved = frozenset({"mode", "cache", "on_event"})
+
     def run(
         self,
         mode: str = "local",
