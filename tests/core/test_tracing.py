@@ -356,7 +356,7 @@ TO_TEXT = {
     "f-string": lambda p: f"day={p}",
     "f-string with a spec": lambda p: f"{p:>10}",
     "str()": str,
-    "str.format": lambda p: "day={}".format(p),  # noqa: UP032 - the form under test
+    "str.format": "day={}".format,
     "% formatting": lambda p: "day=%s" % p,  # noqa: UP031 - the form under test
     "concatenation": lambda p: "day=" + p,
 }
