@@ -21,16 +21,11 @@ from glacier.runtime.worker import Outcome
 
 
 class RunCache:
-    """One run's use of the cache; ``keys`` maps nodes to cache keys (empty: cache off).
+    """One run's use of the cache; ``keys`` maps nodes to cache keys (empty: cache off)."""
 
-    With ``reuse=False`` (``run(cache=False)``) nothing is read from the cache, but what the
-    run computes is still kept under its keys, so the next cached run starts warm.
-    """
-
-    def __init__(self, plan: Plan, keys: Mapping[str, str | None], *, reuse: bool = True) -> None:
+    def __init__(self, plan: Plan, keys: Mapping[str, str | None]) -> None:
         self.plan = plan
         self.keys = keys
-        self.reuses = reuse
         self._caches: dict[int, Cache] = {}
         self._sinks: dict[str, Bucket] = {
             uid: root.bucket
@@ -51,7 +46,7 @@ class RunCache:
         needed: set[str] = set()
         for uid in reversed(list(plan.units)):  # units are in topological order
             unit = plan.units[uid]
-            if self.reuses and self._lookup(unit, hits):
+            if self._lookup(unit, hits):
                 continue
             dependents = plan.dependents[uid]
             if unit.root.id in returned or not dependents or needed.intersection(dependents):

@@ -81,7 +81,7 @@ class _Run:
         self.run_id = new_run_id()
         self.plan: Plan = plan_for(pipeline)
         self.records = RunRecords(pipeline.name, pipeline.dag, self.plan, self.run_id, on_event)
-        self.cache = RunCache(self.plan, node_keys(pipeline.dag, params), reuse=cache)
+        self.cache = RunCache(self.plan, node_keys(pipeline.dag, params) if cache else {})
         self.services = RunServices(self.run_id, threads=min(32, (os.cpu_count() or 1) + 4))
         self.backends: dict[int, Backend] = {}
         self.values: dict[str, Any] = {
