@@ -220,6 +220,19 @@ class Limits:
     names: tuple[str, ...] = ()
 
 
+class Threshold:
+    """A plain class of the user's own, with state and a method."""
+
+    def __init__(self, low: int) -> None:
+        self.low = low
+
+    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.filter(pl.col("a") >= self.low)
+
+
+_BUCKETS = Provider(config=LocalConfig(base_path="unused"))
+
+
 def _helper_module(body: str) -> types.ModuleType:
     """A module of the user's own (no installed file), as ``import helper`` would give."""
     module = types.ModuleType("helper")
@@ -264,6 +277,12 @@ GLOBALS_IN_THE_KEY: dict[str, tuple[Any, Callable[[], object], Callable[[], obje
     "Decimal": (None, lambda: Decimal("1.10"), lambda: Decimal("1.1")),
     "Path": (None, lambda: Path("a/b"), lambda: Path("a/c")),
     "polars expression": (None, lambda: pl.col("a") > 1, lambda: pl.col("a") > 2),
+    "instance of your own class": (None, lambda: Threshold(1), lambda: Threshold(2)),
+    "a bucket it closes over": (
+        None,
+        lambda: _BUCKETS.bucket(bucket="out", path="a.parquet"),
+        lambda: _BUCKETS.bucket(bucket="out", path="b.parquet"),
+    ),
     "nested": (
         None,
         lambda: {"k": (Limits(1), {Color.RED})},
@@ -296,6 +315,15 @@ def test_a_global_without_a_deterministic_hash_turns_the_cache_off_with_a_warnin
     with pytest.warns(CacheWarning, match=r"Task 'keep' is not cached: it uses 'CONF'.*lock"):
         key = _key(tmp_path, World(keep=_with_global({"guard": threading.Lock()})))
     assert key is None
+
+
+def test_a_global_that_contains_itself_turns_the_cache_off_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.warns(CacheWarning, match=r"Task 'keep' is not cached"):
+        assert _key(tmp_path, World(keep=_with_global(loop))) is None
 
 
 def test_installed_code_is_keyed_by_its_version_not_followed() -> None:

@@ -21,6 +21,7 @@ import fractions
 import functools
 import hashlib
 import importlib.metadata
+import json
 import logging
 import pathlib
 import site
@@ -33,6 +34,11 @@ from typing import Any
 
 import polars as pl
 
+from glacier.config.base import Config
+from glacier.core.task import Task
+from glacier.provider import Provider
+from glacier.resources.bucket import Bucket
+from glacier.resources.executor import Executor
 from glacier.version import __version__
 
 _SCALARS = (int, float, complex, str, bytes, bool, type(None), type(Ellipsis))
@@ -64,7 +70,11 @@ def code_fingerprint(fn: Callable[..., Any]) -> str:
 
     Raises :class:`Uncacheable` naming the first global or closure value it cannot hash.
     """
-    return _Walk().function(fn, getattr(fn, "__qualname__", repr(fn)))
+    name = getattr(fn, "__qualname__", repr(fn))
+    try:
+        return _Walk().function(fn, name)
+    except RecursionError:  # a value that contains itself, or nests deeper than Python allows
+        raise Uncacheable(name, fn) from None
 
 
 class _Walk:
@@ -149,6 +159,17 @@ class _Walk:
             return _digest(["expr", value.meta.serialize(format="json")])
         if isinstance(value, logging.Logger):
             return "logger"  # where messages go never changes what a task returns
+        return self.glacier_object(value, name)
+
+    def glacier_object(self, value: object, name: str) -> str:
+        """Glacier's own objects a task may close over: by what they are, not by identity."""
+        if isinstance(value, Task):
+            return self.function(value.fn, name)
+        if isinstance(value, Provider):
+            return _digest(["provider", json.dumps(value.config.to_dict(), default=str)])
+        if isinstance(value, (Bucket, Executor, Config)):
+            described = json.dumps(value.to_dict(), sort_keys=True, default=str)
+            return _digest([type(value).__qualname__, described])
         return self.instance(value, name)
 
     def cls(self, cls: type, name: str) -> str:
