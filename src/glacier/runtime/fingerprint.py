@@ -259,14 +259,28 @@ def installed_version(module_name: str | None) -> str | None:
     file = getattr(module, "__file__", None)
     if file is None or not _under(pathlib.Path(file), _install_roots()):
         return None  # the user's code: a script, a notebook's __main__, a project module
-    dists = importlib.metadata.packages_distributions().get(top) or []
-    versions = []
-    for dist in sorted(dists):
+    return f"{top}=={_distribution_version(top, module)}"
+
+
+def _distribution_version(top: str, module: object) -> str:
+    """The installed version of the package ``top``: its distribution's, else its __version__.
+
+    Most distributions are named like their package; ``packages_distributions()`` reads every
+    installed distribution's metadata (a second on a large environment), so it is the last resort.
+    """
+    try:
+        return importlib.metadata.version(top)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    declared = getattr(module, "__version__", None)
+    if isinstance(declared, str):
+        return declared
+    for dist in sorted(importlib.metadata.packages_distributions().get(top) or []):
         try:
-            versions.append(f"{dist}=={importlib.metadata.version(dist)}")
+            return f"{dist} {importlib.metadata.version(dist)}"
         except importlib.metadata.PackageNotFoundError:
             continue
-    return ",".join(versions) or f"{top}=={getattr(module, '__version__', 'unknown')}"
+    return "unknown"
 
 
 @functools.cache
