@@ -49,6 +49,7 @@ def run(target: str, params: dict[str, str], no_cache: bool) -> None:
     """
     pipeline = load_pipeline(target)
     values = parse_args(pipeline, params)
+    pipeline.bind_params(values)  # an unknown name (even one of run()'s keywords) fails here
     console = Console(highlight=False)
     try:
         with Progress(console, pipeline) as progress:
