@@ -34,6 +34,7 @@ from glacier.runtime.run_cache import RunCache
 from glacier.runtime.staging import StagedFrame
 from glacier.runtime.units import Unit
 from glacier.runtime.worker import Outcome
+from glacier.storage.commit import CommitToken
 
 if TYPE_CHECKING:
     from glacier.resources.graph import BoundPipeline as Pipeline
@@ -90,6 +91,8 @@ class _Run:
         self.events: queue.SimpleQueue[tuple[str, int, Outcome]] = queue.SimpleQueue()
         self.failure: tuple[Unit, Outcome, int] | None = None
         self.retries_due = 0
+        self.tokens: dict[str, CommitToken] = {}
+        """Unit id -> the commit right of its latest attempt, for units with a timeout."""
 
     def _backend(self, executor: Executor) -> Backend:
         key = id(executor)
@@ -179,12 +182,17 @@ class _Run:
             for p in self.pipeline.dag.predecessors(n.id)
             if p not in members
         }
+        target = self.cache.target(unit, self.services.staging(unit.executor.provider))
+        if unit.timeout is not None:  # an attempt given up on must publish nothing
+            token = CommitToken(f"Task {unit.root.id!r}, attempt {attempt}")
+            target = target._replace(token=token)
+            self.tokens[unit.id] = token
         job = Job(
             unit=unit,
             handoff=self.plan.handoff[unit.root.id],
             inputs=inputs,
             params=self.params,
-            target=self.cache.target(unit, self.services.staging(unit.executor.provider)),
+            target=target,
             attempt=attempt,
         )
         self.records.emit(unit, Status.RUNNING, attempt)
@@ -214,6 +222,7 @@ class _Run:
             if running.get(uid, (None,))[0] == attempt:
                 unit = self.plan.units[uid]
                 _, handle, backend = running[uid]
+                self.tokens[uid].revoke()
                 backend.cancel(handle)
                 error = TaskTimeout(
                     f"Task {unit.root.id!r} exceeded its timeout of {unit.timeout:g} s on "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from glacier.config.provider import LocalConfig
-from glacier.storage.base import ObjectInfo, ObjectStore
-from glacier.storage.paths import TEMP_SUFFIX, has_glob, is_temp
+from glacier.storage.base import Listing, ObjectInfo, ObjectStore
+from glacier.storage.commit import CommitToken, committing
+from glacier.storage.paths import has_glob, is_temp, temp_key
 
 
 class LocalStore(ObjectStore):
@@ -42,34 +42,47 @@ class LocalStore(ObjectStore):
             paths = [p for p in base.glob(pattern) if p.is_file() and not is_temp(p.name)]
         else:
             paths = [base / pattern] if (base / pattern).is_file() else []
-        infos = []
-        for path in sorted(paths):
-            st = path.stat()
-            infos.append(
-                ObjectInfo(
-                    key=path.relative_to(base).as_posix(),
-                    size=st.st_size,
-                    modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
-                    version=f"{st.st_size}-{st.st_mtime_ns}",
-                )
-            )
-        return infos
+        return _infos(base, sorted(paths))
 
-    def write_atomic(self, bucket: str, key: str, writer: Callable[[str], None]) -> None:
+    def list_all(self, bucket: str, prefix: str) -> Listing:
+        base = self.root / bucket
+        folder = base / prefix if prefix else base
+        if not folder.is_dir():
+            return []
+        return _infos(base, sorted(p for p in folder.rglob("*") if p.is_file()))
+
+    def list_prefix(self, bucket: str, prefix: str) -> Listing:
+        base = self.root / bucket
+        folder, _, start = prefix.rpartition("/")
+        where = base / folder if folder else base
+        if not where.is_dir():
+            return []
+        return _infos(base, sorted(p for p in where.iterdir() if p.name.startswith(start)))
+
+    def write_atomic(
+        self,
+        bucket: str,
+        key: str,
+        writer: Callable[[str], None],
+        token: CommitToken | None = None,
+    ) -> None:
         final = self.root / bucket / key
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        temp = self.root / bucket / temp_key(key)
         try:
             writer(str(temp))
-            os.replace(temp, final)
+            with committing(token, str(final)):
+                os.replace(temp, final)
         finally:
             temp.unlink(missing_ok=True)
 
-    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, token: CommitToken | None = None
+    ) -> None:
         def put(path: str) -> None:
             Path(path).write_bytes(data)
 
-        self.write_atomic(bucket, key, put)
+        self.write_atomic(bucket, key, put, token)
 
     def get_bytes(self, bucket: str, key: str) -> bytes | None:
         try:
@@ -99,6 +112,24 @@ class LocalStore(ObjectStore):
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
         for key in keys:
             (self.root / bucket / key).unlink(missing_ok=True)
+
+
+def _infos(base: Path, paths: Sequence[Path]) -> list[ObjectInfo]:
+    infos = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue  # removed since it was listed
+        infos.append(
+            ObjectInfo(
+                key=path.relative_to(base).as_posix(),
+                size=st.st_size,
+                modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
+                version=f"{st.st_size}-{st.st_mtime_ns}",
+            )
+        )
+    return infos
 
 
 def open_store(config: LocalConfig) -> LocalStore:
