@@ -8,6 +8,7 @@ and keeps by :class:`~glacier.runtime.run_cache.RunCache`.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import queue
@@ -22,11 +23,13 @@ import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SourceNode
 from glacier.core.trace import iter_refs, resolve
-from glacier.errors import ConfigError, TaskTimeout
+from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.resources.executor import Executor
+from glacier.runtime import gc
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import node_keys
 from glacier.runtime.events import RunEvent, Status
+from glacier.runtime.gc import Retention
 from glacier.runtime.plan import Plan, plan_for
 from glacier.runtime.records import RunRecords, one_line
 from glacier.runtime.result import RunResult
@@ -59,6 +62,8 @@ def run_pipeline(
     cache: bool,
     on_event: Callable[[RunEvent], None] | None,
     params: Mapping[str, Any],
+    keep_handoffs: bool = False,
+    retention: Retention | None = None,
 ) -> RunResult:
     if mode not in MODES:
         raise ConfigError(
@@ -66,7 +71,22 @@ def run_pipeline(
             f"version of Glacier. Use one of {list(MODES)}."
         )
     bound = pipeline.bind_params(dict(params))
-    return _Run(pipeline, bound, on_event, cache).execute()
+    run = _Run(pipeline, bound, on_event, cache)
+    providers = {id(u.executor.provider): u.executor.provider for u in run.plan.units.values()}
+    tidy = functools.partial(
+        gc.after_run,
+        providers.values(),
+        run.run_id,
+        keep_handoffs=keep_handoffs,
+        retention=retention,
+    )
+    try:
+        result = run.execute()
+    except TaskFailed:
+        tidy(succeeded=False)
+        raise
+    tidy(succeeded=True)
+    return result
 
 
 class _Run:

@@ -186,12 +186,19 @@ def leftovers(
     ]
 
 
+def old_temporaries(
+    store: ObjectStore, bucket: str, key: str, grace: timedelta = LEFTOVER_GRACE
+) -> list[ObjectInfo]:
+    """Temporaries older than ``grace`` beside the single file ``key``: killed writes' leftovers."""
+    cutoff = datetime.now(UTC) - grace
+    return [o for o in store.temporaries(bucket, key) if o.modified < cutoff]
+
+
 def remove_temporaries(
     store: ObjectStore, bucket: str, key: str, grace: timedelta = LEFTOVER_GRACE
 ) -> list[ObjectInfo]:
-    """Delete the temporaries killed writes left beside the single file ``key``."""
-    cutoff = datetime.now(UTC) - grace
-    found = [o for o in store.temporaries(bucket, key) if o.modified < cutoff]
+    """Delete :func:`old_temporaries`; returns what was deleted."""
+    found = old_temporaries(store, bucket, key, grace)
     store.delete_many(bucket, [o.key for o in found])
     return found
 

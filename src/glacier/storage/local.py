@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zlib
 from collections.abc import Callable, Sequence
@@ -110,8 +111,16 @@ class LocalStore(ObjectStore):
         return self.checksum(bucket, info.key)
 
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
+        """Remove files, and the folders they leave empty: an object store has no folders."""
+        base = self.root / bucket
+        folders: set[Path] = set()
         for key in keys:
-            (self.root / bucket / key).unlink(missing_ok=True)
+            path = base / key
+            path.unlink(missing_ok=True)
+            folders.update(p for p in path.parents if p != base and base in p.parents)
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty, or gone already
+                folder.rmdir()
 
 
 def _infos(base: Path, paths: Sequence[Path]) -> list[ObjectInfo]:
