@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from polars.testing import assert_frame_equal
 from glacier import Provider, StorageError, TaskFailed, pipeline
 from glacier.config.provider import LocalConfig
 from glacier.runtime.invocation import ProviderRef
+from glacier.runtime.staging import Staging
+from glacier.storage.commit import AttemptRevoked
 from glacier.storage.dataset import MARKER
 from tests.storage.conftest import Backend
 
@@ -87,6 +90,7 @@ KILLED_WRITER = """
 import json, os, sys, time
 import polars as pl
 from glacier.runtime.invocation import ProviderRef
+from glacier.runtime.staging import Staging
 
 provider = ProviderRef(sys.argv[1]).open()
 out = provider.bucket(bucket=sys.argv[2], path="killed/**/*.parquet")
@@ -205,3 +209,18 @@ def test_timed_out_attempt_of_a_failed_run_writes_nothing(tmp_path: Path) -> Non
     time.sleep(2)
     assert not sink.exists()
     assert not [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+
+
+def test_a_worker_process_copy_of_a_revoked_token_publishes_nothing(tmp_path: Path) -> None:
+    """A Dask worker's attempt cannot be stopped either: its pickled token sees the notice."""
+    provider = Provider(config=LocalConfig(base_path=tmp_path))
+    (tmp_path / "out").mkdir()
+    token = Staging(provider, "run-1").token_for("produce", 1)
+    copy = pickle.loads(pickle.dumps(token))  # what the invocation carries to the worker
+    sink = provider.bucket(bucket="out", path="late.parquet")
+    sink.write_for(copy, pl.DataFrame({"attempt": ["before the timeout"]}))
+    token.revoke()
+    with pytest.raises(AttemptRevoked, match="gave up on this attempt"):
+        sink.write_for(copy, pl.DataFrame({"attempt": ["late"]}))
+    assert sink.read()["attempt"].to_list() == ["before the timeout"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["late.parquet"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from glacier.errors import ConfigError
 from glacier.runtime.cache import CACHE_PREFIX
 from glacier.runtime.report import REPORT_NAME
-from glacier.runtime.staging import RUNS_PREFIX, staging_bucket
+from glacier.runtime.staging import REVOKED, RUNS_PREFIX, staging_bucket
 from glacier.storage.base import ObjectInfo
 from glacier.storage.dataset import LEFTOVER_GRACE
 from glacier.storage.paths import is_temp
@@ -89,12 +89,14 @@ class Freed:
 
 
 def delete_handoffs(provider: Provider, run_id: str) -> Freed:
-    """Delete a finished run's hand-offs, keeping its report."""
+    """Delete a finished run's hand-offs, keeping its report and its revocation notices (an
+    attempt given up on may still be running in a worker, and must still find its notice)."""
     store, bucket = provider.store, staging_bucket(provider)
+    folder = f"{RUNS_PREFIX}/{run_id}"
     objects = [
         o
-        for o in store.list_all(bucket, f"{RUNS_PREFIX}/{run_id}")
-        if not o.key.endswith("/" + REPORT_NAME)
+        for o in store.list_all(bucket, folder)
+        if o.key != f"{folder}/{REPORT_NAME}" and not o.key.startswith(f"{folder}/{REVOKED}/")
     ]
     store.delete_many(bucket, [o.key for o in objects])
     freed = Freed()

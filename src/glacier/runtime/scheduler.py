@@ -202,9 +202,10 @@ class _Run:
             for p in self.pipeline.dag.predecessors(n.id)
             if p not in members
         }
-        target = self.cache.target(unit, self.services.staging(unit.executor.provider))
+        staging = self.services.staging(unit.executor.provider)
+        target = self.cache.target(unit, staging)
         if unit.timeout is not None:  # an attempt given up on must publish nothing
-            token = CommitToken(f"Task {unit.root.id!r}, attempt {attempt}")
+            token = staging.token_for(unit.id, attempt)
             target = target._replace(token=token)
             self.tokens[unit.id] = token
         job = Job(

@@ -15,7 +15,7 @@ import polars as pl
 
 from glacier.config.base import Cloud
 from glacier.storage import formats
-from glacier.storage.commit import CommitToken
+from glacier.storage.commit import CommitToken, Notice
 from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 LOCAL_STAGING_FOLDER = ".glacier"
 RUNS_PREFIX = "runs"
+REVOKED = "revoked"
+"""Inside a run's folder: one object per attempt the scheduler gave up on."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,13 @@ class Staging:
 
     def key_for(self, node_id: str) -> str:
         return f"{self.prefix}/{safe_name(node_id)}.parquet"
+
+    def token_for(self, unit_id: str, attempt: int) -> CommitToken:
+        """The commit right of one attempt of a unit the scheduler may give up on; its
+        revocation is also posted to ``revoked/`` for copies in worker processes."""
+        key = f"{self.prefix}/{REVOKED}/{safe_name(unit_id)}-{attempt}"
+        notice = Notice(self.provider.store, self.bucket, key)
+        return CommitToken(f"Task {unit_id!r}, attempt {attempt}", notice)
 
 
 class OutputTarget(NamedTuple):
