@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -22,10 +23,12 @@ from polars.testing import assert_frame_equal
 
 from glacier import Provider, StorageError, TaskFailed, pipeline
 from glacier.config.provider import LocalConfig
+from glacier.runtime.gc import Retention, prune
 from glacier.runtime.invocation import ProviderRef
-from glacier.runtime.staging import Staging
-from glacier.storage.commit import AttemptRevoked
+from glacier.runtime.staging import Staging, staging_bucket
+from glacier.storage.commit import AttemptRevoked, CommitToken
 from glacier.storage.dataset import MARKER
+from tests.storage.backends import provider_for
 from tests.storage.conftest import Backend
 
 pytestmark = pytest.mark.cloud
@@ -90,7 +93,8 @@ KILLED_WRITER = """
 import json, os, sys, time
 import polars as pl
 from glacier.runtime.invocation import ProviderRef
-from glacier.runtime.staging import Staging
+from glacier.runtime.gc import Retention, prune
+from glacier.runtime.staging import Staging, staging_bucket
 
 provider = ProviderRef(sys.argv[1]).open()
 out = provider.bucket(bucket=sys.argv[2], path="killed/**/*.parquet")
@@ -224,3 +228,35 @@ def test_a_worker_process_copy_of_a_revoked_token_publishes_nothing(tmp_path: Pa
         sink.write_for(copy, pl.DataFrame({"attempt": ["late"]}))
     assert sink.read()["attempt"].to_list() == ["before the timeout"]
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["late.parquet"]
+
+
+def test_revoked_single_file_write_publishes_nothing_and_leaves_nothing(backend: Backend) -> None:
+    """On object stores such a write goes to a temporary key, copied into place under the token."""
+    sink = backend.at("guarded/out.parquet")
+    token = CommitToken("attempt 1")
+    sink.write_for(token, pl.DataFrame({"v": [1]}))
+    token.revoke()
+    with pytest.raises(AttemptRevoked):
+        sink.write_for(token, pl.DataFrame({"v": [2]}).lazy())
+    assert sink.read()["v"].to_list() == [1]
+    assert everything(backend, "guarded") == ["guarded/out.parquet"]
+
+
+def test_prune_reaches_every_store(backend: Backend) -> None:
+    provider = (
+        backend.provider
+        if backend.server is None
+        else provider_for(backend.server, staging_bucket=backend.bucket)
+    )
+    store, bucket = provider.store, staging_bucket(provider)
+    for key in ("runs/r1/report.json", "runs/r1/a.parquet", "cache/k.json", "cache/k.parquet"):
+        store.put_bytes(bucket, key, b"12345")
+    store.put_bytes(bucket, "cache/orphan.parquet", b"123")
+    soon = datetime.now(UTC) + timedelta(hours=2)  # everything is past the grace by then
+    freed = prune(provider, Retention(max_age=None, max_bytes=None), now=soon)
+    assert freed.bytes == 3 and [u.rsplit("/", 1)[-1] for u in freed.uris] == ["orphan.parquet"]
+    later = datetime.now(UTC) + timedelta(days=31)
+    freed = prune(provider, Retention(), now=later)
+    assert freed.bytes == 20
+    assert [o.key for o in store.list_all(bucket, "runs")] == []
+    assert [o.key for o in store.list_all(bucket, "cache")] == []
