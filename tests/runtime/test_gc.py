@@ -14,7 +14,7 @@ import pytest
 
 from glacier import ConfigError, Provider, TaskFailed, pipeline
 from glacier.config.provider import LocalConfig
-from glacier.runtime.gc import Retention, prune
+from glacier.runtime.gc import LAST_PRUNE, Retention, prune
 
 DAY = 24 * 3600
 
@@ -138,8 +138,15 @@ def test_retention_is_applied_after_each_run(provider: Provider, tmp_path: Path)
 
     again = put(tmp_path / ".glacier" / "runs" / "20240102T000000.000000-dddddd" / "report.json")
     age(again.parent, 31 * DAY)
+    two_executors(provider, "throttled").run()
+    assert again.exists()  # the last prune is less than PRUNE_EVERY ago: no walk this time
+
+    (tmp_path / ".glacier" / LAST_PRUNE).unlink()
     two_executors(provider, "keeps").run(retention=Retention(max_age=timedelta(days=90)))
-    assert again.exists()
+    assert again.exists()  # pruned, with a retention that keeps it
+    (tmp_path / ".glacier" / LAST_PRUNE).unlink()
+    two_executors(provider, "drops").run()
+    assert not again.exists()
 
 
 def test_retention_refuses_nonsense() -> None:

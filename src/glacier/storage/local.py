@@ -47,10 +47,23 @@ class LocalStore(ObjectStore):
 
     def list_all(self, bucket: str, prefix: str) -> Listing:
         base = self.root / bucket
-        folder = base / prefix if prefix else base
-        if not folder.is_dir():
-            return []
-        return _infos(base, sorted(p for p in folder.rglob("*") if p.is_file()))
+        found: list[ObjectInfo] = []
+        start = prefix.strip("/")
+        pending = [(str(base / start) if start else str(base), start)]
+        while pending:  # os.scandir: a clean-up walks the whole staging area after each run
+            folder, key = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                name = f"{key}/{entry.name}" if key else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, name))
+                elif entry.is_file():
+                    with contextlib.suppress(FileNotFoundError):  # removed since it was listed
+                        found.append(_info(name, entry.stat()))
+        return sorted(found, key=lambda o: o.key)
 
     def list_prefix(self, bucket: str, prefix: str) -> Listing:
         base = self.root / bucket
@@ -130,15 +143,17 @@ def _infos(base: Path, paths: Sequence[Path]) -> list[ObjectInfo]:
             st = path.stat()
         except FileNotFoundError:
             continue  # removed since it was listed
-        infos.append(
-            ObjectInfo(
-                key=path.relative_to(base).as_posix(),
-                size=st.st_size,
-                modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
-                version=f"{st.st_size}-{st.st_mtime_ns}",
-            )
-        )
+        infos.append(_info(path.relative_to(base).as_posix(), st))
     return infos
+
+
+def _info(key: str, st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=st.st_size,
+        modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
+        version=f"{st.st_size}-{st.st_mtime_ns}",
+    )
 
 
 def open_store(config: LocalConfig) -> LocalStore:
