@@ -124,13 +124,14 @@ class LocalStore(ObjectStore):
         return self.checksum(bucket, info.key)
 
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
-        """Remove files, and the folders they leave empty: an object store has no folders."""
+        """Remove files, and the folders they leave empty (an object store has no folders);
+        never a bucket's top-level folder, which another writer may be about to use."""
         base = self.root / bucket
         folders: set[Path] = set()
         for key in keys:
             path = base / key
             path.unlink(missing_ok=True)
-            folders.update(p for p in path.parents if p != base and base in p.parents)
+            folders.update(p for p in path.parents if base in p.parents and p.parent != base)
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):  # not empty, or gone already
                 folder.rmdir()
