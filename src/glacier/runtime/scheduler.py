@@ -25,11 +25,10 @@ from glacier.core.dag import ParamRef, Ref, SourceNode
 from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.resources.executor import Executor
-from glacier.runtime import gc
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import node_keys
 from glacier.runtime.events import RunEvent, Status
-from glacier.runtime.gc import Retention
+from glacier.runtime.gc import Retention, after_run
 from glacier.runtime.plan import Plan, plan_for
 from glacier.runtime.records import RunRecords, one_line
 from glacier.runtime.result import RunResult
@@ -74,7 +73,7 @@ def run_pipeline(
     run = _Run(pipeline, bound, on_event, cache)
     providers = {id(u.executor.provider): u.executor.provider for u in run.plan.units.values()}
     tidy = functools.partial(
-        gc.after_run,
+        after_run,
         providers.values(),
         run.run_id,
         keep_handoffs=keep_handoffs,
