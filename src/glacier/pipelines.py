@@ -17,6 +17,7 @@ from glacier.resources.graph import BoundTask
 
 if TYPE_CHECKING:
     from glacier.runtime.events import RunEvent
+    from glacier.runtime.gc import Retention
     from glacier.runtime.result import RunResult
     from glacier.viz import GraphFormat
 
@@ -27,7 +28,7 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
     Parameters of the decorated function are run parameters: ``pipeline.run(day="2024-01-01")``.
     """
 
-    reserved = frozenset({"mode", "cache", "on_event"})
+    reserved = frozenset({"mode", "cache", "on_event", "keep_handoffs", "retention"})
 
     def run(
         self,
@@ -35,6 +36,8 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
         *,
         cache: bool = True,
         on_event: Callable[[RunEvent], None] | None = None,
+        keep_handoffs: bool = False,
+        retention: Retention | None = None,
         **params: Any,
     ) -> RunResult:
         """Run every node; return outputs and per-task records, or raise ``TaskFailed``.
@@ -43,11 +46,23 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
         earlier run reuses that run's output (checksummed in the staging area); a rerun after
         a failure recomputes only the failed node and what depends on it. ``cache=False``
         recomputes everything and neither reads nor writes the cache.
+
+        A successful run deletes its hand-offs (``keep_handoffs=True`` keeps them, to inspect);
+        then the staging area is pruned by ``retention`` (default ``Retention()``: 30 days,
+        10 GiB; `glacier gc` prunes by hand).
         """
         # The scheduler and its backends load on the first run, not on `import glacier`.
         from glacier.runtime.scheduler import run_pipeline  # noqa: PLC0415
 
-        return run_pipeline(self, mode=mode, cache=cache, on_event=on_event, params=params)
+        return run_pipeline(
+            self,
+            mode=mode,
+            cache=cache,
+            on_event=on_event,
+            params=params,
+            keep_handoffs=keep_handoffs,
+            retention=retention,
+        )
 
     @overload
     def graph(self, format: Literal["mermaid"] = "mermaid") -> str: ...

@@ -109,7 +109,7 @@ def test_fan_out_materializes_the_shared_input_once(
         data = load(src)
         return small(data), large(data), count(data)
 
-    result = fan.run(cache=False)
+    result = fan.run(cache=False, keep_handoffs=True)
     assert counter.calls == 1
     small_df, large_df, rows = result.output
     assert small_df["x"].to_list() == [1.0, 2.0]
@@ -144,7 +144,7 @@ def test_other_executor_gets_a_staged_copy(provider: Provider, tmp_path: Path, n
     def across() -> Any:
         return total(load(src))
 
-    result = across.run(cache=False)
+    result = across.run(cache=False, keep_handoffs=True)
     assert counter.calls == 1
     assert result.output.item() == 21.0
     assert [t.handoff for t in result.tasks.values()] == ["staged", "collect"]

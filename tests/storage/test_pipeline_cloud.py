@@ -64,7 +64,7 @@ def test_pipeline_with_a_staged_handoff(kind: str, request: pytest.FixtureReques
         regions.write(per_region(cleaned))
         return totals
 
-    result = etl.run(cache=False)
+    result = etl.run(cache=False, keep_handoffs=True)  # to look at the hand-off below
 
     everything = pl.concat([sales(0), sales(1)]).filter(pl.col("amount") > 0)
     expected = everything.group_by("day").agg(pl.col("amount").sum()).sort("day")

@@ -41,7 +41,12 @@ def split_params(
     "(`glacier inspect TARGET` lists them).",
 )
 @click.option("--no-cache", is_flag=True, help="Recompute every task instead of reusing outputs.")
-def run(target: str, params: dict[str, str], no_cache: bool) -> None:
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the run's hand-offs (its staged Parquet files), deleted after a successful run.",
+)
+def run(target: str, params: dict[str, str], no_cache: bool, keep: bool) -> None:
     """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
 
     NAME is a pipeline's name= (also of pipelines kept in a module-level dict or list, as
@@ -53,7 +58,9 @@ def run(target: str, params: dict[str, str], no_cache: bool) -> None:
     console = Console(highlight=False)
     try:
         with Progress(console, pipeline) as progress:
-            result = pipeline.run(cache=not no_cache, on_event=progress.on_event, **values)
+            result = pipeline.run(
+                cache=not no_cache, on_event=progress.on_event, keep_handoffs=keep, **values
+            )
     except TaskFailed as exc:
         if isinstance(exc.result, RunResult):
             print_summary(console, exc.result)

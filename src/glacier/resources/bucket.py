@@ -15,6 +15,7 @@ from glacier.core.trace import current_tracer
 from glacier.errors import ConfigError, PipelineDefinitionError, StorageError
 from glacier.storage import dataset, formats
 from glacier.storage.base import ObjectInfo, fingerprint
+from glacier.storage.commit import CommitToken
 from glacier.storage.failures import Problem, describe
 from glacier.storage.paths import clean_key, has_glob
 
@@ -147,6 +148,19 @@ class Bucket:
         if tracer is not None:
             tracer.record_sink(self, frame, columns)
             return None
+        return self.write_for(None, frame, columns)
+
+    def write_for(
+        self,
+        token: CommitToken | None,
+        frame: pl.DataFrame | pl.LazyFrame,
+        partition_by: Sequence[str] | None = None,
+    ) -> int | None:
+        """:meth:`write` on behalf of a run's attempt: published only while ``token`` holds.
+
+        Temporaries a killed write left at this path are removed once they are old enough
+        (``dataset.LEFTOVER_GRACE``) not to belong to a write still in progress.
+        """
         if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
             raise StorageError(
                 f"Bucket {self.address}: write() takes a polars DataFrame or "
@@ -157,15 +171,19 @@ class Bucket:
         options = store.storage_options()
         with store.errors(self.bucket, self.path, "write"):
             if self.is_glob:
-                commit = dataset.write(store, self.bucket, self.path, frame, self.format, columns)
+                commit = dataset.write(
+                    store, self.bucket, self.path, frame, self.format, partition_by or (), token
+                )
                 uris = [store.uri(self.bucket, key) for key in sorted(commit.keys())]
             else:
                 store.write_atomic(
                     self.bucket,
                     self.path,
                     lambda uri: formats.write(frame, uri, self.format, options),
+                    token,
                 )
                 uris = [self.uri]
+                dataset.remove_temporaries(store, self.bucket, self.path)
             if isinstance(frame, pl.DataFrame):
                 return frame.height
             return formats.count_rows(uris, self.format, options)

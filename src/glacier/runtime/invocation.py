@@ -34,6 +34,7 @@ from glacier.resources.bucket import Bucket
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff
 from glacier.runtime.worker import NodeStats, Outcome, Step, run_unit, steps_of
+from glacier.storage.commit import CommitToken
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
@@ -114,6 +115,8 @@ class Invocation:
     output: BucketRef
     """Staging bucket and key for the root's Parquet output."""
     keep_collected: bool = False
+    token: CommitToken | None = None
+    """The attempt's right to publish, which the scheduler revokes at a soft timeout."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ def describe(job: Job, run_id: str) -> Invocation:
         params=dict(job.params),
         output=BucketRef(ProviderRef.of(target.provider), target.bucket, target.key),
         keep_collected=target.keep_collected,
+        token=target.token,
     )
 
 
@@ -191,7 +195,9 @@ def execute(invocation: Invocation) -> WireOutcome:
     """Run an invocation in this process; its outcome comes back in wire form."""
     output = invocation.output
     provider = output.provider.open()
-    target = OutputTarget(provider, output.bucket, output.path, invocation.keep_collected)
+    target = OutputTarget(
+        provider, output.bucket, output.path, invocation.keep_collected, invocation.token
+    )
     inputs = {
         k: v.open() if isinstance(v, (BucketRef, StagedRef)) else v
         for k, v in invocation.inputs.items()

@@ -8,6 +8,7 @@ and keeps by :class:`~glacier.runtime.run_cache.RunCache`.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import queue
@@ -22,11 +23,12 @@ import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SourceNode
 from glacier.core.trace import iter_refs, resolve
-from glacier.errors import ConfigError, TaskTimeout
+from glacier.errors import ConfigError, TaskFailed, TaskTimeout
 from glacier.resources.executor import Executor
 from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import node_keys
 from glacier.runtime.events import RunEvent, Status
+from glacier.runtime.gc import Retention, after_run
 from glacier.runtime.plan import Plan, plan_for
 from glacier.runtime.records import RunRecords, one_line
 from glacier.runtime.result import RunResult
@@ -34,6 +36,7 @@ from glacier.runtime.run_cache import RunCache
 from glacier.runtime.staging import StagedFrame
 from glacier.runtime.units import Unit
 from glacier.runtime.worker import Outcome
+from glacier.storage.commit import CommitToken
 
 if TYPE_CHECKING:
     from glacier.resources.graph import BoundPipeline as Pipeline
@@ -58,6 +61,8 @@ def run_pipeline(
     cache: bool,
     on_event: Callable[[RunEvent], None] | None,
     params: Mapping[str, Any],
+    keep_handoffs: bool = False,
+    retention: Retention | None = None,
 ) -> RunResult:
     if mode not in MODES:
         raise ConfigError(
@@ -65,7 +70,22 @@ def run_pipeline(
             f"version of Glacier. Use one of {list(MODES)}."
         )
     bound = pipeline.bind_params(dict(params))
-    return _Run(pipeline, bound, on_event, cache).execute()
+    run = _Run(pipeline, bound, on_event, cache)
+    providers = {id(u.executor.provider): u.executor.provider for u in run.plan.units.values()}
+    tidy = functools.partial(
+        after_run,
+        providers.values(),
+        run.run_id,
+        keep_handoffs=keep_handoffs,
+        retention=retention,
+    )
+    try:
+        result = run.execute()
+    except TaskFailed:
+        tidy(succeeded=False)
+        raise
+    tidy(succeeded=True)
+    return result
 
 
 class _Run:
@@ -90,6 +110,8 @@ class _Run:
         self.events: queue.SimpleQueue[tuple[str, int, Outcome]] = queue.SimpleQueue()
         self.failure: tuple[Unit, Outcome, int] | None = None
         self.retries_due = 0
+        self.tokens: dict[str, CommitToken] = {}
+        """Unit id -> the commit right of its latest attempt, for units with a timeout."""
 
     def _backend(self, executor: Executor) -> Backend:
         key = id(executor)
@@ -179,12 +201,18 @@ class _Run:
             for p in self.pipeline.dag.predecessors(n.id)
             if p not in members
         }
+        staging = self.services.staging(unit.executor.provider)
+        target = self.cache.target(unit, staging)
+        if unit.timeout is not None:  # an attempt given up on must publish nothing
+            token = staging.token_for(unit.id, attempt)
+            target = target._replace(token=token)
+            self.tokens[unit.id] = token
         job = Job(
             unit=unit,
             handoff=self.plan.handoff[unit.root.id],
             inputs=inputs,
             params=self.params,
-            target=self.cache.target(unit, self.services.staging(unit.executor.provider)),
+            target=target,
             attempt=attempt,
         )
         self.records.emit(unit, Status.RUNNING, attempt)
@@ -214,6 +242,7 @@ class _Run:
             if running.get(uid, (None,))[0] == attempt:
                 unit = self.plan.units[uid]
                 _, handle, backend = running[uid]
+                self.tokens[uid].revoke()
                 backend.cancel(handle)
                 error = TaskTimeout(
                     f"Task {unit.root.id!r} exceeded its timeout of {unit.timeout:g} s on "

@@ -15,6 +15,7 @@ import polars as pl
 
 from glacier.config.base import Cloud
 from glacier.storage import formats
+from glacier.storage.commit import CommitToken, Notice
 from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 LOCAL_STAGING_FOLDER = ".glacier"
 RUNS_PREFIX = "runs"
+REVOKED = "revoked"
+"""Inside a run's folder: one object per attempt the scheduler gave up on."""
 
 
 @dataclass(frozen=True)
@@ -66,27 +69,40 @@ class Staging:
     def key_for(self, node_id: str) -> str:
         return f"{self.prefix}/{safe_name(node_id)}.parquet"
 
+    def token_for(self, unit_id: str, attempt: int) -> CommitToken:
+        """The commit right of one attempt of a unit the scheduler may give up on; its
+        revocation is also posted to ``revoked/`` for copies in worker processes."""
+        key = f"{self.prefix}/{REVOKED}/{safe_name(unit_id)}-{attempt}"
+        notice = Notice(self.provider.store, self.bucket, key)
+        return CommitToken(f"Task {unit_id!r}, attempt {attempt}", notice)
+
 
 class OutputTarget(NamedTuple):
     """Where a unit's root output is written, and whether a collected output is written too.
 
     ``key`` is in the provider's staging bucket: the run's hand-off file, or a cache entry.
     ``keep_collected`` also writes an output that is returned in memory (collected), so a later
-    run can reuse it from the cache. (A named tuple: one is made per unit, and a frozen
-    dataclass costs three times as much to make.)
+    run can reuse it from the cache. ``token`` is the attempt's right to publish (its hand-off
+    and its sinks), which the scheduler revokes when it gives up on an attempt it cannot stop.
+    (A named tuple: one is made per unit, and a frozen dataclass costs three times as much to
+    make.)
     """
 
     provider: Provider
     bucket: str
     key: str
     keep_collected: bool = False
+    token: CommitToken | None = None
 
     def put(self, frame: pl.DataFrame | pl.LazyFrame) -> StagedFrame:
         """Write ``frame`` once (streaming when lazy) and commit it atomically."""
         store = self.provider.store
         options = store.storage_options()
         store.write_atomic(
-            self.bucket, self.key, lambda uri: formats.write(frame, uri, Format.PARQUET, options)
+            self.bucket,
+            self.key,
+            lambda uri: formats.write(frame, uri, Format.PARQUET, options),
+            self.token,
         )
         uri = store.uri(self.bucket, self.key)
         rows = (

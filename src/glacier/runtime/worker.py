@@ -187,7 +187,7 @@ def run_unit(
             start = time.perf_counter()
             rows = size = None
             if step.sink is not None:
-                rows = step.sink.write(scope.arg(step.args[0]), **step.kwargs)
+                rows = step.sink.write_for(target.token, scope.arg(step.args[0]), **step.kwargs)
                 value = None
             else:
                 value = call(step, scope)

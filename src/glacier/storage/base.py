@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from glacier.storage.commit import CommitToken
 from glacier.storage.failures import translated
+from glacier.storage.paths import is_temp
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class ObjectInfo:
     size: int
     modified: datetime
     version: str
+
+
+Listing = list[ObjectInfo]
+"""What a listing returns (an alias, since stores have a method named ``list``)."""
 
 
 def fingerprint(objects: Sequence[ObjectInfo]) -> str:
@@ -67,17 +73,31 @@ class ObjectStore(ABC):
         """Objects whose key is ``pattern`` or matches it as a glob, sorted by key."""
 
     @abstractmethod
-    def write_atomic(self, bucket: str, key: str, writer: Callable[[str], None]) -> None:
+    def list_all(self, bucket: str, prefix: str) -> Listing:
+        """Every object under the folder ``prefix`` ("" for the whole bucket), temporaries,
+        markers and uncommitted parts included: what a clean-up looks at."""
+
+    @abstractmethod
+    def write_atomic(
+        self,
+        bucket: str,
+        key: str,
+        writer: Callable[[str], None],
+        token: CommitToken | None = None,
+    ) -> None:
         """Call ``writer(uri)`` so that the result becomes visible at ``key`` all at once.
 
         ``uri`` is a temporary name that is renamed into place (local disk), or ``key``
         itself where the store publishes an upload only when it completes (object stores).
         A failure or a kill before the commit leaves any previous object at ``key`` intact.
+        The step that publishes runs under ``token``, so a revoked attempt publishes nothing.
         """
 
     @abstractmethod
-    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
-        """Store a small object atomically (markers, reports)."""
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, token: CommitToken | None = None
+    ) -> None:
+        """Store a small object atomically (markers, reports), under ``token`` if given."""
 
     @abstractmethod
     def get_bytes(self, bucket: str, key: str) -> bytes | None:
@@ -86,6 +106,21 @@ class ObjectStore(ABC):
     @abstractmethod
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
         """Remove objects; keys that do not exist are ignored."""
+
+    def temporaries(self, bucket: str, key: str) -> Listing:
+        """Temporaries of writes to ``key`` (``.<name>.<id>.glacier-tmp`` beside it): what a
+        killed write left behind."""
+        folder, _, name = key.rpartition("/")
+        return [
+            o
+            for o in self.list_prefix(bucket, f"{folder}/.{name}." if folder else f".{name}.")
+            if is_temp(o.key)
+        ]
+
+    def list_prefix(self, bucket: str, prefix: str) -> Listing:
+        """Every object whose key starts with ``prefix`` (a plain string, not a folder)."""
+        folder = prefix.rpartition("/")[0]
+        return [o for o in self.list_all(bucket, folder) if o.key.startswith(prefix)]
 
     def worker_environment(self) -> dict[str, str]:
         """Variables through which a worker process on this machine gets this store's secrets.

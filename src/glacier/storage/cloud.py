@@ -6,7 +6,10 @@ only turns a provider config into that dict; everything else is shared here.
 
 Single-object writes go straight to the final key: every supported store publishes an object
 only when its upload (single or multipart) completes, so readers see the old object or the new
-one, never a part; a failed or killed upload leaves the old object in place.
+one, never a part; a failed or killed upload leaves the old object in place. An upload on
+behalf of a revocable attempt (one with a :class:`~glacier.storage.commit.CommitToken`) goes
+to a temporary key first and is copied into place under the token, since the upload may
+still be computing a lazy frame when the scheduler gives up on the attempt.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from obstore import store as obstore_stores
 from glacier.clouds import CLOUDS
 from glacier.config.provider import ProviderConfig
 from glacier.storage import store_for
-from glacier.storage.base import ObjectInfo, ObjectStore
+from glacier.storage.base import Listing, ObjectInfo, ObjectStore
+from glacier.storage.commit import CommitToken, committing
 from glacier.storage.failures import Problem, classify
-from glacier.storage.paths import glob_regex, has_glob, is_temp, static_prefix
+from glacier.storage.paths import glob_regex, has_glob, is_temp, static_prefix, temp_key
 
 
 @dataclass(frozen=True)
@@ -113,12 +117,45 @@ class CloudStore(ObjectStore):
                 raise
         return sorted(found, key=lambda o: o.key)
 
-    def write_atomic(self, bucket: str, key: str, writer: Callable[[str], None]) -> None:
-        with self.errors(bucket, key, "write"):
-            writer(self.uri(bucket, key))
+    def list_all(self, bucket: str, prefix: str) -> Listing:
+        with self.errors(bucket, prefix, "list"):
+            try:
+                found = [
+                    _info(meta)
+                    for batch in obstore.list(self._client(bucket), prefix=prefix or None)
+                    for meta in batch
+                ]
+            except Exception as exc:
+                if classify(exc) is Problem.BUCKET_MISSING:
+                    return []
+                raise
+        return sorted(found, key=lambda o: o.key)
 
-    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+    def write_atomic(
+        self,
+        bucket: str,
+        key: str,
+        writer: Callable[[str], None],
+        token: CommitToken | None = None,
+    ) -> None:
+        uri = self.uri(bucket, key)
         with self.errors(bucket, key, "write"):
+            if token is None:
+                writer(uri)
+                return
+            temp = temp_key(key)
+            try:
+                writer(self.uri(bucket, temp))
+                with committing(token, uri):
+                    obstore.copy(self._client(bucket), temp, key)
+            finally:
+                with contextlib.suppress(Exception):  # a leftover is cleaned up later
+                    obstore.delete(self._client(bucket), temp)
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, token: CommitToken | None = None
+    ) -> None:
+        with self.errors(bucket, key, "write"), committing(token, self.uri(bucket, key)):
             obstore.put(self._client(bucket), key, data)
 
     def get_bytes(self, bucket: str, key: str) -> bytes | None:

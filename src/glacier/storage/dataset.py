@@ -12,10 +12,11 @@ still holding the previous listing can finish.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,13 +24,18 @@ import polars as pl
 
 from glacier.errors import StorageError
 from glacier.storage.base import ObjectInfo, ObjectStore
+from glacier.storage.commit import CommitToken
 from glacier.storage.formats import Format
-from glacier.storage.paths import glob_regex, static_prefix
+from glacier.storage.paths import glob_regex, is_temp, static_prefix
 
 MARKER = "_glacier_commit.json"
 HIVE_FORMATS = frozenset({Format.PARQUET, Format.IPC})  # formats Polars reads hive-style
 FILE_BYTES = 512 * 1024 * 1024  # in-memory size per file before a dataset write starts another
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+LEFTOVER_GRACE = timedelta(hours=1)
+"""How old an uncommitted part or temporary must be before a clean-up deletes it: older than
+any write that could still be in progress."""
+_PART = re.compile(r"(?:^|/)part-[0-9a-f]{12}-\d+\.[a-z]+\Z")
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,12 @@ def write(
     frame: pl.DataFrame | pl.LazyFrame,
     fmt: Format,
     partition_by: Sequence[str],
+    token: CommitToken | None = None,
 ) -> Commit:
-    """Write ``frame`` as files under the glob's folder and commit them with the marker."""
+    """Write ``frame`` as files under the glob's folder and commit them with the marker.
+
+    The marker is written under ``token``: a revoked attempt leaves only invisible parts.
+    """
     root = static_prefix(pattern)
     partition_by = list(partition_by)
     _check_layout(bucket, pattern, fmt, partition_by)
@@ -120,20 +130,90 @@ def write(
     options = store.storage_options()
     kwargs = {"storage_options": options} if options else {}
     with store.errors(bucket, root, "write"):
+        old = _commit_at(store, bucket, root) or _adopt(store, bucket, root, token)
         getattr(frame.lazy(), f"sink_{fmt.value}")(target, **kwargs)
-        old = _commit_at(store, bucket, root)
         commit = Commit(
             root=root,
             files=sorted(written),
             partition_by=partition_by,
-            previous=old.files if old else [],
+            previous=old.files if old.write_id else [],  # never delete what others put there
             write_id=write_id,
         )
-        store.put_bytes(bucket, _join(root, MARKER), commit.to_json())
-        if old is not None:
-            keep = set(commit.files) | set(old.files)
-            store.delete_many(bucket, [_join(root, f) for f in old.previous if f not in keep])
+        store.put_bytes(bucket, _join(root, MARKER), commit.to_json(), token)
+        keep = set(commit.files) | set(old.files)
+        store.delete_many(bucket, [_join(root, f) for f in old.previous if f not in keep])
+        remove_leftovers(store, bucket, root, keep)
     return commit
+
+
+def _adopt(store: ObjectStore, bucket: str, root: str, token: CommitToken | None) -> Commit:
+    """Before a root's first write: a marker listing what readers see there now.
+
+    Files other tools put there stay readable until the commit; parts of a write (this one,
+    or one killed before there were markers) are never adopted.
+    """
+    files = [
+        _relative(root, o.key)
+        for o in store.list_all(bucket, root)
+        if not is_temp(o.key) and not _PART.search(o.key) and not o.key.endswith(MARKER)
+    ]
+    adopted = Commit(root=root, files=files)
+    store.put_bytes(bucket, _join(root, MARKER), adopted.to_json(), token)
+    return adopted
+
+
+def leftovers(
+    store: ObjectStore,
+    bucket: str,
+    root: str,
+    keep: set[str] | None = None,
+    grace: timedelta = LEFTOVER_GRACE,
+) -> list[ObjectInfo]:
+    """Uncommitted parts and temporaries under ``root`` older than ``grace``.
+
+    ``keep`` are files (relative to ``root``) still in use; by default the marker's current and
+    previous files. A root without a marker has no parts of its own, only temporaries.
+    """
+    if keep is None:
+        commit = _commit_at(store, bucket, root)
+        keep = set(commit.files) | set(commit.previous) if commit else set()
+    cutoff = datetime.now(UTC) - grace
+    return [
+        o
+        for o in store.list_all(bucket, root)
+        if o.modified < cutoff
+        and (is_temp(o.key) or (_PART.search(o.key) and _relative(root, o.key) not in keep))
+    ]
+
+
+def old_temporaries(
+    store: ObjectStore, bucket: str, key: str, grace: timedelta = LEFTOVER_GRACE
+) -> list[ObjectInfo]:
+    """Temporaries older than ``grace`` beside the single file ``key``: killed writes' leftovers."""
+    cutoff = datetime.now(UTC) - grace
+    return [o for o in store.temporaries(bucket, key) if o.modified < cutoff]
+
+
+def remove_temporaries(
+    store: ObjectStore, bucket: str, key: str, grace: timedelta = LEFTOVER_GRACE
+) -> list[ObjectInfo]:
+    """Delete :func:`old_temporaries`; returns what was deleted."""
+    found = old_temporaries(store, bucket, key, grace)
+    store.delete_many(bucket, [o.key for o in found])
+    return found
+
+
+def remove_leftovers(
+    store: ObjectStore,
+    bucket: str,
+    root: str,
+    keep: set[str] | None = None,
+    grace: timedelta = LEFTOVER_GRACE,
+) -> list[ObjectInfo]:
+    """Delete :func:`leftovers`; returns what was deleted."""
+    found = leftovers(store, bucket, root, keep, grace)
+    store.delete_many(bucket, [o.key for o in found])
+    return found
 
 
 def _commit_at(store: ObjectStore, bucket: str, root: str) -> Commit | None:
@@ -165,3 +245,7 @@ def _hive_value(value: str | None) -> str:
 
 def _join(root: str, name: str) -> str:
     return f"{root}/{name}" if root else name
+
+
+def _relative(root: str, key: str) -> str:
+    return key[len(root) + 1 :] if root else key

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from glacier.config.provider import LocalConfig
-from glacier.storage.base import ObjectInfo, ObjectStore
-from glacier.storage.paths import TEMP_SUFFIX, has_glob, is_temp
+from glacier.storage.base import Listing, ObjectInfo, ObjectStore
+from glacier.storage.commit import CommitToken, committing
+from glacier.storage.paths import has_glob, is_temp, temp_key
 
 
 class LocalStore(ObjectStore):
@@ -42,34 +43,60 @@ class LocalStore(ObjectStore):
             paths = [p for p in base.glob(pattern) if p.is_file() and not is_temp(p.name)]
         else:
             paths = [base / pattern] if (base / pattern).is_file() else []
-        infos = []
-        for path in sorted(paths):
-            st = path.stat()
-            infos.append(
-                ObjectInfo(
-                    key=path.relative_to(base).as_posix(),
-                    size=st.st_size,
-                    modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
-                    version=f"{st.st_size}-{st.st_mtime_ns}",
-                )
-            )
-        return infos
+        return _infos(base, sorted(paths))
 
-    def write_atomic(self, bucket: str, key: str, writer: Callable[[str], None]) -> None:
+    def list_all(self, bucket: str, prefix: str) -> Listing:
+        base = self.root / bucket
+        found: list[ObjectInfo] = []
+        start = prefix.strip("/")
+        pending = [(str(base / start) if start else str(base), start)]
+        while pending:  # os.scandir: a clean-up walks the whole staging area after each run
+            folder, key = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in entries:
+                name = f"{key}/{entry.name}" if key else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, name))
+                elif entry.is_file():
+                    with contextlib.suppress(FileNotFoundError):  # removed since it was listed
+                        found.append(_info(name, entry.stat()))
+        return sorted(found, key=lambda o: o.key)
+
+    def list_prefix(self, bucket: str, prefix: str) -> Listing:
+        base = self.root / bucket
+        folder, _, start = prefix.rpartition("/")
+        where = base / folder if folder else base
+        if not where.is_dir():
+            return []
+        return _infos(base, sorted(p for p in where.iterdir() if p.name.startswith(start)))
+
+    def write_atomic(
+        self,
+        bucket: str,
+        key: str,
+        writer: Callable[[str], None],
+        token: CommitToken | None = None,
+    ) -> None:
         final = self.root / bucket / key
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+        temp = self.root / bucket / temp_key(key)
         try:
             writer(str(temp))
-            os.replace(temp, final)
+            with committing(token, str(final)):
+                os.replace(temp, final)
         finally:
             temp.unlink(missing_ok=True)
 
-    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, token: CommitToken | None = None
+    ) -> None:
         def put(path: str) -> None:
             Path(path).write_bytes(data)
 
-        self.write_atomic(bucket, key, put)
+        self.write_atomic(bucket, key, put, token)
 
     def get_bytes(self, bucket: str, key: str) -> bytes | None:
         try:
@@ -97,8 +124,37 @@ class LocalStore(ObjectStore):
         return self.checksum(bucket, info.key)
 
     def delete_many(self, bucket: str, keys: Sequence[str]) -> None:
+        """Remove files, and the folders they leave empty (an object store has no folders);
+        never a bucket's top-level folder, which another writer may be about to use."""
+        base = self.root / bucket
+        folders: set[Path] = set()
         for key in keys:
-            (self.root / bucket / key).unlink(missing_ok=True)
+            path = base / key
+            path.unlink(missing_ok=True)
+            folders.update(p for p in path.parents if base in p.parents and p.parent != base)
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty, or gone already
+                folder.rmdir()
+
+
+def _infos(base: Path, paths: Sequence[Path]) -> list[ObjectInfo]:
+    infos = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue  # removed since it was listed
+        infos.append(_info(path.relative_to(base).as_posix(), st))
+    return infos
+
+
+def _info(key: str, st: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=st.st_size,
+        modified=datetime.fromtimestamp(st.st_mtime, tz=UTC),
+        version=f"{st.st_size}-{st.st_mtime_ns}",
+    )
 
 
 def open_store(config: LocalConfig) -> LocalStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import PurePosixPath
 
 from glacier.clouds import CLOUDS, Cloud
@@ -39,6 +40,13 @@ def clean_key(bucket: str, key: str) -> str:
 # -- globs, as Polars and object stores expand them -------------------------------------------
 
 TEMP_SUFFIX = ".glacier-tmp"
+
+
+def temp_key(key: str) -> str:
+    """A hidden name of its own next to ``key`` for one write: ``a/.b.parquet.<id>.glacier-tmp``."""
+    folder, _, name = key.rpartition("/")
+    temp = f".{name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}"
+    return f"{folder}/{temp}" if folder else temp
 
 
 def is_temp(key: str) -> bool:
