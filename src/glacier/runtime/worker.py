@@ -20,6 +20,7 @@ import polars as pl
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
 from glacier.core.trace import resolve
 from glacier.resources.bucket import Bucket
+from glacier.runtime.interrupt import by_user
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff, Unit
 
@@ -174,7 +175,7 @@ def run_unit(
     runner: StepRunner = IN_PROCESS,
 ) -> Outcome:
     """Run ``steps`` in order with ``runner``, the root's output going to ``target``; never
-    raises, failures come back in the outcome."""
+    raises but for the user's Ctrl-C: failures come back in the outcome."""
     scope = Scope(inputs, params)
     values = scope.values
     stats: dict[str, NodeStats] = {}
@@ -198,7 +199,9 @@ def run_unit(
                 rows, size = value.rows, value.bytes
             values[step.node] = value
             stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
-    except Exception as exc:
+    except BaseException as exc:  # a task's SystemExit or CancelledError is its failure too
+        if by_user(exc):
+            raise
         assert step is not None
         trace = "".join(traceback.format_exception(exc))
         return Outcome.failure(step.node, exc, stats=stats, trace=trace)

@@ -19,13 +19,12 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from glacier.config.compute import VmConfig
-from glacier.errors import ConfigError, TaskCrashed
+from glacier.errors import ConfigError
 from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Job, RunServices
+from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver
 from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
 from glacier.runtime.worker import Outcome
 
@@ -77,6 +76,7 @@ class DaskCluster:
 class DaskBackend(Backend):
     name = "dask"
     shares_process = False
+    ships_invocations = True
 
     def __init__(self, executor: Executor, services: RunServices) -> None:
         super().__init__(executor, services)
@@ -93,10 +93,11 @@ class DaskBackend(Backend):
                 )
             return self._cluster
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    def submit(self, job: Job, done: Done) -> object:
         provider = job.target.provider
         root = job.unit.root.id
         payload = encode(describe(job, self.services.run_id))
+        what = f"VM executor {self.executor.name!r}"
         key = f"glacier-{job.unit.id}-{job.attempt}-{secrets.token_hex(4)}"
         try:
             future = self.cluster().client.submit(invoke, payload, key=key, pure=False)
@@ -105,16 +106,8 @@ class DaskBackend(Backend):
             return None
 
         def finished(f: Any) -> None:
-            if f.cancelled():
-                return
-            try:
-                done(decode_outcome(f.result(), provider))
-            except Exception as exc:  # the worker died (KilledWorker) or the transport failed
-                error = TaskCrashed(
-                    f"Task {root!r} on VM executor {self.executor.name!r}: the Dask worker "
-                    f"failed without a result ({type(exc).__name__}: {exc})."
-                )
-                done(Outcome.failure(root, error))
+            if not f.cancelled():  # a dead worker (KilledWorker) fails the attempt in deliver
+                deliver(job, done, what, lambda: decode_outcome(f.result(), provider))
 
         future.add_done_callback(finished)
         return future

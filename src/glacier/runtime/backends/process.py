@@ -18,6 +18,7 @@ the scheduler, which calls :meth:`ProcessBackend.cancel` (kill) when it expires.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -25,16 +26,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import IO
 
 from glacier.config.compute import ServerlessConfig
 from glacier.errors import TaskCrashed, TaskOutOfMemory, TaskTimeout
 from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Job, RunServices
-from glacier.runtime.backends.memory import rss
-from glacier.runtime.backends.process_main import HEADER, READY, write_frame
+from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver
+from glacier.runtime.backends.memory import tree_rss
+from glacier.runtime.backends.process_main import HEADER, PARENT_FD, READY, write_frame
 from glacier.runtime.invocation import decode_outcome, describe, encode
 from glacier.runtime.worker import Outcome
 
@@ -47,17 +47,32 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    """One worker process: a warm container serving one invocation at a time."""
+    """One worker process: a warm container serving one invocation at a time.
+
+    It leads its own process group (so a terminal's Ctrl-C reaches only the runner, which
+    then kills it), and holds the read end of a pipe whose write end only this process keeps:
+    when this process dies, the worker kills its group (see ``process_main``).
+    """
 
     def __init__(self, environment: dict[str, str]) -> None:
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "glacier.runtime.backends.process_main"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=os.getcwd(),
-            env={**os.environ, **environment},
-        )
+        lifeline, self.lifeline = os.pipe()
+        self._closing = threading.Lock()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "glacier.runtime.backends.process_main"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=os.getcwd(),
+                env={**os.environ, **environment, PARENT_FD: str(lifeline)},
+                pass_fds=(lifeline,),
+                process_group=0,
+            )
+        except BaseException:
+            os.close(self.lifeline)
+            raise
+        finally:
+            os.close(lifeline)
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout_fd = self.process.stdout.fileno()
@@ -98,7 +113,7 @@ class Worker:
                 if size is None and len(buffer) >= HEADER.size:
                     (size,) = HEADER.unpack_from(buffer)
                 continue
-            resident = rss(self.pid) or 0
+            resident = tree_rss(self.pid) or 0
             self.peak = max(self.peak, resident)
             if limit is not None and resident > limit:
                 self.kill()
@@ -115,20 +130,35 @@ class Worker:
         return f"exited with code {code}"
 
     def kill(self) -> None:
+        """Kill the worker and whatever its task started (the whole process group)."""
         self.killed = True
-        if self.process.poll() is None:
-            self.process.kill()
+        self._kill_group()
         self.process.wait()
+        self._close_lifeline()
 
     def stop(self) -> None:
-        """Let an idle worker exit on end of input; kill it if it lingers."""
+        """Let an idle worker exit on end of input, then kill what it left behind; kill it if
+        it lingers."""
         try:
             self.stdin.close()
             self.process.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()
+        self._kill_group()
+        self._close_lifeline()
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def _close_lifeline(self) -> None:
+        # the run's close and the attempt's own thread may both kill a busy worker
+        with self._closing:
+            fd, self.lifeline = self.lifeline, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 class ProcessBackend(Backend):
@@ -136,6 +166,7 @@ class ProcessBackend(Backend):
 
     name = "process"
     shares_process = False
+    ships_invocations = True
 
     def __init__(self, executor: Executor, services: RunServices) -> None:
         super().__init__(executor, services)
@@ -152,7 +183,7 @@ class ProcessBackend(Backend):
         # of the worker process, never inside the invocation.
         self.environment = executor.provider.store.worker_environment()
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    def submit(self, job: Job, done: Done) -> object:
         payload = encode(describe(job, self.services.run_id))
         call = _Call()
         threading.Thread(
@@ -180,13 +211,16 @@ class ProcessBackend(Backend):
 
     # --- one invocation -----------------------------------------------------------------------
 
-    def _run(self, job: Job, payload: bytes, call: _Call, done: Callable[[Outcome], None]) -> None:
+    def _run(self, job: Job, payload: bytes, call: _Call, done: Done) -> None:
+        what = f"serverless executor {self.executor.name!r}"
+        deliver(job, done, what, lambda: self._attempt(job, payload, call))
+
+    def _attempt(self, job: Job, payload: bytes, call: _Call) -> Outcome:
         root = job.unit.root.id
         try:
             worker, cold = self._acquire(call)
         except (WorkerDied, OSError) as exc:
-            done(Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc)))))
-            return
+            return Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc))))
         limit = self.memory_mb * MB if self.memory_mb else None
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
         try:
@@ -197,9 +231,10 @@ class ProcessBackend(Backend):
             outcome = Outcome.failure(root, TaskTimeout(self._timeout_message(job)))
         except WorkerDied as exc:
             outcome = Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc))))
+        finally:
+            self._release(worker)
         peak = max(outcome.peak_memory or 0, worker.peak) or None
-        self._release(worker)
-        done(replace(outcome, peak_memory=peak, cold_start=cold))
+        return replace(outcome, peak_memory=peak, cold_start=cold)
 
     def _acquire(self, call: _Call) -> tuple[Worker, float | None]:
         with self.lock:

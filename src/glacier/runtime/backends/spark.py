@@ -17,8 +17,6 @@ unless it was already running when the run started (a notebook's, a test fixture
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from glacier.config.compute import SparkConfig
@@ -27,7 +25,7 @@ from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
 from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Job, RunServices
+from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver_future
 from glacier.runtime.staging import OutputTarget, StagedFrame, safe_name
 from glacier.runtime.units import Handoff
 from glacier.runtime.worker import Outcome, Scope, Step, run_unit, steps_of
@@ -58,14 +56,9 @@ class SparkBackend(Backend):
         self.settings = settings_for(executor)
         self._owns_session = False
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    def submit(self, job: Job, done: Done) -> object:
         future = self.services.threads.submit(self._run, job)
-
-        def finished(f: Future[Outcome]) -> None:
-            if not f.cancelled():
-                done(f.result())
-
-        future.add_done_callback(finished)
+        deliver_future(job, done, f"cluster executor {self.executor.name!r}", future)
         return future
 
     def close(self) -> None:
