@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 from rich.console import Console
 
@@ -10,6 +13,9 @@ from glacier.cli.params import parse_args
 from glacier.errors import TaskFailed
 from glacier.loader import load_pipeline
 from glacier.runtime.result import RunResult
+
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, what a shell reports for a command stopped by Ctrl-C."""
 
 
 def split_params(
@@ -53,9 +59,23 @@ def run(target: str, params: dict[str, str], no_cache: bool) -> None:
     try:
         with Progress(console, pipeline) as progress:
             result = pipeline.run(cache=not no_cache, on_event=progress.on_event, **values)
+    except KeyboardInterrupt:
+        interrupted(console)
     except TaskFailed as exc:
         if isinstance(exc.result, RunResult):
             print_summary(console, exc.result)
         raise
     print_summary(console, result)
     print_output(console, result.output)
+
+
+def interrupted(console: Console) -> None:
+    """Ctrl-C: the run has stopped its workers and written its report; leave now.
+
+    ``os._exit`` rather than ``sys.exit``: a local task cannot be stopped inside its thread,
+    and a normal exit would wait for it to finish (the wait Ctrl-C is meant to skip).
+    """
+    console.print("[bold red]Interrupted[/]: the run was stopped and its workers killed.")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
