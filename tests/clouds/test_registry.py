@@ -10,11 +10,14 @@ import sys
 import pytest
 
 import glacier.config
+import glacier.spark
 from glacier import Provider, clouds
-from glacier.clouds import CLOUDS, KINDS, Cloud
+from glacier.clouds import CLOUDS, KINDS, PLATFORMS, Cloud
 from glacier.config import Config, ProviderConfig
+from glacier.config.compute import ClusterConfig
 from glacier.config.storage import BucketConfig
 from glacier.core.kinds import ExecutorKind
+from glacier.spark import SparkTaskError
 
 
 @pytest.mark.parametrize("cloud", list(Cloud))
@@ -32,6 +35,21 @@ def test_every_part_of_every_cloud_resolves(cloud: Cloud) -> None:
     for ref in parts.configs:
         assert cloud in clouds.load(ref).clouds
     assert parts.deployable is (cloud is not Cloud.LOCAL)
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_every_part_of_every_platform_resolves(platform: str) -> None:
+    parts = PLATFORMS[platform]
+    assert parts.configs
+    for ref in parts.configs:
+        assert issubclass(clouds.load(ref), ClusterConfig), ref
+    if parts.spark_session is not None:
+        assert callable(clouds.load(parts.spark_session))
+    for ref in parts.spark_errors:
+        error = clouds.load(ref)
+        assert issubclass(error, SparkTaskError), ref
+        assert getattr(glacier.spark, clouds.name_of(ref)) is error
+        assert clouds.name_of(ref) in glacier.spark.__all__
 
 
 def test_every_kind_resolves() -> None:

@@ -192,7 +192,7 @@ def test_databricks_connect_client(connect_url: str, tmp_path: Path) -> None:
     pytest.importorskip("databricks.connect")
     df = pl.DataFrame({"v": list(range(300)), "k": [i % 4 for i in range(300)]})
     df.write_parquet(tmp_path / "in.parquet")
-    session: Any = get_session(SparkSettings(master=connect_url, databricks=True))
+    session: Any = get_session(SparkSettings(master=connect_url, platform="databricks"))
     src = tmp_path / "in.parquet"
     assert run_spark_task(session, connect_task, src, tmp_path / "p", partitioned=True) == 200
 

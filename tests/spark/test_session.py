@@ -10,11 +10,7 @@ from typing import Any
 
 import pytest
 
-from glacier.spark import (
-    DatabricksConnectNotInstalledError,
-    JavaNotFoundError,
-    SparkNotInstalledError,
-)
+from glacier.spark import JavaNotFoundError, SparkNotInstalledError, SparkTaskError
 from glacier.spark import session as session_mod
 from glacier.spark.session import (
     FAST_START_JAVA_OPTIONS,
@@ -33,8 +29,14 @@ def test_master_kinds() -> None:
     assert is_local_master("local[*]") and is_local_master("local[4,2]")
     assert not is_local_master("spark://h:7077") and not is_local_master("sc://h:1")
     assert is_connect_master("sc://127.0.0.1:15002")
-    assert SparkSettings(master="databricks").is_databricks
-    assert SparkSettings(master="sc://x:1", databricks=True).is_databricks
+    assert SparkSettings(master="sc://x:1").session_platform is None
+
+
+def test_a_platform_must_be_one_that_creates_sessions() -> None:
+    with pytest.raises(SparkTaskError, match=r"platform='nowhere'.* use one of "):
+        SparkSettings(platform="nowhere")
+    with pytest.raises(SparkTaskError, match=r"no platform was chosen; set platform="):
+        SparkSettings(master="sc://x:1", platform_options={"profile": "dev"})
 
 
 def test_local_conf_binds_loopback_and_starts_fast() -> None:
@@ -125,15 +127,6 @@ def test_missing_pyspark(monkeypatch: pytest.MonkeyPatch, no_session: None) -> N
         get_session(master="local[1]")
     with pytest.raises(SparkNotInstalledError, match=r"glacier-pipelines\[spark\]"):
         get_session(master="sc://127.0.0.1:1")
-
-
-def test_missing_databricks_connect(monkeypatch: pytest.MonkeyPatch, no_session: None) -> None:
-    monkeypatch.setitem(sys.modules, "databricks", None)
-    monkeypatch.setitem(sys.modules, "databricks.connect", None)
-    with pytest.raises(DatabricksConnectNotInstalledError, match=r"\[databricks\]"):
-        get_session(master="databricks")
-    with pytest.raises(ImportError):  # also an ImportError for generic handlers
-        get_session(SparkSettings(master="sc://h:1", databricks=True))
 
 
 def test_importing_glacier_spark_does_not_import_pyspark() -> None:

@@ -7,8 +7,9 @@ A cloud's code lives in ``glacier/clouds/<cloud>/``: its configs (``config.py``,
 function packages (``package.py``). Local mode has no folder: its parts live in ``glacier.config``
 and ``glacier.storage``.
 
-Databricks is a platform, not a cloud: it runs on each of them, so it contributes configs and
-the Terraform helpers the cloud renderers call, but no store, scheme or provider config.
+Databricks is a platform, not a cloud: it runs on each of them, so it contributes configs, the
+Terraform helpers the cloud renderers call and the Spark session ``glacier.spark`` gets for it
+(``session.py``), but no store, scheme or provider config.
 """
 
 from __future__ import annotations
@@ -109,8 +110,30 @@ CLOUDS: dict[Cloud, CloudParts] = {
     ),
 }
 
-PLATFORM_CONFIGS: tuple[str, ...] = ("glacier.clouds.databricks.config:DatabricksConfig",)
-"""Configs of platforms that run on every cloud (their Terraform is called by the clouds')."""
+
+@dataclass(frozen=True)
+class PlatformParts:
+    """A platform that runs on every cloud (its Terraform is called by the clouds' renderers).
+
+    Every ``str`` field is a ``"module:attr"`` reference.
+    """
+
+    configs: tuple[str, ...]
+    """The platform's configs ``glacier.config`` exports."""
+    spark_session: str | None = None
+    """``create_session(settings: SparkSettings) -> session``: the Spark session
+    ``glacier.spark`` gets for ``SparkSettings(platform=<name>)`` or ``master=<name>``."""
+    spark_errors: tuple[str, ...] = ()
+    """The errors that factory raises, re-exported by ``glacier.spark``."""
+
+
+PLATFORMS: dict[str, PlatformParts] = {
+    "databricks": PlatformParts(
+        configs=("glacier.clouds.databricks.config:DatabricksConfig",),
+        spark_session="glacier.clouds.databricks.session:create_session",
+        spark_errors=("glacier.clouds.databricks.session:DatabricksConnectNotInstalledError",),
+    ),
+}
 
 KINDS: dict[str, KindParts] = {
     # keyed by ExecutorKind's values, since config (below core) imports this module; the
@@ -138,9 +161,17 @@ def name_of(ref: str) -> str:
 
 CONFIGS: dict[str, str] = {
     name_of(ref): ref
-    for ref in (*(r for p in CLOUDS.values() for r in p.configs), *PLATFORM_CONFIGS)
+    for ref in (
+        *(r for p in CLOUDS.values() for r in p.configs),
+        *(r for p in PLATFORMS.values() for r in p.configs),
+    )
 }
 """Public name -> reference of every cloud-specific config, for ``glacier.config``'s re-exports."""
+
+SPARK_ERRORS: dict[str, str] = {
+    name_of(ref): ref for p in PLATFORMS.values() for ref in p.spark_errors
+}
+"""Public name -> reference of every platform's Spark error, for ``glacier.spark``'s re-exports."""
 
 
 def deployable() -> tuple[Cloud, ...]:

@@ -1,11 +1,11 @@
 """The handler a deployed function calls: the same worker entry point local workers run.
 
-``glacier package`` generates a thin per-cloud handler (Lambda, Cloud Functions, Azure
-Functions) that passes its JSON event here. The event carries one invocation, encoded by
-:func:`glacier.runtime.invocation.encode`; the reply carries its outcome. Both are base64 so
-they fit any JSON transport. An invocation holds pickled task code, so only the pipeline's own
-runner may invoke the function: the generated Terraform keeps ingress internal and grants
-invoke rights to nothing else.
+``glacier package`` generates a thin handler for each cloud's function service (the cloud's
+package builder, found through the registry, writes it) that passes its JSON event here. The
+event carries one invocation, encoded by :func:`glacier.runtime.invocation.encode`; the reply
+carries its outcome. Both are base64 so they fit any JSON transport. An invocation holds
+pickled task code, so only the pipeline's own runner may invoke the function: the generated
+Terraform keeps ingress internal and grants invoke rights to nothing else.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Errors raised by the Spark execution layer.
 
 ``SparkTaskError`` derives from :class:`~glacier.errors.GlacierError`, so the CLI and users
-handle Spark problems like every other Glacier error. ``glacier.errors`` has no dependencies and
+handle Spark problems like every other Glacier error (a platform's session factory raises its own
+subclasses, e.g. when its client is missing). ``glacier.errors`` has no dependencies and
 travels to Spark workers by value with this module (see ``modes.ship_by_value``).
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 from glacier.errors import GlacierError
 
 __all__ = [
-    "DatabricksConnectNotInstalledError",
     "FrameTooLargeError",
     "JavaNotFoundError",
     "SparkNotInstalledError",
@@ -25,10 +25,6 @@ class SparkTaskError(GlacierError):
 
 class SparkNotInstalledError(SparkTaskError, ImportError):
     """PySpark (or its Spark Connect client dependencies) is not installed."""
-
-
-class DatabricksConnectNotInstalledError(SparkTaskError, ImportError):
-    """A Databricks session was requested but databricks-connect is not installed."""
 
 
 class JavaNotFoundError(SparkTaskError):

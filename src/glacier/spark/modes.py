@@ -199,7 +199,7 @@ def run_grouped(
     if not hasattr(grouped, "applyInArrow"):
         raise SparkTaskError(
             "grouped mode needs GroupedData.applyInArrow (a PySpark 4 client); this client "
-            "(e.g. databricks-connect's bundled PySpark 3.5) does not have it"
+            "(e.g. a Spark Connect client with PySpark 3.5) does not have it"
         )
     spark_schema, target = _declared(task, sdf, schema)
     ship_by_value(task)

@@ -6,9 +6,10 @@ Three kinds of session, chosen by ``SparkSettings.master``:
   process. Needs Java 17 or newer, which is checked before the JVM starts. ``local`` masters
   are bound to 127.0.0.1, run without the web UI and use fast-start JVM options.
 * Spark Connect (``sc://host:port``): a thin gRPC client; no local Java needed.
-* Databricks (``master="databricks"`` or ``databricks=True``): databricks-connect's
-  ``DatabricksSession``, configured from its usual profile/environment, or from an
-  ``sc://`` connection string given as ``master``.
+* a platform's (``platform="<name>"``, or ``master="<name>"``): a platform that hosts Spark
+  creates the session with its own client, through the Spark session factory the registry
+  names for it (``glacier.clouds.PLATFORMS``), configured from ``platform_options``, the
+  client's own profile/environment, or an ``sc://`` connection string given as ``master``.
 
 One session is kept per process and reused while the settings are the same; asking for
 different settings stops the current session first. PySpark is imported lazily, inside the
@@ -29,8 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from glacier import clouds
 from glacier.spark.errors import (
-    DatabricksConnectNotInstalledError,
     JavaNotFoundError,
     SparkNotInstalledError,
     SparkTaskError,
@@ -55,10 +56,15 @@ MIN_JAVA_VERSION = 17
 FAST_START_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 LOOPBACK = "127.0.0.1"
 SPARK_INSTALL_HINT = "pip install 'glacier-pipelines[spark]'"
-DATABRICKS_INSTALL_HINT = (
-    "pip install 'glacier-pipelines[databricks]' (databricks-connect bundles its own "
-    "pyspark: install it in an environment without the pip 'pyspark' package)"
-)
+
+
+def _session_factories() -> dict[str, str]:
+    """Platform name -> reference of its Spark session factory, for the platforms that have one."""
+    return {
+        name: parts.spark_session
+        for name, parts in clouds.PLATFORMS.items()
+        if parts.spark_session is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class SparkSettings:
 
     Attributes:
         master: ``local[N]``, ``local[*]``, ``spark://host:port``, ``yarn``, ``k8s://...``,
-            ``sc://host:port`` (Spark Connect) or ``databricks``.
+            ``sc://host:port`` (Spark Connect) or a platform's name (see ``platform``).
         app_name: Spark application name.
         num_executors: ``spark.executor.instances`` (classic cluster masters only).
         executor_memory: ``spark.executor.memory``, e.g. ``"4g"`` (classic masters only).
@@ -76,10 +82,9 @@ class SparkSettings:
         shuffle_partitions: ``spark.sql.shuffle.partitions``. Default: the number of local
             threads for ``local`` masters, Spark's own default elsewhere.
         conf: extra Spark configuration; it wins over everything computed here.
-        databricks: use databricks-connect's ``DatabricksSession``.
-        databricks_profile: Databricks config profile (``~/.databrickscfg``).
-        databricks_cluster_id: cluster to attach to.
-        databricks_serverless: use serverless compute.
+        platform: a platform in the registry whose Spark session factory creates the
+            session (``master`` may then be its ``sc://`` connection string).
+        platform_options: options of that factory, e.g. the profile or cluster to use.
     """
 
     master: str = "local[2]"
@@ -89,14 +94,30 @@ class SparkSettings:
     driver_memory: str | None = None
     shuffle_partitions: int | None = None
     conf: Mapping[str, str] = field(default_factory=dict)
-    databricks: bool = False
-    databricks_profile: str | None = None
-    databricks_cluster_id: str | None = None
-    databricks_serverless: bool = False
+    platform: str | None = None
+    platform_options: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.platform is not None and self.platform not in _session_factories():
+            raise SparkTaskError(
+                f"SparkSettings(platform={self.platform!r}) names no platform that creates "
+                f"Spark sessions; use one of {', '.join(_session_factories())}, or None for "
+                f"classic Spark and Spark Connect"
+            )
+        if self.platform_options and self.session_platform is None:
+            raise SparkTaskError(
+                "SparkSettings(platform_options=...) are options of a platform's session "
+                "factory, but no platform was chosen; set platform= too"
+            )
 
     @property
-    def is_databricks(self) -> bool:
-        return self.databricks or self.master.strip().lower() == "databricks"
+    def session_platform(self) -> str | None:
+        """The platform whose factory creates the session: ``platform``, or the one
+        ``master`` names."""
+        if self.platform is not None:
+            return self.platform
+        master = self.master.strip().lower()
+        return master if master in _session_factories() else None
 
 
 def is_local_master(master: str) -> bool:
@@ -130,7 +151,7 @@ def build_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     }
     master = settings.master.strip()
-    if not is_connect_master(master) and not settings.is_databricks:
+    if not is_connect_master(master) and settings.session_platform is None:
         conf["spark.master"] = master
         conf["spark.app.name"] = settings.app_name
         conf["spark.sql.execution.arrow.pyspark.enabled"] = "true"
@@ -282,31 +303,9 @@ def _create_connect(settings: SparkSettings) -> Any:
     return builder.getOrCreate()
 
 
-def _create_databricks(settings: SparkSettings) -> Any:
-    try:
-        from databricks.connect import (  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: PLC0415 - an SDK of its own venv
-            DatabricksSession,
-        )
-    except ImportError as exc:
-        raise DatabricksConnectNotInstalledError(
-            f"a Databricks session needs databricks-connect: {DATABRICKS_INSTALL_HINT}"
-        ) from exc
-    builder = DatabricksSession.builder
-    if is_connect_master(settings.master):
-        builder = builder.remote(settings.master.strip())
-    if settings.databricks_profile:
-        builder = builder.profile(settings.databricks_profile)
-    if settings.databricks_cluster_id:
-        builder = builder.clusterId(settings.databricks_cluster_id)
-    if settings.databricks_serverless:
-        builder = builder.serverless(True)
-    session = builder.getOrCreate()
-    runtime = {"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS", **settings.conf}
-    if settings.shuffle_partitions is not None:
-        runtime["spark.sql.shuffle.partitions"] = str(settings.shuffle_partitions)
-    for key, value in runtime.items():
-        session.conf.set(key, value)
-    return session
+def _create_on_platform(settings: SparkSettings, platform: str) -> Any:
+    """A session from the platform's own factory, loaded from the registry on first use."""
+    return clouds.load(_session_factories()[platform])(settings)
 
 
 def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
@@ -317,8 +316,8 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
 
     Raises:
         SparkNotInstalledError: PySpark (or its Connect dependencies) is missing.
-        DatabricksConnectNotInstalledError: Databricks was asked for without
-            databricks-connect.
+        SparkTaskError: a platform's session was asked for without its client (the
+            platform's own subclass, re-exported by ``glacier.spark``).
         JavaNotFoundError: classic Spark without Java 17+ (checked before the JVM starts).
         SparkTaskError: Spark failed to start.
     """
@@ -330,8 +329,9 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
                 return session
             stop_session()
         started = time.perf_counter()
-        if wanted.is_databricks:
-            session = _create_databricks(wanted)
+        platform = wanted.session_platform
+        if platform is not None:
+            session = _create_on_platform(wanted, platform)
         elif is_connect_master(wanted.master):
             session = _create_connect(wanted)
         else:

@@ -317,7 +317,7 @@ def spark_arrow_schema(spark_schema: Any) -> pa.Schema:
 
     try:
         result: pa.Schema = to_arrow_schema(spark_schema, timezone="UTC")
-    except TypeError:  # PySpark 3.5 (bundled by databricks-connect) always uses UTC
+    except TypeError:  # PySpark 3.5 (e.g. a platform's bundled Spark Connect client): always UTC
         result = to_arrow_schema(spark_schema)
     return result
 
