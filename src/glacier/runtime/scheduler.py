@@ -92,9 +92,19 @@ class _Run:
         self.events: queue.SimpleQueue[tuple[str, int, Outcome]] = queue.SimpleQueue()
         self.failure: tuple[Unit, Outcome, int] | None = None
         self.retries_due = 0
+        self._check()
+
+    def _check(self) -> None:
+        """What can be refused before anything runs: executors that cannot share the run, and
+        units that must be pickled but cannot be."""
+        kinds: dict[type[Backend], dict[int, Executor]] = {}
         for unit in self.plan.units.values():
-            if backend_class(unit.executor).ships_invocations:
-                check_portable(unit, params, f"executor {unit.executor.label}")
+            backend = backend_class(unit.executor)
+            kinds.setdefault(backend, {})[id(unit.executor)] = unit.executor
+            if backend.ships_invocations:
+                check_portable(unit, self.params, f"executor {unit.executor.label}")
+        for backend, executors in kinds.items():
+            backend.check_run(list(executors.values()))
 
     def _backend(self, executor: Executor) -> Backend:
         key = id(executor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -108,6 +108,10 @@ class Backend(ABC):
     def __init__(self, executor: Executor, services: RunServices) -> None:
         self.executor = executor
         self.services = services
+
+    @classmethod  # noqa: B027 - optional hook
+    def check_run(cls, executors: Sequence[Executor]) -> None:
+        """Refuse, before anything runs, executors of this backend that cannot share a run."""
 
     @abstractmethod
     def submit(self, job: Job, done: Done) -> object:
