@@ -223,3 +223,36 @@ def test_fully_cached_run_on_a_read_only_base_path_succeeds(
     result = flow.run()
     assert result.output.to_dict(as_series=False) == {"n": [1, 2, 3]}
     assert result.tasks["make"].cache_hit and calls.read_text() == "x"
+
+
+@pytest.mark.parametrize("kind", ["local", "serverless"])
+def test_fused_chain_blames_the_task_whose_expression_failed(
+    provider: Provider, name: str, kind: str
+) -> None:
+    ex = provider.local() if kind == "local" else provider.serverless()
+
+    @ex.task()
+    def make() -> pl.LazyFrame:
+        return pl.LazyFrame({"a": [1, 2]})
+
+    @ex.task()
+    def wrong(df: pl.LazyFrame) -> pl.LazyFrame:
+        return df.with_columns(b=pl.col("missing") + 1)
+
+    @ex.task()
+    def fine(df: pl.LazyFrame) -> pl.LazyFrame:
+        return df.with_columns(c=pl.col("a") * 2)
+
+    @pipeline(name=name)
+    def flow() -> object:
+        return fine(wrong(make()))
+
+    with pytest.raises(TaskFailed, match=r"task 'wrong' failed.*ColumnNotFoundError") as info:
+        flow.run(cache=False)
+    assert info.value.task == "wrong"
+    tasks = info.value.result.tasks  # type: ignore[attr-defined]
+    assert [tasks[n].status for n in ("make", "wrong", "fine")] == [
+        "succeeded",
+        "failed",
+        "skipped",
+    ]

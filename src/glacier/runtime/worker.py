@@ -204,8 +204,26 @@ def run_unit(
             raise
         assert step is not None
         trace = "".join(traceback.format_exception(exc))
-        return Outcome.failure(step.node, exc, stats=stats, trace=trace)
+        node = _first_broken(steps, values, exc) or step.node
+        return Outcome.failure(node, exc, stats=stats, trace=trace)
     return Outcome(ok=True, value=values[root.node], stats=stats, kept=kept)
+
+
+def _first_broken(
+    steps: Sequence[Step], values: Mapping[str, Any], exc: BaseException
+) -> str | None:
+    """In a fused chain a LazyFrame's error surfaces where the plan is run, downstream of the
+    step whose expression is wrong: blame the first step whose own plan does not resolve."""
+    if not isinstance(exc, pl.exceptions.PolarsError):
+        return None
+    for step in steps:
+        value = values.get(step.node)
+        if isinstance(value, pl.LazyFrame):
+            try:
+                value.collect_schema()
+            except pl.exceptions.PolarsError:
+                return step.node
+    return None
 
 
 def _size(value: Any, kept: StagedFrame | None, rows: int | None) -> tuple[int | None, int | None]:
