@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -47,12 +48,21 @@ def split_params(
     "(`glacier inspect TARGET` lists them).",
 )
 @click.option("--no-cache", is_flag=True, help="Recompute every task instead of reusing outputs.")
-def run(target: str, params: dict[str, str], no_cache: bool) -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show Glacier's log and the engines' own output (Spark's log4j lines); by default "
+    "only the run's progress is shown.",
+)
+def run(target: str, params: dict[str, str], no_cache: bool, verbose: bool) -> None:
     """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
 
     NAME is a pipeline's name= (also of pipelines kept in a module-level dict or list, as
     when built in a loop) or its variable; it may be left out when there is only one.
     """
+    if verbose:
+        show_logs()
     pipeline = load_pipeline(target)
     values = parse_args(pipeline, params)
     console = Console(highlight=False)
@@ -79,3 +89,13 @@ def interrupted(console: Console) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(EXIT_INTERRUPTED)
+
+
+def show_logs() -> None:
+    """``--verbose``: Glacier's INFO log on stderr; engines read it to show their own output
+    (see :func:`glacier.spark.session.verbose`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("glacier")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
