@@ -29,6 +29,9 @@ from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
 from glacier.runtime.worker import Outcome
 
 EXTRA = "glacier-pipelines[dask]"
+LOOPBACK = "127.0.0.1"
+SCHEDULER_START_SECONDS = 300
+"""How long the local scheduler process may take to start (measured over 30 s under load)."""
 
 
 class DaskCluster:
@@ -41,8 +44,11 @@ class DaskCluster:
         environment: dict[str, str] | None = None,
     ) -> None:
         try:  # Dask is an optional extra, and heavy: it loads when a VM task first runs
-            from distributed import Client  # noqa: PLC0415
-            from distributed.deploy.subprocess import SubprocessCluster  # noqa: PLC0415
+            from distributed import Client, SpecCluster  # noqa: PLC0415
+            from distributed.deploy.subprocess import (  # noqa: PLC0415
+                SubprocessScheduler,
+                SubprocessWorker,
+            )
         except ImportError:
             raise ConfigError(
                 f"VM executors run on Dask in local mode, and Dask is not installed. Install the "
@@ -51,17 +57,39 @@ class DaskCluster:
         self.cluster: Any = None
         if address is None:
             config = config or VmConfig()
-            self.cluster = SubprocessCluster(
-                host="127.0.0.1",
-                dashboard_address=None,  # type: ignore[arg-type]
-                n_workers=1,
-                threads_per_worker=config.cpus,
-                worker_kwargs={
-                    "memory_limit": f"{config.memory}MiB",
-                    "dashboard": False,
-                    # the provider's secrets reach the worker like a VM's identity: not in tasks
-                    "env": environment or {},
+            # SubprocessCluster's pieces, assembled here for the scheduler's start timeout: its
+            # fixed 30 s is too short on a loaded machine, and once it expires with the
+            # scheduler still starting, distributed waits on its stderr forever (seen here).
+            scheduler = {
+                "cls": SubprocessScheduler,
+                "options": {
+                    "scheduler_kwargs": {
+                        "host": LOOPBACK,
+                        "port": 0,
+                        "dashboard": False,
+                        "dashboard_address": None,
+                    },
+                    "timeout": SCHEDULER_START_SECONDS,
                 },
+            }
+            worker_kwargs = {
+                "host": LOOPBACK,
+                "nthreads": config.cpus,
+                "silence_logs": logging.ERROR,
+                "memory_limit": f"{config.memory}MiB",
+                "dashboard": False,
+                # the provider's secrets reach the worker like a VM's identity: not in tasks
+                "env": environment or {},
+            }
+            worker = {
+                "cls": SubprocessWorker,
+                "options": {"worker_class": "distributed.Nanny", "worker_kwargs": worker_kwargs},
+            }
+            self.cluster = SpecCluster(  # type: ignore[no-untyped-call]
+                workers={0: worker},
+                scheduler=scheduler,
+                worker=worker,
+                name="SubprocessCluster",
                 silence_logs=logging.ERROR,
             )
             address = self.cluster.scheduler_address
