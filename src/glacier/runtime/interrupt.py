@@ -4,6 +4,10 @@ A task's own ``BaseException`` (``SystemExit``, ``KeyboardInterrupt``, ``Cancell
 that task's failure and is reported as one; a Ctrl-C of the runner must stop the run. While a
 run is in progress on the main thread, :func:`watch_sigint` marks a real SIGINT, and
 :func:`by_user` tells the worker loop which kind it is looking at.
+
+After a Ctrl-C the run kills its worker processes and returns at once, but a local task in a
+thread cannot be stopped: ``glacier run`` exits without waiting for it; a script calling
+``Pipeline.run`` waits for it at interpreter exit unless it leaves with ``os._exit``.
 """
 
 from __future__ import annotations

@@ -80,8 +80,12 @@ class Worker:
         self.stdout_fd = self.process.stdout.fileno()
         self.killed = False
         self.peak = 0
-        if self.receive(None, None) != READY:
-            raise WorkerDied("the worker did not start")
+        try:
+            if self.receive(None, None) != READY:
+                raise WorkerDied("the worker did not start")
+        except WorkerDied:
+            self.kill()  # reaps it and closes the lifeline
+            raise
         self.cold_start = time.perf_counter() - started
 
     @property
