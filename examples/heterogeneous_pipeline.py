@@ -7,7 +7,7 @@ instead of passed in memory; ``glacier run`` shows each task's hand-off::
 
     python examples/heterogeneous_pipeline.py        # makes sample data if missing, runs, prints
     glacier run examples/heterogeneous_pipeline.py   # live progress per task and executor
-    glacier graph examples/heterogeneous_pipeline.py # Mermaid: one group per executor
+    glacier graph examples/heterogeneous_pipeline.py # Mermaid in run order, a colour per executor
 
 Data lives under ``$GLACIER_BASE_PATH`` (default ``./data``).
 """

@@ -9,11 +9,13 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
 bash scripts/install-test-servers.sh   # Azurite (npm) for the Azure Blob tests
 bash scripts/install-checkov.sh        # checkov in its own venv: it pins a conflicting hcl2
+bash scripts/install-browser-tools.sh  # Graphviz and Chromium (apt) for the picture tests
 
 .venv/bin/ruff check src tests bench examples
 .venv/bin/ruff format --check src tests bench examples
 .venv/bin/mypy
 PYTHONPATH=src .venv/bin/lint-imports   # the layer contract in pyproject.toml
+bash scripts/build-docs.sh             # the docs site, --strict: a broken reference fails
 
 bash scripts/test-databricks.sh        # databricks-connect needs an environment of its own
 .venv/bin/python -m pytest "$@"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -15,6 +18,13 @@ from glacier import Pipeline, Provider, pipeline, viz
 from glacier.config import ClusterConfig, LocalConfig, ServerlessConfig
 from glacier.core.dag import TaskNode
 from glacier.errors import ConfigError
+from glacier.loader import load_pipeline
+from tests._cli_support import EXAMPLES
+
+needs_graphviz = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="Graphviz's dot is not installed (scripts/install-browser-tools.sh installs it)",
+)
 
 ODD = 'odd "name" [x] {y} (z) <w> |v| #1'
 
@@ -76,12 +86,13 @@ MERMAID_GROUP = re.compile(r'^\s+subgraph (\w+)\["([^"]*)"\]$')
 MERMAID_EDGE = re.compile(r"^\s+(\w+) (-->|-\. staged \.->) (\w+)$")
 
 
-def parse_mermaid(text: str) -> dict[str, object]:
-    """Nodes (id -> label, shape, class, group), groups and edges; fails on any unknown line."""
+def parse_mermaid(text: str) -> dict[str, Any]:
+    """Nodes (id -> label, shape, class, group), groups, edges and classDefs (class -> fill);
+    fails on any unknown line."""
     nodes: dict[str, tuple[str, str, str, str | None]] = {}
     groups: dict[str, str] = {}
     edges: list[tuple[str, str, bool]] = []
-    styles: list[str] = []
+    classes: dict[str, str] = {}
     group: str | None = None
     lines = text.splitlines()
     assert lines[0] == "flowchart LR"
@@ -96,46 +107,52 @@ def parse_mermaid(text: str) -> dict[str, object]:
             group = None
         elif m := MERMAID_EDGE.match(line):
             edges.append((m.group(1), m.group(3), "staged" in m.group(2)))
-        elif line.strip().startswith(("classDef ", "style ")):
-            styles.append(line.strip())
+        elif m := re.fullmatch(r"\s+classDef (\w+) fill:(#\w+),stroke:#\w+", line):
+            classes[m.group(1)] = m.group(2)
+        elif line.strip() in ("direction TB", "style legend fill:#ffffff,stroke:#cbd5e1"):
+            pass
         else:
             raise AssertionError(f"unexpected Mermaid line: {line!r}")
-    return {"nodes": nodes, "groups": groups, "edges": edges, "styles": styles}
+    return {"nodes": nodes, "groups": groups, "edges": edges, "classes": classes}
 
 
-def test_mermaid_draws_every_node_edge_and_one_group_per_executor(demo: Pipeline) -> None:
+def test_mermaid_draws_every_node_and_edge_coloured_by_executor_with_a_legend(
+    demo: Pipeline,
+) -> None:
     parsed = parse_mermaid(viz.render(demo, "mermaid"))
-    nodes = parsed["nodes"]
-    assert isinstance(nodes, dict)
     dag = demo.dag
-    labels = {label for label, *_ in nodes.values()}
-    assert labels == {n.label for n in dag}
-    assert len(nodes) == len(dag)
+    # the flow is not boxed per executor: the one group is the legend, outside the flow
+    assert parsed["groups"] == {"legend": "executors"}
+    flow = {nid: n for nid, n in parsed["nodes"].items() if n[3] is None}
+    legend = {n[0]: n[2] for n in parsed["nodes"].values() if n[3] == "legend"}
+    assert len(flow) == len(dag)
+    assert {label for label, *_ in flow.values()} == {n.label for n in dag}
 
+    by_label = {label: (shape, cls) for label, shape, cls, _ in flow.values()}
     executors = {n.executor.label for n in dag if isinstance(n, TaskNode)}
-    groups = parsed["groups"]
-    assert isinstance(groups, dict)
-    assert sorted(groups.values()) == sorted(executors)
-    by_label = {label: (shape, cls, group) for label, shape, cls, group in nodes.values()}
+    assert set(legend) == executors  # every executor named once, in its colour class
     for node in dag:
-        shape, cls, group = by_label[node.label]
+        shape, cls = by_label[node.label]
         if isinstance(node, TaskNode):
-            assert shape == "box"
-            assert groups[group] == node.executor.label
+            assert (shape, cls) == ("box", legend[node.executor.label])
         else:
-            assert (shape, cls, group) == ("cylinder", "storage", None)
-    # one colour class per executor, shared by all its tasks
-    task_classes = {g: {c for _, _, c, gg in nodes.values() if gg == g} for g in groups}
-    assert all(len(c) == 1 for c in task_classes.values())
-    assert len({next(iter(c)) for c in task_classes.values()}) == len(groups)
+            assert (shape, cls) == ("cylinder", "storage")
+    fills = [parsed["classes"][cls] for cls in legend.values()]
+    assert len(set(fills)) == len(executors)  # one distinct colour per executor
 
-    id_of = {label: nid for nid, (label, *_) in nodes.items()}
+    id_of = {label: nid for nid, (label, *_) in flow.items()}
     edges = parsed["edges"]
-    assert isinstance(edges, list)
     assert {(s, d) for s, d, _ in edges} == {
         (id_of[dag[s].label], id_of[dag[d].label]) for s, d in dag.edges
     }
     assert len(edges) == len(dag.edges)
+
+
+def test_mermaid_declares_nodes_level_by_level(demo: Pipeline) -> None:
+    parsed = parse_mermaid(viz.render(demo, "mermaid"))
+    declared = [label for label, _, _, group in parsed["nodes"].values() if group is None]
+    dag = demo.dag
+    assert declared == [dag[n].label for level in dag.levels() for n in level]
 
 
 def test_staged_edges_mark_frames_that_leave_their_process(demo: Pipeline) -> None:
@@ -143,7 +160,7 @@ def test_staged_edges_mark_frames_that_leave_their_process(demo: Pipeline) -> No
     nodes = parsed["nodes"]
     assert isinstance(nodes, dict)
     label = {nid: lab for nid, (lab, *_) in nodes.items()}
-    staged = {(label[s], label[d]) for s, d, st in parsed["edges"] if st}  # type: ignore[attr-defined]
+    staged = {(label[s], label[d]) for s, d, st in parsed["edges"] if st}
     # load -> prepare is a same-executor chain (fused in memory); clean fans out to two tasks
     # on another executor; left/right cross into the local executor for the join.
     assert staged == {
@@ -167,33 +184,92 @@ def test_mermaid_labels_are_escaped(demo: Pipeline) -> None:
 
 def test_ids_are_sanitized_and_unique(demo: Pipeline) -> None:
     parsed = parse_mermaid(viz.render(demo, "mermaid"))
-    ids = [*parsed["nodes"], *parsed["groups"]]  # type: ignore[misc]
+    ids = [*parsed["nodes"], *parsed["groups"]]
     assert all(re.fullmatch(r"[A-Za-z_]\w*", i, flags=re.ASCII) for i in ids)
     assert len(ids) == len(set(ids))
 
 
-DOT_NODE = re.compile(r'^\s+(\w+) \[label="((?:[^"\\]|\\.)*)", shape=(\w+),')
+DOT_NODE = re.compile(r'^\s+(\w+) \[label="((?:[^"\\]|\\.)*)", shape=(\w+), fillcolor="(#\w+)"')
 DOT_EDGE = re.compile(r"^\s+(\w+) -> (\w+)( \[style=dashed, label=\"staged\"\])?;$")
 
 
-def test_dot_draws_every_node_edge_and_one_cluster_per_executor(demo: Pipeline) -> None:
+def dot_ranks(text: str) -> list[list[str]]:
+    """The labels in each ``{ rank=same; ... }`` block, in order."""
+    blocks = re.findall(r"\{ rank=same;\n(.*?)\n    \}", text, flags=re.S)
+    return [
+        [m.group(2).replace('\\"', '"') for line in b.splitlines() if (m := DOT_NODE.match(line))]
+        for b in blocks
+    ]
+
+
+def test_dot_ranks_nodes_by_level_coloured_by_executor(demo: Pipeline) -> None:
     text = viz.render(demo, "dot")
     dag = demo.dag
-    nodes = {m.group(1): m for line in text.splitlines() if (m := DOT_NODE.match(line))}
-    labels = {m.group(2).replace('\\"', '"') for m in nodes.values()}
-    assert labels == {n.label for n in dag}
-    shapes = sorted(m.group(3) for m in nodes.values())
-    storage = sum(1 for n in dag if not isinstance(n, TaskNode))
-    assert shapes == ["box"] * (len(dag) - storage) + ["cylinder"] * storage
-    clusters = re.findall(r"subgraph (cluster_\w+) \{", text)
-    assert len(clusters) == len(set(clusters)) == 3
+    assert "subgraph" not in text  # no box per executor: boxes pull the levels apart
+    assert dot_ranks(text) == [[dag[n].label for n in level] for level in dag.levels()]
+    nodes = {
+        m.group(2).replace('\\"', '"'): m for ln in text.splitlines() if (m := DOT_NODE.match(ln))
+    }
+    assert set(nodes) == {n.label for n in dag}
+    fill_of: dict[str, str] = {}
+    for node in dag:
+        shape, fill = nodes[node.label].group(3, 4)
+        if isinstance(node, TaskNode):
+            assert shape == "box"
+            assert fill_of.setdefault(node.executor.label, fill) == fill
+        else:
+            assert (shape, fill) == ("cylinder", viz.STORAGE_STYLE[0])
+    assert len(set(fill_of.values())) == len(fill_of) == 3
+    # the legend names every executor on its fill colour
+    for label, fill in fill_of.items():
+        assert f'<td bgcolor="{fill}" color="#' in text
+        assert f">{html.escape(label)}</td>" in text
     edges = [m.groups() for line in text.splitlines() if (m := DOT_EDGE.match(line))]
     assert len(edges) == len(dag.edges)
     assert sum(1 for *_, staged in edges if staged) == 5
-    assert 'label="odd \\"name\\" [x] {y} (z) <w> |v| #1 (cluster, ClusterConfig)"' in text
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+def plain_layout(dot_text: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """Graphviz's own layout (``dot -Tplain``): each node's centre x, and the edges."""
+    done = subprocess.run(
+        ["dot", "-Tplain"], input=dot_text, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    x: dict[str, float] = {}
+    edges = []
+    for line in done.stdout.splitlines():
+        fields = shlex.split(line)
+        if fields[0] == "node":
+            x[fields[1]] = float(fields[2])
+        elif fields[0] == "edge":
+            edges.append((fields[1], fields[2]))
+    return x, edges
+
+
+def heterogeneous() -> Pipeline:
+    """The example whose executor boxes used to draw ``load`` to the right of ``clean``."""
+    return load_pipeline(str(EXAMPLES / "heterogeneous_pipeline.py"))
+
+
+@needs_graphviz
+@pytest.mark.parametrize("make", [build, lambda _: heterogeneous()], ids=["demo", "example"])
+def test_graphviz_lays_every_edge_left_to_right_and_each_level_in_one_column(
+    make: Callable[[Path], Pipeline], tmp_path: Path
+) -> None:
+    pipe = make(tmp_path)
+    text = viz.render(pipe, "dot")
+    x, edges = plain_layout(text)
+    assert len(x) == len(pipe.dag)
+    assert len(edges) == len(pipe.dag.edges)
+    backwards = [(s, d) for s, d in edges if not x[s] < x[d]]
+    assert backwards == []
+    pic = viz.picture(pipe)
+    columns = [{x[n.id] for n in rank} for rank in pic.ranks]
+    assert all(len(c) == 1 for c in columns)
+    assert [c.pop() for c in columns] == sorted(x[r[0].id] for r in pic.ranks)
+
+
+@needs_graphviz
 def test_graphviz_parses_the_dot_and_keeps_labels(demo: Pipeline) -> None:
     done = subprocess.run(
         ["dot", "-Tplain"],

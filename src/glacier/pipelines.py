@@ -27,6 +27,8 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
     Parameters of the decorated function are run parameters: ``pipeline.run(day="2024-01-01")``.
     """
 
+    reserved = frozenset({"mode", "cache", "on_event"})
+
     def run(
         self,
         mode: str = "local",
@@ -40,7 +42,7 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
         With ``cache=True`` a node whose code, config and inputs are unchanged since an
         earlier run reuses that run's output (checksummed in the staging area); a rerun after
         a failure recomputes only the failed node and what depends on it. ``cache=False``
-        ignores the cache and recomputes everything.
+        recomputes everything and neither reads nor writes the cache.
         """
         # The scheduler and its backends load on the first run, not on `import glacier`.
         from glacier.runtime.scheduler import run_pipeline  # noqa: PLC0415
@@ -52,7 +54,7 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
     @overload
     def graph(self, format: Literal["dot"]) -> str: ...
     def graph(self, format: GraphFormat = "mermaid") -> str:
-        """The DAG as Mermaid or Graphviz DOT text, one group per executor."""
+        """The DAG as Mermaid or Graphviz DOT text, levels left to right, coloured by executor."""
         # Pictures (and the planner they ask) load on the first drawing, not on `import glacier`.
         from glacier import viz  # noqa: PLC0415
 

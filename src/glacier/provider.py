@@ -55,6 +55,7 @@ class Provider:
 
     @property
     def cloud(self) -> Cloud:
+        """The cloud the config selects (``Cloud.LOCAL`` for ``LocalConfig``)."""
         return self.config.cloud
 
     @functools.cached_property
@@ -64,14 +65,17 @@ class Provider:
 
     @property
     def staging_bucket(self) -> str:
+        """Where hand-offs between executors go: the config's, else ``glacier-staging``."""
         return self.config.staging_bucket or DEFAULT_STAGING_BUCKET
 
     @property
     def executors(self) -> list[Executor]:
+        """The executors made so far, in order."""
         return list(self._executors.values())
 
     @property
     def buckets(self) -> list[Bucket]:
+        """The buckets made so far, in order."""
         return list(self._buckets)
 
     # --- storage ----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -121,7 +123,9 @@ def test_placeholder_from_another_pipeline(
     def third() -> Any:
         return double(leaked[0])
 
-    with pytest.raises(PipelineDefinitionError, match=r"double received the output of task 'make'"):
+    with pytest.raises(
+        PipelineDefinitionError, match=r"task 'double' received the output of task 'make'"
+    ):
         _define(f"{name}_third", third)
 
 
@@ -346,3 +350,87 @@ def test_pipeline_called_outside_a_definition_runs_the_body(
     assert isinstance(value, pl.LazyFrame)
     assert value.collect()["x"].to_list() == [0, 2]
     assert out.read()["x"].to_list() == [0, 2]  # the plain call really wrote
+
+
+TO_TEXT = {
+    "f-string": lambda p: f"day={p}",
+    "f-string with a spec": lambda p: f"{p:>10}",
+    "str()": str,
+    "str.format": "day={}".format,
+    "% formatting": lambda p: "day=%s" % p,  # noqa: UP031 - the form under test
+    "concatenation": lambda p: "day=" + p,
+}
+
+
+@pytest.mark.parametrize("to_text", TO_TEXT.values(), ids=TO_TEXT.keys())
+@pytest.mark.parametrize("of", ["parameter", "task output"])
+def test_text_made_from_a_placeholder_is_refused_naming_it(
+    tasks: dict[str, Task[..., Any]], name: str, to_text: Callable[[Any], str], of: str
+) -> None:
+    make = tasks["make"]
+
+    def body(day: str = "2024-01-31") -> Any:
+        text = to_text(day if of == "parameter" else make())
+        return make(len(text))
+
+    with pytest.raises(PipelineDefinitionError) as err:
+        _define(name, body)
+    message = str(err.value)
+    described = "pipeline parameter 'day'" if of == "parameter" else "output of task 'make'"
+    assert described in message and "<pipeline" not in message
+    assert "Pass the value to a task" in message or PLACEHOLDER_HINT in message
+
+
+def test_repr_of_a_placeholder_still_describes_it_for_debugging(
+    tasks: dict[str, Task[..., Any]], name: str
+) -> None:
+    seen: list[str] = []
+
+    def body(day: str = "x") -> Any:
+        seen.append(repr(day))
+        return tasks["make"]()
+
+    _define(name, body)
+    assert seen == ["<pipeline parameter 'day'>"]
+
+
+@pytest.mark.parametrize("keyword", ["mode", "cache", "on_event"])
+def test_run_parameters_named_like_run_keywords_are_refused(
+    tasks: dict[str, Task[..., Any]], name: str, keyword: str
+) -> None:
+    namespace: dict[str, Any] = {"make": tasks["make"]}
+    exec(f"def body({keyword}=1):\n    return make()\n", namespace)
+    with pytest.raises(PipelineDefinitionError, match=f"parameter {keyword!r} has the name of"):
+        _define(name, namespace["body"])
+
+
+def test_the_refused_names_are_exactly_the_keywords_of_run() -> None:
+    run_keywords = set(inspect.signature(Pipeline.run).parameters) - {"self", "params"}
+    assert Pipeline.reserved == run_keywords
+
+
+def test_frames_built_in_the_body_are_refused(
+    tasks: dict[str, Task[..., Any]], provider: Provider, name: str, tmp_path: Path
+) -> None:
+    raw = provider.bucket(bucket="raw", path="nation.parquet")
+    Path(raw.uri).parent.mkdir(parents=True)
+    pl.DataFrame({"x": [1]}).write_parquet(raw.uri)
+    double = tasks["double"]
+    built = {
+        "bucket.scan()": lambda: double(raw.scan()),
+        "bucket.read()": lambda: double(raw.read()),
+        "pl.scan_parquet()": lambda: double(pl.scan_parquet(raw.uri)),
+        "a DataFrame": lambda: double(df=pl.DataFrame({"x": [1]})),
+    }
+    for what, body in built.items():
+        with pytest.raises(PipelineDefinitionError, match="Pass the bucket") as err:
+            _define(f"{name}_{len(what)}", body)
+        assert f"Pipeline '{name}_{len(what)}'" in str(err.value), what
+
+
+def test_a_bucket_passed_to_a_task_is_a_source_node(
+    tasks: dict[str, Task[..., Any]], provider: Provider, name: str
+) -> None:
+    raw = provider.bucket(bucket="raw", path="nation.parquet")
+    p = _define(name, lambda: tasks["double"](raw))
+    assert [n.kind for n in p.dag] == [NodeKind.SOURCE, NodeKind.TASK]

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+import json
+import os
 import subprocess
 import sys
+import threading
+import types
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +22,10 @@ import pytest
 from glacier import Pipeline, Provider, pipeline
 from glacier.config import LocalConfig, ServerlessConfig, VmConfig
 from glacier.core.dag import Ref
-from glacier.runtime.cache import code_fingerprint, node_keys
+from glacier.runtime import cache as cache_module
+from glacier.runtime.cache import CacheWarning, node_keys
+from glacier.runtime.content_hash import MEMO_NAME, ContentHashes
+from glacier.runtime.fingerprint import code_fingerprint, installed_version
 
 
 def _double(df: Any) -> pl.LazyFrame:
@@ -186,7 +196,7 @@ def test_code_fingerprints_are_the_same_in_another_process() -> None:
     here = code_fingerprint(_at_least(10))
     script = (
         "from tests.runtime.test_cache import _at_least\n"
-        "from glacier.runtime.cache import code_fingerprint\n"
+        "from glacier.runtime.fingerprint import code_fingerprint\n"
         "print(code_fingerprint(_at_least(10)))\n"
     )
     root = Path(__file__).resolve().parents[2]
@@ -194,3 +204,203 @@ def test_code_fingerprints_are_the_same_in_another_process() -> None:
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == here
+
+
+# --- what a task reaches beyond its own code ------------------------------------------------
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    low: int
+    names: tuple[str, ...] = ()
+
+
+class Threshold:
+    """A plain class of the user's own, with state and a method."""
+
+    def __init__(self, low: int) -> None:
+        self.low = low
+
+    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.filter(pl.col("a") >= self.low)
+
+
+_BUCKETS = Provider(config=LocalConfig(base_path="unused"))
+
+
+def _helper_module(body: str) -> types.ModuleType:
+    """A module of the user's own (no installed file), as ``import helper`` would give."""
+    module = types.ModuleType("helper")
+    exec(compile(f"import polars as pl\n{body}", "helper.py", "exec"), module.__dict__)
+    return module
+
+
+def _with_global(value: object, code: str = "df.with_columns(x=pl.lit(len(repr(CONF))))") -> Any:
+    """``keep`` with the same code each time, reading a global ``CONF`` bound to ``value``."""
+    namespace: dict[str, Any] = {"CONF": value, "pl": pl}
+    exec(f"def keep(df, day, limit):\n    return {code}\n", namespace)
+    return namespace["keep"]
+
+
+_TRANSFORM_A = "def transform(lf):\n    return lf.with_columns(y=pl.lit(1))\n"
+_TRANSFORM_B = "def transform(lf):\n    return lf.with_columns(y=pl.lit(2))\n"
+_CLEANER_A = "class Cleaner:\n    def run(self, lf):\n        return lf.head(1)\n"
+_CLEANER_B = "class Cleaner:\n    def run(self, lf):\n        return lf.head(2)\n"
+_VIA_MODULE = "helper.transform(df)"
+_VIA_CLASS = "helper.Cleaner().run(df)"
+
+GLOBALS_IN_THE_KEY: dict[str, tuple[Any, Callable[[], object], Callable[[], object]]] = {
+    # name: (how keep is made (None: it reads CONF), CONF before, CONF after); each value is
+    # built afresh on every call, so "equal" is tested on an equal value, not the same object
+    "helper called through its module": (
+        lambda: _with_global(None, _VIA_MODULE.replace("helper", "CONF")),
+        lambda: _helper_module(_TRANSFORM_A),
+        lambda: _helper_module(_TRANSFORM_B),
+    ),
+    "method of a class in a helper module": (
+        lambda: _with_global(None, _VIA_CLASS.replace("helper", "CONF")),
+        lambda: _helper_module(_CLEANER_A),
+        lambda: _helper_module(_CLEANER_B),
+    ),
+    "dict": (None, lambda: {"a": 1, "b": [1, 2]}, lambda: {"a": 1, "b": [1, 3]}),
+    "tuple": (None, lambda: (1, "x"), lambda: (1, "y")),
+    "list": (None, lambda: [1, 2], lambda: [2, 1]),
+    "set": (None, lambda: {"eu", "us"}, lambda: {"eu", "apac"}),
+    "frozen dataclass": (None, lambda: Limits(1, ("a",)), lambda: Limits(1, ("b",))),
+    "enum": (None, lambda: Color.RED, lambda: Color.BLUE),
+    "date": (None, lambda: date(2024, 1, 31), lambda: date(2024, 2, 1)),
+    "Decimal": (None, lambda: Decimal("1.10"), lambda: Decimal("1.1")),
+    "Path": (None, lambda: Path("a/b"), lambda: Path("a/c")),
+    "polars expression": (None, lambda: pl.col("a") > 1, lambda: pl.col("a") > 2),
+    "instance of your own class": (None, lambda: Threshold(1), lambda: Threshold(2)),
+    "a bucket it closes over": (
+        None,
+        lambda: _BUCKETS.bucket(bucket="out", path="a.parquet"),
+        lambda: _BUCKETS.bucket(bucket="out", path="b.parquet"),
+    ),
+    "nested": (
+        None,
+        lambda: {"k": (Limits(1), {Color.RED})},
+        lambda: {"k": (Limits(1), {Color.BLUE})},
+    ),
+}
+
+
+def _global_key(base: Path, make: Any, value: object) -> str | None:
+    keep = make() if make is not None else _with_global(value)
+    keep.__globals__["CONF"] = value
+    return _key(base, World(keep=keep))
+
+
+@pytest.mark.parametrize(
+    ("make", "before", "after"), GLOBALS_IN_THE_KEY.values(), ids=GLOBALS_IN_THE_KEY.keys()
+)
+def test_a_changed_global_changes_the_key_and_an_equal_one_keeps_it(
+    tmp_path: Path, make: Any, before: Callable[[], object], after: Callable[[], object]
+) -> None:
+    first = _global_key(tmp_path, make, before())
+    assert first is not None
+    assert _global_key(tmp_path, make, before()) == first
+    assert _global_key(tmp_path, make, after()) != first
+
+
+def test_a_global_without_a_deterministic_hash_turns_the_cache_off_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    with pytest.warns(CacheWarning, match=r"Task 'keep' is not cached: it uses 'CONF'.*lock"):
+        key = _key(tmp_path, World(keep=_with_global({"guard": threading.Lock()})))
+    assert key is None
+
+
+def test_a_global_that_contains_itself_turns_the_cache_off_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.warns(CacheWarning, match=r"Task 'keep' is not cached"):
+        assert _key(tmp_path, World(keep=_with_global(loop))) is None
+
+
+def test_installed_code_is_keyed_by_its_version_not_followed() -> None:
+    assert installed_version("polars.functions") == f"polars=={pl.__version__}"
+    assert installed_version("json") == f"python=={sys.version_info.major}.{sys.version_info.minor}"
+    assert installed_version(__name__) is None  # the user's own code is followed
+
+
+def test_global_sets_hash_the_same_under_another_hash_seed() -> None:
+    script = (
+        "from tests.runtime.test_cache import _with_global\n"
+        "from glacier.runtime.fingerprint import code_fingerprint\n"
+        "print(code_fingerprint(_with_global({'eu', 'us', 'apac', 'latam'})))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
+
+
+def test_every_key_is_salted_with_the_cache_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _key(tmp_path, World())
+    monkeypatch.setattr(cache_module, "CACHE_FORMAT", cache_module.CACHE_FORMAT + 1)
+    assert _key(tmp_path, World()) != before
+
+
+# --- local inputs are keyed by content ----------------------------------------------------------
+
+
+def _csv_source_key(provider: Provider) -> str | None:
+    raw = provider.bucket(bucket="raw", path="in.csv")
+    read = provider.local().task(name="read")(lambda src: src.scan())
+
+    @pipeline(name="by_content")
+    def by_content() -> Any:
+        return read(raw)
+
+    return node_keys(by_content.dag, {})["read:raw/in.csv"]
+
+
+def test_a_rewrite_with_the_same_size_and_a_restored_mtime_changes_the_key(
+    provider: Provider,
+) -> None:
+    path = Path(provider.bucket(bucket="raw", path="in.csv").uri)
+    path.parent.mkdir(parents=True)
+    path.write_text("a\n1\n")
+    first = _csv_source_key(provider)
+    stat = path.stat()
+    path.write_text("a\n2\n")  # what `cp -p` or `rsync -a` of another version does
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    assert first is not None
+    assert _csv_source_key(provider) != first
+
+
+def test_a_file_is_hashed_once_while_its_stat_is_unchanged(tmp_path: Path) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text("a\n1\n")
+    memo = tmp_path / ".glacier" / MEMO_NAME
+    hashes = ContentHashes(memo)
+    real = hashes.digest(data)
+    hashes.save()
+    saved = json.loads(memo.read_text())
+    # Replace the remembered hash: a second digest that returns it did not read the file.
+    saved["files"][str(data)][1] = "remembered"
+    memo.write_text(json.dumps(saved))
+    assert ContentHashes(memo).digest(data) == "remembered"
+    data.write_text("a\n1\n")  # the same bytes, a new ctime: read again
+    assert ContentHashes(memo).digest(data) == real

@@ -3,7 +3,10 @@ and where a run writes each output."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
+import re
 import signal
 import subprocess
 import textwrap
@@ -16,9 +19,17 @@ import pytest
 from glacier import Provider, pipeline
 from glacier.config import LocalConfig
 from glacier.errors import TaskFailed
-from glacier.runtime.cache import node_keys
+from glacier.runtime.cache import CacheWarning, node_keys
 from glacier.runtime.plan import plan_for
-from glacier.runtime.report import format_report, format_runs, list_runs, load_report
+from glacier.runtime.report import (
+    CorruptReport,
+    CorruptReportWarning,
+    ReportNotFound,
+    format_report,
+    format_runs,
+    list_runs,
+    load_report,
+)
 from glacier.runtime.run_cache import RunCache
 from glacier.runtime.staging import OutputTarget, Staging
 from tests._cli_support import glacier_command
@@ -246,3 +257,107 @@ def test_outputs_go_to_the_cache_when_keyed_and_to_the_run_otherwise(provider: P
     assert (staged.key, staged.keep_collected) == (f"cache/{keys['shared']}.parquet", False)
     collected = keyed.target(plan.units["left"], staging)  # collected: also written, to reuse
     assert (collected.key, collected.keep_collected) == (f"cache/{keys['left']}.parquet", True)
+
+
+def test_a_helper_changed_through_its_module_is_recomputed(
+    provider: Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``import helper`` ... ``helper.transform(lf)``: editing helper.py must miss the cache."""
+    (tmp_path / "helper_for_cache.py").write_text(
+        "import polars as pl\n\ndef transform(lf):\n    return lf.with_columns(b=pl.lit(1))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    helper = importlib.import_module("helper_for_cache")
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    ex = provider.local()
+
+    @ex.task()
+    def shaped(source):  # type: ignore[no-untyped-def]
+        return helper.transform(source.scan())
+
+    @pipeline(name="through_module")
+    def through_module() -> object:
+        return shaped(raw)
+
+    assert through_module.run().output["b"].unique().to_list() == [1]
+    assert through_module.run().tasks["shaped"].cache_hit
+    (tmp_path / "helper_for_cache.py").write_text(
+        "import polars as pl\n\ndef transform(lf):\n    return lf.with_columns(b=pl.lit(2))\n"
+    )
+    importlib.reload(helper)  # what a new `glacier run` process imports
+    rerun = through_module.run()
+    assert not rerun.tasks["shaped"].cache_hit
+    assert rerun.output["b"].unique().to_list() == [2]
+
+
+def test_a_run_without_the_cache_neither_reads_nor_writes_it(
+    provider: Provider, tmp_path: Path
+) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    ex = provider.local()
+    log = tmp_path / "calls.log"
+
+    @ex.task()
+    def total(source):  # type: ignore[no-untyped-def]
+        _counting(log, "total")
+        return source.scan().select(pl.col("a").sum())
+
+    @pipeline(name="untouched")
+    def untouched() -> object:
+        return total(raw)
+
+    cache = Path(provider.store.uri(".glacier", "cache"))
+    assert untouched.run(cache=False).output.item() == 4950
+    assert not cache.exists() or not any(cache.iterdir())
+    assert not untouched.run().tasks["total"].cache_hit
+    assert not untouched.run(cache=False).tasks["total"].cache_hit  # computed, not read
+    assert untouched.run().tasks["total"].cache_hit
+    assert log.read_text().split() == ["total"] * 3
+
+
+def test_a_corrupt_manifest_is_skipped_with_a_warning(provider: Provider) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    ex = provider.local()
+
+    @ex.task()
+    def total(source):  # type: ignore[no-untyped-def]
+        return source.scan().select(pl.col("a").sum())
+
+    @pipeline(name="damaged")
+    def damaged() -> object:
+        return total(raw)
+
+    damaged.run()
+    (manifest,) = Path(provider.store.uri(".glacier", "cache")).glob("*.json")
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "rows": "lots"}))
+    with pytest.warns(CacheWarning, match=r"Ignored cache manifest .*rows='lots'"):
+        rerun = damaged.run()
+    assert not rerun.tasks["total"].cache_hit and rerun.output.item() == 4950
+    assert damaged.run().tasks["total"].cache_hit  # the rerun's commit replaced it
+
+
+def test_corrupt_reports_are_skipped_when_listed_and_refused_when_shown(
+    provider: Provider,
+) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    total = provider.local().task(name="total")(lambda s: s.scan().select(pl.col("a").sum()))
+
+    @pipeline(name="listed")
+    def listed() -> object:
+        return total(raw)
+
+    good = listed.run()
+    broken = Path(provider.store.uri(".glacier", "runs/20000101T000000.000000-aaaaaa"))
+    broken.mkdir(parents=True)
+    (broken / "report.json").write_text("{}")
+    with pytest.warns(CorruptReportWarning, match="not a readable run report"):
+        runs = list_runs(provider)
+    assert [r["run_id"] for r in runs] == [good.run_id]
+    with pytest.raises(CorruptReport, match=re.escape("20000101T000000.000000-aaaaaa")):
+        load_report(provider, "20000101T000000.000000-aaaaaa")
+
+
+@pytest.mark.parametrize("run_id", ["../../etc", "a/b", "..", "/abs", ""])
+def test_a_run_id_that_is_not_one_path_segment_is_refused(provider: Provider, run_id: str) -> None:
+    with pytest.raises(ReportNotFound, match="is not a run id"):
+        load_report(provider, run_id)

@@ -17,7 +17,7 @@ from glacier.cli.params import param_infos
 from glacier.core.dag import SourceNode, TaskNode
 from glacier.errors import GlacierError
 from glacier.loader import load_pipeline
-from glacier.viz import render
+from glacier.viz import IMAGE_FORMATS, image, render
 
 if TYPE_CHECKING:
     from glacier.config.base import Config
@@ -29,18 +29,39 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("target")
 @click.option(
-    "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot"]),
+    default=None,
+    help="The text to draw  [default: from --out's extension (.dot, .gv and images: dot), "
+    "else mermaid]",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
-def graph(target: str, fmt: str, out: Path | None) -> None:
-    """Draw the pipeline TARGET as Mermaid or Graphviz DOT, one group per executor."""
-    text = render(load_pipeline(target), "dot" if fmt == "dot" else "mermaid")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file; a .svg, .png, .pdf, .jpg, .gif or .webp file is drawn by "
+    "Graphviz from the DOT.",
+)
+def graph(target: str, fmt: str | None, out: Path | None) -> None:
+    """Draw the pipeline TARGET as Mermaid or Graphviz DOT, levels left to right in run order,
+    each task in its executor's colour."""
+    kind = out.suffix.lower().lstrip(".") if out is not None else ""
+    if kind in IMAGE_FORMATS and fmt == "mermaid":
+        raise click.UsageError(
+            f"{out} is an image, which Glacier draws from DOT with Graphviz: use --format dot "
+            "(or write Mermaid text to a .mmd file)."
+        )
+    dot_out = kind in (*IMAGE_FORMATS, "dot", "gv")
+    text = render(
+        load_pipeline(target), "dot" if fmt == "dot" or (fmt is None and dot_out) else "mermaid"
+    )
     if out is None:
         click.echo(text, nl=False)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out}", err=True)
+        return
+    data = image(text, kind) if kind in IMAGE_FORMATS else text.encode()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    click.echo(f"wrote {out}", err=True)
 
 
 @click.command(name="inspect")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -26,6 +27,7 @@ from glacier.runtime.report import (
     load_report,
 )
 from glacier.runtime.staging import RUNS_PREFIX, staging_bucket
+from glacier.viz.run_page import run_page
 
 if TYPE_CHECKING:
     from glacier.pipelines import Pipeline
@@ -90,7 +92,15 @@ def runs(target: str | None, base_path: str | None, limit: int) -> None:
 @target_argument
 @base_path_option
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON report.")
-def report(run_id: str, target: str | None, base_path: str | None, as_json: bool) -> None:
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one self-contained HTML page: the graph by status, a timeline per executor.",
+)
+def report(
+    run_id: str, target: str | None, base_path: str | None, as_json: bool, html_out: Path | None
+) -> None:
     """Show the report of run RUN_ID (of the pipeline TARGET, if given): every task's executor,
     attempts, time, rows and errors."""
     providers, name = _providers(target, base_path)
@@ -100,6 +110,11 @@ def report(run_id: str, target: str | None, base_path: str | None, as_json: bool
             f"Run {run_id!r} is a run of pipeline {data.get('pipeline')!r}, not of {name!r} "
             f"({target}). List {name!r}'s runs with `glacier runs {target}`."
         )
+    if html_out is not None:
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(run_page(data), encoding="utf-8")
+        click.echo(f"wrote {html_out}", err=True)
+        return
     click.echo(json.dumps(data, indent=2) if as_json else format_report(data))
 
 

@@ -65,6 +65,7 @@ def run(target: str, params: dict[str, str], no_cache: bool, verbose: bool) -> N
         show_logs()
     pipeline = load_pipeline(target)
     values = parse_args(pipeline, params)
+    pipeline.bind_params(values)  # an unknown name (even one of run()'s keywords) fails here
     console = Console(highlight=False)
     try:
         with Progress(console, pipeline) as progress:

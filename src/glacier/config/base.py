@@ -122,6 +122,13 @@ def check_pattern(
 
 
 def check_labels(config: object, field: str, labels: Mapping[str, str]) -> None:
+    if not isinstance(labels, Mapping):
+        raise fail(
+            config,
+            field,
+            f"{labels!r} is not a mapping",
+            f"Use a dict of str to str, e.g. {field}={{'team': 'data'}}.",
+        )
     for key, value in labels.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise fail(

@@ -25,7 +25,15 @@ class ServerlessConfig(Config):
     """
 
     memory: int = 1024
+    """Memory cap of one call in MB, 128-32768; each cloud's own config narrows it.
+
+    Locally a worker past it is killed, and the attempt fails with ``TaskOutOfMemory``.
+    """
     timeout: int = 300
+    """Time limit of one call in seconds, 1-3600; each cloud's own config narrows it.
+
+    Locally a worker past it is killed, and the attempt fails with ``TaskTimeout``.
+    """
 
     def validate(self) -> None:
         check_range(self, "memory", self.memory, 128, 32768, "MB")
@@ -44,8 +52,17 @@ class ClusterConfig(Config):
     """A Spark cluster: ``workers`` machines of ``instance_type`` (None: cloud default)."""
 
     workers: int = _DefaultWorkers(2)
+    """Worker nodes besides the driver, 0-1000; 0 is a single-node cluster.
+
+    On AWS (EMR Serverless) it caps capacity at (workers + 1) x 4 vCPU and x 16 GB; on GCP
+    (Dataproc) fewer than 2 workers means a single node.
+    """
     instance_type: str | None = None
+    """Machine type of every node; None: ``n2-standard-4`` on Dataproc, each cloud's default
+    on Databricks. EMR Serverless (AWS) has no machine types and ignores it.
+    """
     autoterminate_minutes: int = 30
+    """Idle minutes before the cluster stops (or is deleted, on Dataproc), 10-10000."""
 
     def validate(self) -> None:
         check_range(self, "workers", self.workers, 0, 1000, "workers")
@@ -70,9 +87,15 @@ class SparkConfig(ClusterConfig):
     """Apache Spark: ``local[N]`` in-process, ``sc://host:port`` (Spark Connect) or a master URL."""
 
     master: str = "local[2]"
+    """Where Spark runs: ``local[N]`` in this process, ``sc://host:port`` (Spark Connect), or a
+    ``spark://``, ``k8s://``, ``mesos://`` or ``yarn`` master.
+    """
     num_executors: int | None = None
+    """Spark's name for ``workers`` (``spark.executor.instances``, classic masters only)."""
     executor_memory: str = "1g"
+    """Memory of each executor (``spark.executor.memory``), a Spark size: ``512m``, ``4g``."""
     conf: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """More Spark properties, str to str, e.g. ``{"spark.sql.shuffle.partitions": "8"}``."""
 
     def validate(self) -> None:
         self._alias_workers("num_executors", self.num_executors)
@@ -96,7 +119,9 @@ class VmConfig(Config):
     """A virtual machine with ``cpus`` cores and ``memory`` MB, on any cloud."""
 
     cpus: int = 2
+    """Cores, 1-448: size the machine unless a cloud config names a type. Locally: Dask threads."""
     memory: int = 4096
+    """Memory in MB, 512-12582912 (12 TB). Locally: the Dask worker's limit (restarted past it)."""
 
     def validate(self) -> None:
         check_range(self, "cpus", self.cpus, 1, 448, "cores")

@@ -20,7 +20,11 @@ class BucketConfig(Config):
     """Portable bucket settings. Buckets are always private and encrypted; these add to that."""
 
     versioning: bool = False
+    """Keep every replaced version for good. Buckets are always versioned; without this, a
+    replaced version is deleted after 30 days.
+    """
     expire_noncurrent_after_days: int | None = None
+    """Days an old version is kept, 1-36500; overrides the 30 days and ``versioning``."""
 
     def validate(self) -> None:
         if self.expire_noncurrent_after_days is not None:

@@ -4,6 +4,8 @@ from enum import StrEnum
 
 
 class ExecutorKind(StrEnum):
+    """What an executor is: ``provider.local()``, ``serverless()``, ``cluster()`` or ``vm()``."""
+
     LOCAL = "local"
     SERVERLESS = "serverless"
     CLUSTER = "cluster"

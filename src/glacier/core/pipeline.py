@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, cast
+from typing import Any, ClassVar, Generic, cast
 
 from glacier.core.dag import DAG, E, S, T, TaskNode
 from glacier.core.trace import Tracer, current_tracer
@@ -27,11 +27,20 @@ class PipelineDefinition(Generic[S, T, E]):
     may only call what implements :mod:`glacier.core.specs`, and a subclass says which.
     """
 
+    reserved: ClassVar[frozenset[str]] = frozenset()
+    """Names a run parameter may not take: the keywords of the subclass's ``run()``."""
+
     def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
         self.fn = fn
         self.name = name or fn.__name__
         self.signature = inspect.signature(fn)
         for param in self.signature.parameters.values():
+            if param.name in self.reserved:
+                raise PipelineDefinitionError(
+                    f"Pipeline {self.name!r}: parameter {param.name!r} has the name of one of "
+                    f"run()'s own keywords ({', '.join(sorted(self.reserved))}), so "
+                    f"run({param.name}=...) could not pass it. Rename the parameter."
+                )
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise PipelineDefinitionError(
                     f"Pipeline {self.name!r}: *{param.name} parameters are not supported; list "
@@ -72,6 +81,7 @@ class PipelineDefinition(Generic[S, T, E]):
 
     @property
     def params(self) -> dict[str, inspect.Parameter]:
+        """The run parameters: the function's own, with their annotations and defaults."""
         return dict(self.signature.parameters)
 
     def bind_params(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, ParamSpec, TypeVar
@@ -53,12 +54,26 @@ class Task(Generic[P, R]):
                 f"@{executor.name}.task() decorates functions, got {type(fn).__name__}."
             )
         label: str = name or str(getattr(fn, "__name__", "task"))
-        if not isinstance(retries, int) or retries < 0:
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            raise ConfigError(
+                f"Task {label!r} is an async function: called, it would return a coroutine, not "
+                f"a frame. Write it as a plain def (run any async code inside it with "
+                f"asyncio.run())."
+            )
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ConfigError(f"Task {label!r}: retries={retries!r} must be a whole number >= 0.")
-        if retry_delay < 0:
-            raise ConfigError(f"Task {label!r}: retry_delay={retry_delay!r} must be >= 0 seconds.")
-        if timeout is not None and timeout <= 0:
-            raise ConfigError(f"Task {label!r}: timeout={timeout!r} must be > 0 seconds or None.")
+        if not _seconds(retry_delay, allow_zero=True):
+            raise ConfigError(
+                f"Task {label!r}: retry_delay={retry_delay!r} must be >= 0 seconds (a finite "
+                f"number), e.g. retry_delay=1.0."
+            )
+        if timeout is not None and not _seconds(timeout, allow_zero=False):
+            raise ConfigError(
+                f"Task {label!r}: timeout={timeout!r} must be > 0 seconds (a finite number), "
+                f"or None for no limit, e.g. timeout=60."
+            )
+        if not isinstance(cache, bool):
+            raise ConfigError(f"Task {label!r}: cache={cache!r} must be True or False.")
         self.fn = fn
         self.executor = executor
         self.name = label
@@ -83,3 +98,14 @@ class Task(Generic[P, R]):
         if tracer is None:
             return self.fn(*args, **kwargs)
         return tracer.record_task(self, args, kwargs)  # type: ignore[return-value]
+
+
+def _seconds(value: object, *, allow_zero: bool) -> bool:
+    """A real duration: a number (not a bool) that is finite, and positive (or zero if allowed).
+
+    ``inf`` would overflow the scheduler's timers mid-run and ``nan`` compares false with
+    everything, so a ``nan`` timeout would expire at once.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and (value > 0 or (allow_zero and value == 0))

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, NoReturn
 
+import polars as pl
+
 from glacier.core.dag import DAG, ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.specs import ExecutorSpec, SourceSpec, TaskSpec, is_source
 from glacier.errors import PipelineDefinitionError
@@ -38,7 +40,13 @@ class Placeholder:
         self._glacier_ref = ref
 
     def __repr__(self) -> str:
-        return f"<{self._describe()}>"
+        return f"<{self._describe()}>"  # for debugging only: formatting refuses (below)
+
+    def __str__(self) -> str:  # noqa: PLE0307 - it never returns: text of a placeholder is a bug
+        self._misuse_text("str() or '%s' formatting of")
+
+    def __format__(self, spec: str) -> str:
+        self._misuse_text("an f-string or str.format() of")
 
     def _describe(self) -> str:
         ref = self._glacier_ref
@@ -52,6 +60,16 @@ class Placeholder:
             f"defining the pipeline. Its value exists only when the pipeline runs, so the body "
             f"cannot branch on it, loop over it or call its methods. Move this logic into a task "
             f"(a function decorated with @executor.task()) and pass the value to it."
+        )
+
+    def _misuse_text(self, action: str) -> NoReturn:
+        """Text made from a placeholder would name the placeholder, not the value, and could
+        become a file name or a filter value: refuse it rather than leak ``<pipeline ...>``."""
+        raise PipelineDefinitionError(
+            f"Pipeline {self._glacier_tracer.pipeline!r}: {action} the {self._describe()} while "
+            f"defining the pipeline. Its value exists only when the pipeline runs, so text made "
+            f"from it here would hold a placeholder, not the value. Pass the value to a task "
+            f'and build the text there (e.g. f"day={{day}}" inside the task).'
         )
 
     def __getattr__(self, name: str) -> NoReturn:
@@ -158,8 +176,8 @@ class Tracer:
                 id=self._unique(".".join([*self._scopes, task.name])),
                 task=task,
                 executor=task.executor,
-                args=tuple(self._capture(a, task.name) for a in args),
-                kwargs={k: self._capture(v, task.name) for k, v in kwargs.items()},
+                args=tuple(self._capture(a, f"task {task.name!r}") for a in args),
+                kwargs={k: self._capture(v, f"task {task.name!r}") for k, v in kwargs.items()},
             )
         )
         self._connect(node)
@@ -205,6 +223,13 @@ class Tracer:
             return value._glacier_ref
         if is_source(value):
             return Ref(self._source(value))
+        if isinstance(value, (pl.DataFrame, pl.LazyFrame)):
+            raise PipelineDefinitionError(
+                f"Pipeline {self.pipeline!r}: {where} was given a polars {type(value).__name__} "
+                f"built in the pipeline body. The body runs once, when the pipeline is defined, "
+                f"so that frame would be read once and cached without its data. Pass the bucket "
+                f"itself to a task and call bucket.scan() (or pl.scan_parquet) inside the task."
+            )
         if isinstance(value, (list, tuple)):
             return type(value)(self._capture(v, where) for v in value)
         if isinstance(value, dict):

@@ -12,7 +12,7 @@ import polars as pl
 
 from glacier.config.storage import BucketConfig
 from glacier.core.trace import current_tracer
-from glacier.errors import StorageError
+from glacier.errors import ConfigError, PipelineDefinitionError, StorageError
 from glacier.storage import dataset, formats
 from glacier.storage.base import ObjectInfo, fingerprint
 from glacier.storage.failures import Problem, describe
@@ -62,10 +62,12 @@ class Bucket:
 
     @property
     def uri(self) -> str:
+        """Where the data lives on this provider: ``s3://raw/sales/*.parquet``, a local path..."""
         return self.provider.store.uri(self.bucket, self.path)
 
     @property
     def is_glob(self) -> bool:
+        """Whether the path names many files (``*``, ``?``, ``[...]``): a dataset."""
         return has_glob(self.path)
 
     def objects(self) -> list[ObjectInfo]:
@@ -78,9 +80,11 @@ class Bucket:
         return objects
 
     def exists(self) -> bool:
+        """Whether the path names any object now (for a glob: any committed file)."""
         return bool(self.objects())
 
     def metadata(self) -> BucketMetadata:
+        """Files, size, last change and a content fingerprint; raises ``StorageError`` if none."""
         objects = self._require_objects()
         return BucketMetadata(
             uri=self.uri,
@@ -93,6 +97,7 @@ class Bucket:
 
     def scan(self) -> pl.LazyFrame:
         """A LazyFrame over the file(s); nothing is read until it is collected."""
+        self._refuse_in_body("scan")
         return self._scan(self._require_objects())
 
     def read(self) -> pl.DataFrame:
@@ -101,6 +106,7 @@ class Bucket:
         On object stores a read is several range requests, so it is checked against the
         listing afterwards and repeated (with a short backoff) if the data changed meanwhile.
         """
+        self._refuse_in_body("read")
         store = self.provider.store
         for attempt in range(READ_ATTEMPTS):
             objects = self._require_objects()
@@ -120,23 +126,26 @@ class Bucket:
         )
 
     def write(
-        self, frame: pl.DataFrame | pl.LazyFrame, partition_by: Sequence[str] | None = None
+        self,
+        frame: pl.DataFrame | pl.LazyFrame,
+        partition_by: str | Sequence[str] | None = None,
     ) -> int | None:
         """Replace the data with ``frame`` atomically; returns rows written when cheap to know.
 
         A single-file path is replaced in one step. A glob path (``events/**/*.parquet``)
         receives new files, optionally hive-partitioned by the ``partition_by`` columns, that
-        readers see only once all are written. Inside a pipeline body, records a sink of a
-        task's output instead.
+        readers see only once all are written. ``partition_by="day"`` is one column, as in
+        Polars. Inside a pipeline body, records a sink of a task's output instead.
         """
-        if partition_by and not self.is_glob:
+        columns = self._partition_columns(partition_by)
+        if columns and not self.is_glob:
             raise StorageError(
                 f"Bucket {self.address}: a partitioned write makes many files, so the path "
                 f"must be a glob such as '{self.path.rpartition('.')[0]}/**/*.{self.format}'."
             )
         tracer = current_tracer()
         if tracer is not None:
-            tracer.record_sink(self, frame, partition_by)
+            tracer.record_sink(self, frame, columns)
             return None
         if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
             raise StorageError(
@@ -148,9 +157,7 @@ class Bucket:
         options = store.storage_options()
         with store.errors(self.bucket, self.path, "write"):
             if self.is_glob:
-                commit = dataset.write(
-                    store, self.bucket, self.path, frame, self.format, partition_by or ()
-                )
+                commit = dataset.write(store, self.bucket, self.path, frame, self.format, columns)
                 uris = [store.uri(self.bucket, key) for key in sorted(commit.keys())]
             else:
                 store.write_atomic(
@@ -171,6 +178,30 @@ class Bucket:
             "cloud": self.provider.cloud.value,
             "config": self.config.to_dict() if self.config is not None else None,
         }
+
+    def _partition_columns(self, partition_by: str | Sequence[str] | None) -> tuple[str, ...]:
+        """The columns as a tuple: a single string is one column, never split into letters."""
+        if partition_by is None:
+            return ()
+        columns = (partition_by,) if isinstance(partition_by, str) else partition_by
+        if not isinstance(columns, Sequence) or not all(isinstance(c, str) and c for c in columns):
+            raise ConfigError(
+                f"Bucket {self.address}: write(partition_by={partition_by!r}) takes a column "
+                f"name or a list of column names, e.g. partition_by=['day']."
+            )
+        return tuple(columns)
+
+    def _refuse_in_body(self, method: str) -> None:
+        """A body runs once, at definition: data read there would be frozen into the DAG with no
+        source node, and cached without its data. Reading belongs in a task."""
+        tracer = current_tracer()
+        if tracer is not None:
+            raise PipelineDefinitionError(
+                f"Pipeline {tracer.pipeline!r}: {self.address}.{method}() was called in the "
+                f"pipeline body, which runs once when the pipeline is defined. Pass the bucket "
+                f"to a task instead (total(bucket)) and call bucket.{method}() inside the task, "
+                f"so each run reads the data and the cache tracks it."
+            )
 
     def _commit(self) -> dataset.Commit | None:
         return dataset.find_commit(self.provider.store, self.bucket, self.path)

@@ -88,6 +88,32 @@ class Executor:
         jitter); ``timeout`` bounds one attempt in seconds. On a cluster, ``partitioned=True``
         runs a row-local function per partition and ``by=[...]`` a group-local one per group;
         by default the function sees the whole frame on the driver.
+
+        Args:
+            fn: The function, when the decorator is used bare (``@executor.task``).
+            name: The task's name in graphs, reports and errors; default: the function's name.
+            retries: Extra attempts after a failed one, a whole number >= 0. Retry ``n`` waits
+                ``retry_delay * 2 ** (n - 1)`` seconds, give or take 25 % (jitter).
+            retry_delay: Seconds before the first retry, >= 0.
+            timeout: Seconds one attempt may run, > 0; past it the attempt fails with
+                :class:`~glacier.TaskTimeout` (and is retried if ``retries`` allow). None: no
+                limit but the executor's own (``ServerlessConfig.timeout``). Tasks fused into
+                one query share the smallest timeout among them.
+            cache: Reuse the output of an earlier run while the function's code, closure
+                values, executor config, arguments and input data are unchanged. False: always
+                run it.
+            partitioned: Cluster executors only: run the function once per Spark partition
+                (``mapInArrow``), for functions whose every output row depends on one input
+                row. Not together with ``by``.
+            by: Cluster executors only: column names; run the function once per group of rows
+                that share their values (``applyInArrow``). A non-empty list, not one string.
+
+        Returns:
+            The :class:`~glacier.Task` (used bare), or a decorator that makes one.
+
+        Raises:
+            ConfigError: An option is out of range, or ``partitioned``/``by`` is given to an
+                executor that is not a cluster (checked when the task is defined).
         """
 
         def decorate(f: Callable[P, R]) -> Task[P, R]:

@@ -1,50 +1,66 @@
 """Cache keys and cached outputs, so a rerun reuses what did not change.
 
-A node's key hashes its task's code (bytecode, constants, closure values, defaults and the
-plain-data globals and helper functions it names), its executor's kind and config, its constant
-arguments and run parameters, and its inputs' keys; a bucket input contributes its objects'
-fingerprint (version/ETag, or size and mtime). A task with ``cache=False``, or anything
+A node's key hashes the cache format (:data:`CACHE_FORMAT`), its task's code fingerprint
+(:mod:`glacier.runtime.fingerprint`: code, defaults, closure values, and the globals, helper
+modules, functions and classes it reaches, with installed packages by version), its
+executor's kind and config, its constant arguments and run parameters, and its inputs' keys.
+A bucket input contributes its objects' fingerprint: the sha256 of each local file's bytes
+(:mod:`glacier.runtime.content_hash`), the version or ETag of each cloud object. A task with
+``cache=False``, one whose globals cannot be hashed (a warning names the global), or anything
 downstream of one or of an unreadable source, has no key and always runs.
 
 Outputs live in the staging area under ``cache/<key>.parquet`` with a JSON manifest holding
 the file's checksum (``ObjectStore.checksum``: a CRC-32 locally, the version tag on object
 stores); a hit is only returned after its checksum matches, so a corrupt file is recomputed,
 never read. A sink's manifest records the fingerprint of the object it wrote;
-the sink is skipped only while the bucket still holds exactly that object.
+the sink is skipped only while the bucket still holds exactly that object. A manifest that is
+not one (edited, truncated) is skipped with a warning and the output recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import types
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glacier.config.base import Cloud
 from glacier.core.dag import ParamRef, Ref, SinkNode, SourceNode, TaskNode
 from glacier.core.trace import resolve
 from glacier.errors import GlacierError
+from glacier.runtime.content_hash import MEMO_NAME, ContentHashes
+from glacier.runtime.fingerprint import Uncacheable, code_fingerprint
 from glacier.runtime.staging import StagedFrame, staging_bucket
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
     from glacier.resources.bucket import Bucket
-    from glacier.resources.graph import Graph
+    from glacier.resources.graph import BoundTask, Graph
 
 CACHE_PREFIX = "cache"
+CACHE_FORMAT = 2
+"""Salted into every key: bump it when what a key covers or how an entry is stored changes, so
+entries written by an older Glacier are never read as hits."""
 _PLAIN = (int, float, str, bytes, bool, type(None))
+
+
+class CacheWarning(UserWarning):
+    """Something made the cache skip a node or an entry; the run itself is unaffected."""
 
 
 def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
     """The cache key of every node, or None where its output cannot be reused."""
     keys: dict[str, str | None] = {}
-    # Many nodes share a function and an executor: hash each once per run.
-    code: dict[int, str] = {}
+    # Many nodes share a function, an executor or a provider: hash each once per run.
+    code: dict[int, str | None] = {}
     configs: dict[int, str] = {}
+    hashes: dict[int, ContentHashes] = {}
     for node_id in dag.topological_order():
         node = dag[node_id]
         if isinstance(node, SourceNode):
-            keys[node_id] = _source_key(node.bucket)
+            keys[node_id] = _source_key(node.bucket, hashes)
             continue
         inputs = [keys[p] for p in dag.predecessors(node_id)]
         if None in inputs or (isinstance(node, TaskNode) and not node.task.cache):
@@ -56,14 +72,18 @@ def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
                 return f"param:{value_digest(params[ref.name])}"
             return f"node:{keys[ref.node]}"
 
-        parts: list[str] = [node.kind.value, *map(str, inputs)]
+        parts: list[str] = [f"format:{CACHE_FORMAT}", node.kind.value, *map(str, inputs)]
         parts.append(value_digest(resolve(node.args, lookup)))
         parts.append(value_digest(sorted(resolve(node.kwargs, lookup).items())))
         if isinstance(node, TaskNode):
             fn = node.task.fn
             if id(fn) not in code:
-                code[id(fn)] = code_fingerprint(fn)
-            parts.append(code[id(fn)])
+                code[id(fn)] = _task_fingerprint(node.task)
+            fingerprint = code[id(fn)]
+            if fingerprint is None:
+                keys[node_id] = None
+                continue
+            parts.append(fingerprint)
         if isinstance(node, SinkNode):
             parts.append(node.bucket.address)
         executor = node.executor
@@ -72,56 +92,58 @@ def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
             configs[id(executor)] = _json(config.to_dict() if config else None)
         parts += [executor.kind.value, configs[id(executor)]]
         keys[node_id] = _digest("\0".join(parts))
+    for memo in hashes.values():
+        memo.save()
     return keys
 
 
-def _source_key(bucket: Bucket) -> str | None:
+def _task_fingerprint(task: BoundTask) -> str | None:
+    """The task's code fingerprint, or None (with a warning naming the value) if it has none."""
     try:
-        return _digest(f"source\0{bucket.address}\0{bucket.metadata().fingerprint}")
-    except GlacierError:
+        return code_fingerprint(task.fn)
+    except Uncacheable as exc:
+        code = getattr(task.fn, "__code__", None)
+        warnings.warn_explicit(
+            f"Task {task.name!r} is not cached: it uses {exc.name!r}, whose value "
+            f"(a {exc.value_type}) has no deterministic hash, so a change to it could not be seen. "
+            f"Pass it as an argument or make it plain data, or set cache=False to silence this.",
+            CacheWarning,
+            filename=code.co_filename if code else "<unknown>",
+            lineno=code.co_firstlineno if code else 0,
+        )
+        return None
+
+
+def _source_key(bucket: Bucket, hashes: dict[int, ContentHashes]) -> str | None:
+    try:
+        if bucket.provider.cloud is Cloud.LOCAL:
+            content = _local_content(bucket, hashes)
+        else:
+            content = bucket.metadata().fingerprint
+    except (GlacierError, OSError):
         return None  # missing input: the task that reads it runs and reports the real error
+    return _digest(f"format:{CACHE_FORMAT}\0source\0{bucket.address}\0{content}")
 
 
-def code_fingerprint(fn: Callable[..., Any], _seen: set[int] | None = None) -> str:
-    """A hash of what a function computes, stable across processes and runs."""
-    seen = _seen if _seen is not None else set()
-    if id(fn) in seen:
-        return "recursive"
-    seen.add(id(fn))
-    if not isinstance(fn, types.FunctionType):
-        return value_digest(fn)
+def _local_content(bucket: Bucket, hashes: dict[int, ContentHashes]) -> str:
+    """A hash of the names and bytes of every file the bucket path names (mtime is no proof)."""
+    provider = bucket.provider
+    store = provider.store
+    if id(provider) not in hashes:
+        hashes[id(provider)] = ContentHashes(Path(store.uri(staging_bucket(provider), MEMO_NAME)))
+    memo = hashes[id(provider)]
+    objects = bucket.objects()
+    if not objects:
+        bucket.metadata()  # raises the missing-input StorageError
     digest = hashlib.sha256()
-    names: set[str] = set()
-    _hash_code(fn.__code__, digest, names)
-    for cell in fn.__closure__ or ():
-        digest.update(_part(cell.cell_contents, seen).encode())
-    digest.update(_part(fn.__defaults__, seen).encode())
-    digest.update(_part(fn.__kwdefaults__, seen).encode())
-    for name in sorted(names):
-        value = fn.__globals__.get(name)
-        if isinstance(value, (*_PLAIN, types.FunctionType)):
-            digest.update(f"{name}={_part(value, seen)}".encode())
+    for obj in sorted(objects, key=lambda o: o.key):
+        path = Path(store.uri(bucket.bucket, obj.key))
+        digest.update(f"{obj.key}\0{memo.digest(path)}\n".encode())
     return digest.hexdigest()
 
 
-def _hash_code(code: types.CodeType, digest: Any, names: set[str]) -> None:
-    digest.update(code.co_code)
-    names.update(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _hash_code(const, digest, names)
-        else:
-            digest.update(repr(const).encode())
-
-
-def _part(value: Any, seen: set[int]) -> str:
-    if isinstance(value, types.FunctionType):
-        return code_fingerprint(value, seen)
-    return value_digest(value)
-
-
 def value_digest(value: Any) -> str:
-    """A hash of a constant argument, parameter or closure value."""
+    """A hash of a constant argument or a parameter."""
     if _is_plain(value):
         return repr(value)
     to_dict = getattr(value, "to_dict", None)
@@ -141,6 +163,10 @@ def _is_plain(value: Any) -> bool:
     if isinstance(value, (tuple, list)):
         return all(_is_plain(v) for v in value)
     return isinstance(value, _PLAIN)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _json(value: Any) -> str:
@@ -171,13 +197,14 @@ class Cache:
             return None
         store = self.provider.store
         output = self.output_key(key)
-        if (
-            manifest.get("checksum") is None
-            or store.checksum(self.bucket, output) != manifest["checksum"]
-        ):
+        rows, size, checksum = manifest.get("rows"), manifest.get("bytes"), manifest.get("checksum")
+        if not _count(rows) or not (size is None or _count(size)) or not isinstance(checksum, str):
+            self._skip(key, f"rows={rows!r}, bytes={size!r}, checksum={checksum!r}")
+            return None
+        if store.checksum(self.bucket, output) != checksum:
             store.delete(self.bucket, self._manifest_key(key))
             return None
-        rows, size = int(manifest["rows"]), manifest.get("bytes")
+        assert isinstance(rows, int), "checked by _count above"
         return StagedFrame(store.uri(self.bucket, output), rows, self.provider, size)
 
     def commit(self, key: str, node: str, frame: StagedFrame) -> None:
@@ -208,11 +235,25 @@ class Cache:
 
     def _read_manifest(self, key: str) -> dict[str, Any] | None:
         raw = self.provider.store.get_bytes(self.bucket, self._manifest_key(key))
-        try:
-            data = json.loads(raw) if raw is not None else None
-        except ValueError:
+        if raw is None:
             return None
-        return data if isinstance(data, dict) and data.get("key") == key else None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("key") != key:
+            self._skip(key, "not a JSON manifest of this key")
+            return None
+        return data
+
+    def _skip(self, key: str, problem: str) -> None:
+        """A damaged manifest is a miss: the node runs again and its commit replaces it."""
+        where = self.provider.store.uri(self.bucket, self._manifest_key(key))
+        warnings.warn(
+            f"Ignored cache manifest {where} ({problem}); the task runs again.",
+            CacheWarning,
+            stacklevel=3,
+        )
 
     def _write_manifest(self, key: str, fields: dict[str, Any]) -> None:
         text = _json({"key": key, **fields})

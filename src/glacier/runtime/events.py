@@ -7,6 +7,8 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
+    """Where a task or sink is in a run; the value is what reports and events carry."""
+
     PENDING = "pending"
     RUNNING = "running"
     RETRYING = "retrying"

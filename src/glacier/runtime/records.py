@@ -8,6 +8,7 @@ records turn that into node statuses, progress events, the :class:`RunResult` (o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,7 @@ class RunRecords:
         self.run_id = run_id
         self.on_event = on_event
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self._clock = time.perf_counter()  # what each record's started/ended count from
         self.tasks: dict[str, TaskRun] = {}
         for node_id in dag.topological_order():
             node = dag[node_id]
@@ -58,6 +60,7 @@ class RunRecords:
                 executor_kind=node.executor.kind.value,
                 backend=backend_class(node.executor).name,
                 handoff=plan.handoff[node_id].value,
+                inputs=tuple(dag.predecessors(node_id)),
             )
 
     def emit(
@@ -70,8 +73,13 @@ class RunRecords:
     ) -> None:
         """``unit`` entered ``status`` on its ``attempt``-th attempt: update and announce its
         nodes."""
+        now = round(time.perf_counter() - self._clock, 6)
         for node in unit.nodes:
             record = self.tasks[node.id]
+            if status is Status.RUNNING and record.started is None:
+                record.started = now  # the first attempt: a bar spans the retries too
+            elif status in (Status.SUCCEEDED, Status.FAILED) and record.started is not None:
+                record.ended = now
             record.status = _node_status(status, node.id, unit, outcome)
             record.attempts = max(record.attempts, attempt)
             stats = outcome.stats.get(node.id) if outcome else None

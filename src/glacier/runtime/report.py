@@ -9,6 +9,8 @@ and :func:`format_runs`; ``glacier report RUN_ID`` calls :func:`load_report` and
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import GlacierError
@@ -37,8 +39,20 @@ REPORT_COLUMNS = (
 """The task columns of :func:`format_report`."""
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+"""What a run id may look like (``20240131T120000.000000-ab12cd``): one path segment, no ``..``."""
+
+
 class ReportNotFound(GlacierError):
     """No report for the run id asked for."""
+
+
+class CorruptReport(GlacierError):
+    """A report file that is not a report: it cannot be shown."""
+
+
+class CorruptReportWarning(UserWarning):
+    """A report skipped while listing runs because it is not a readable report."""
 
 
 def build_report(result: RunResult, started: str, error: str | None) -> dict[str, Any]:
@@ -75,14 +89,26 @@ def list_runs(provider: Provider, limit: int = 20) -> list[dict[str, Any]]:
     reports = []
     for obj in objects[:limit]:
         raw = store.get_bytes(bucket, obj.key)
-        try:
-            reports.append(json.loads(raw or b""))
-        except ValueError:
-            continue  # removed or unreadable since it was listed
+        if raw is None:
+            continue  # removed since it was listed
+        data = _parse(raw)
+        if data is None:
+            warnings.warn(
+                f"Skipped {store.uri(bucket, obj.key)}: not a readable run report.",
+                CorruptReportWarning,
+                stacklevel=2,
+            )
+            continue
+        reports.append(data)
     return reports
 
 
 def load_report(provider: Provider, run_id: str) -> dict[str, Any]:
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise ReportNotFound(
+            f"{run_id!r} is not a run id: ids look like 20240131T120000.000000-ab12cd, with no "
+            f"'/' or '..'. List runs with `glacier runs`."
+        )
     store = provider.store
     bucket = staging_bucket(provider)
     key = f"{RUNS_PREFIX}/{run_id}/{REPORT_NAME}"
@@ -92,25 +118,44 @@ def load_report(provider: Provider, run_id: str) -> dict[str, Any]:
             f"No report for run {run_id!r} at {store.uri(bucket, key)}. List runs with "
             f"`glacier runs`, and run from the folder (or with the provider) the pipeline ran with."
         )
-    data: dict[str, Any] = json.loads(raw)
+    data = _parse(raw)
+    if data is None:
+        raise CorruptReport(
+            f"The report of run {run_id!r} at {store.uri(bucket, key)} is not a readable run "
+            f"report (damaged or edited). Delete it; the run's outputs are unaffected."
+        )
     return data
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    """The report in ``raw``, or None unless it is one that both tables can show."""
+    try:
+        data = json.loads(raw)
+        if isinstance(data, dict):
+            _run_row(data)
+            format_report(data)
+            return data
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
 
 
 def format_runs(reports: list[dict[str, Any]]) -> str:
     """One line per run: id, pipeline, state, seconds, tasks run / reused."""
     header = ("run", "pipeline", "status", "seconds", "tasks", "cached")
-    rows = [
-        (
-            r["run_id"],
-            r["pipeline"],
-            "ok" if r["ok"] else "failed",
-            f"{r['seconds']:.2f}",
-            str(len(r["tasks"])),
-            str(sum(1 for t in r["tasks"] if t["cache_hit"])),
-        )
-        for r in reports
-    ]
+    rows = [_run_row(r) for r in reports]
     return text_table(header, rows) if reports else "No runs recorded yet."
+
+
+def _run_row(r: dict[str, Any]) -> tuple[str, ...]:
+    return (
+        str(r["run_id"]),
+        str(r["pipeline"]),
+        "ok" if r["ok"] else "failed",
+        f"{r['seconds']:.2f}",
+        str(len(r["tasks"])),
+        str(sum(1 for t in r["tasks"] if t["cache_hit"])),
+    )
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -43,6 +43,12 @@ class TaskRun:
     handoff: str = ""
     cache_hit: bool = False
     error: str | None = None
+    inputs: tuple[str, ...] = ()
+    """The nodes it reads (an id that has no record in the run is a source bucket)."""
+    started: float | None = None
+    """Seconds after the run started that its unit was first submitted; None if it never ran."""
+    ended: float | None = None
+    """Seconds after the run started that its unit's final outcome arrived."""
 
     @property
     def where(self) -> str:

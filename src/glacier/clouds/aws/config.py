@@ -37,11 +37,21 @@ class AwsConfig(ProviderConfig):
 
     cloud: ClassVar[Cloud] = Cloud.AWS
     region: str = "us-east-1"
+    """Region of every resource, e.g. ``eu-west-1`` (``AWS_REGION``, ``AWS_DEFAULT_REGION``)."""
     profile: str | None = None
+    """Named profile of the AWS config files (``AWS_PROFILE``); needs boto3 (``[aws]``)."""
     account_id: str | None = None
+    """The 12-digit account ID (``AWS_ACCOUNT_ID``), checked when given; the generated Terraform
+    uses the account of the credentials that apply it.
+    """
     assume_role_arn: str | None = None
+    """IAM role that storage access assumes (``GLACIER_AWS_ROLE_ARN``), starting from ``profile``
+    or the default credentials; needs boto3 (``glacier-pipelines[aws]``).
+    """
     session_duration: int = 3600
+    """Seconds the assumed role's session lasts, 900-43200."""
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Tags on every generated resource, besides ``glacier-pipeline``: str to str."""
     endpoint_url: str | None = None
     """For S3-compatible stores (MinIO, R2, Ceph) and emulators."""
 
@@ -75,9 +85,13 @@ class LambdaConfig(ServerlessConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_AWS
     runtime: str = "python3.12"
+    """Python runtime: ``python3.11``, ``python3.12`` or ``python3.13``."""
     layers: tuple[str, ...] = ()
+    """Layer ARNs, at most 4 when deployed: Glacier adds its Polars layer (Lambda allows 5)."""
     ephemeral_storage: int = 512
+    """``/tmp`` size in MB, 512-10240."""
     architecture: str = "arm64"
+    """``arm64`` (Graviton) or ``x86_64``; ``glacier package`` builds for it."""
 
     def validate(self) -> None:
         check_range(self, "memory", self.memory, 128, 10240, "MB")
@@ -109,8 +123,13 @@ class EC2Config(VmConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_AWS
     instance_type: str | None = None
+    """Instance type, e.g. ``m7g.large``; None: the smallest Graviton ``c7g``, ``m7g`` or ``r7g``
+    with ``cpus`` and ``memory``.
+    """
     ami: str | None = None
+    """Image ID (``ami-...``); None: the latest Amazon Linux 2023 for the instance type."""
     security_group: str | None = None
+    """An existing security group (``sg-...``); None: a new one for Dask traffic and HTTPS out."""
 
     def validate(self) -> None:
         super().validate()
@@ -133,8 +152,13 @@ class S3Config(BucketConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_AWS
     storage_class: str = "STANDARD"
+    """Where objects move: ``STANDARD_IA`` or ``ONEZONE_IA`` after 30 days; ``INTELLIGENT_TIERING``,
+    ``GLACIER_IR``, ``GLACIER`` or ``DEEP_ARCHIVE`` at once; ``STANDARD`` stays.
+    """
     encryption: str = "aws:kms"
+    """``aws:kms`` (the pipeline's key), ``aws:kms:dsse`` or ``AES256`` (S3-managed keys)."""
     kms_key_arn: str | None = None
+    """Your own KMS key for ``aws:kms``/``aws:kms:dsse``; None: the key Glacier creates."""
 
     def validate(self) -> None:
         super().validate()

@@ -38,10 +38,17 @@ class AzureConfig(ProviderConfig):
 
     cloud: ClassVar[Cloud] = Cloud.AZURE
     subscription_id: str
+    """Required: the subscription's GUID (``AZURE_SUBSCRIPTION_ID``)."""
     resource_group: str
+    """Required: the group Terraform creates for everything (``AZURE_RESOURCE_GROUP``)."""
     location: str = "eastus"
+    """Region of every resource, e.g. ``westeurope`` (``AZURE_LOCATION``)."""
     storage_account: str | None = None
+    """Storage account of the data (``AZURE_STORAGE_ACCOUNT``), 3-24 of a-z and 0-9. Runs need
+    it; ``glacier terraform`` derives one from the pipeline's name when it is unset.
+    """
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Tags on every generated resource, besides ``glacier-pipeline``: str to str."""
     account_key: str | None = dataclasses.field(default=None, repr=False)
     """Storage account key (a secret). Without it or ``sas_token``: env, managed identity, CLI."""
     sas_token: str | None = dataclasses.field(default=None, repr=False)
@@ -88,8 +95,13 @@ class AzureFunctionConfig(ServerlessConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_AZURE
     memory: int = 2048
+    """Instance memory in MB: 512, 2048 or 4096 (Flex Consumption sizes). A portable
+    ``ServerlessConfig`` rounds up to one of them.
+    """
     runtime_version: str = "3.12"
+    """Python version: ``3.11`` or ``3.12``."""
     max_instances: int = 100
+    """Most instances serving at once, 40-1000."""
 
     def validate(self) -> None:
         super().validate()
@@ -110,7 +122,11 @@ class AzureVmConfig(VmConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_AZURE
     size: str | None = None
+    """VM size, e.g. ``Standard_D2s_v5``; None: the smallest ``Standard_F{n}s_v2``, ``D{n}s_v5``
+    or ``E{n}s_v5`` with ``cpus`` and ``memory``.
+    """
     admin_username: str = "glacier"
+    """The VM's admin login (Terraform asks for its SSH public key), ``[a-z_][a-z0-9_-]``, 1-64."""
 
     def validate(self) -> None:
         super().validate()
@@ -126,7 +142,13 @@ class AzureBlobConfig(BucketConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_AZURE
     access_tier: str = "Hot"
+    """``Hot``, ``Cool`` or ``Cold``: a setting of the storage account, so every bucket of a
+    pipeline must give the same.
+    """
     replication: str = "ZRS"
+    """``LRS``, ``ZRS``, ``GRS``, ``RAGRS``, ``GZRS`` or ``RAGZRS``: a setting of the storage
+    account, so every bucket of a pipeline must give the same.
+    """
 
     def validate(self) -> None:
         super().validate()

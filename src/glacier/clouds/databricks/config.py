@@ -13,9 +13,15 @@ class DatabricksConfig(ClusterConfig):
     """Databricks, on any cloud: an existing ``cluster_id`` or a cluster Glacier provisions."""
 
     cluster_id: str | None = None
+    """An existing cluster (``0123-456789-abcdefgh``); None: Glacier provisions one."""
     num_workers: int | None = None
+    """Databricks' name for ``workers``; give either."""
     spark_version: str = "15.4.x-scala2.12"
+    """Databricks Runtime of a provisioned cluster, e.g. ``15.4.x-scala2.12``."""
     host: str | None = None
+    """Workspace URL (``https://...``); None: Terraform asks for it on AWS and GCP, and creates
+    a workspace on Azure.
+    """
 
     def validate(self) -> None:
         self._alias_workers("num_workers", self.num_workers)

@@ -36,8 +36,11 @@ class GcpConfig(ProviderConfig):
 
     cloud: ClassVar[Cloud] = Cloud.GCP
     project_id: str
+    """Required: 6-30 characters (``GOOGLE_CLOUD_PROJECT`` or ``GCLOUD_PROJECT``)."""
     region: str = "us-central1"
+    """Region of every resource, e.g. ``europe-west1`` (``GOOGLE_CLOUD_REGION``)."""
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Labels on every resource besides ``glacier-pipeline``; keys ``[a-z][a-z0-9_-]``, 1-63."""
     credentials_path: str | None = None
     """Service-account JSON file; else ``GOOGLE_APPLICATION_CREDENTIALS`` or the metadata server."""
     service_account_key: str | None = dataclasses.field(default=None, repr=False)
@@ -70,7 +73,9 @@ class CloudFunctionConfig(ServerlessConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_GCP
     runtime: str = "python312"
+    """Python runtime: ``python311``, ``python312`` or ``python313``."""
     max_instances: int = 100
+    """Most instances serving at once, 1-1000."""
 
     def validate(self) -> None:
         super().validate()
@@ -84,8 +89,13 @@ class ComputeEngineConfig(VmConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_GCP
     machine_type: str | None = None
+    """Machine type, e.g. ``e2-standard-2``; None: the smallest ``e2-highcpu``, ``e2-standard``
+    or ``e2-highmem`` with ``cpus`` and ``memory``.
+    """
     zone: str | None = None
+    """Zone, e.g. ``europe-west1-b``; None: the region's ``-b`` zone."""
     image: str = "debian-cloud/debian-12"
+    """Boot disk image: ``project/family`` or an image's full path."""
 
     def validate(self) -> None:
         super().validate()
@@ -101,8 +111,11 @@ class GcsConfig(BucketConfig):
 
     clouds: ClassVar[frozenset[Cloud]] = _ONLY_GCP
     storage_class: str = "STANDARD"
+    """Default storage class: ``STANDARD``, ``NEARLINE``, ``COLDLINE`` or ``ARCHIVE``."""
     location: str | None = None
+    """A region, dual- or multi-region (e.g. ``EU``); None: the provider's ``region``."""
     kms_key_name: str | None = None
+    """Cloud KMS key (``projects/.../cryptoKeys/...``); None: Google-managed keys."""
 
     def validate(self) -> None:
         super().validate()
