@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 from glacier.spark import FrameTooLargeError, SparkTaskError
 from glacier.spark.modes import (
+    driver_memory,
     estimate_row_bytes,
     run_grouped,
     run_partitioned,
@@ -241,3 +242,23 @@ def test_explicit_schema_when_inference_fails(
     assert run_partitioned(spark, picky, src, out_dir, schema=schema) == 10
     expected = df.filter(pl.col("id") < 10).select("id", half=pl.col("x") / 2)
     assert_same_rows(read_output(out_dir), expected)
+
+
+def test_whole_frame_over_the_driver_s_memory_is_refused_with_the_setting_to_raise(
+    spark: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """Under max_rows and max_bytes, but about 550 MiB for a 1g driver: collecting it would
+    kill the driver (Py4JNetworkError), so it is refused up front, naming the frame's size."""
+    rows = 9_000_000
+    wide = pl.DataFrame(
+        {"s": pl.repeat("x", rows, eager=True), "t": pl.repeat("y", rows, eager=True)}
+    )
+    src = tmp_path / "wide.parquet"
+    wide.write_parquet(src)
+    assert driver_memory(spark) == 1024**3  # Spark's default, which the shared session keeps
+    with pytest.raises(FrameTooLargeError) as info:
+        run_spark_task(spark, whole_task, src, out_dir)
+    message = str(info.value)
+    assert "549.3 MiB" in message and f"{rows:,} rows" in message
+    assert "spark.driver.memory" in message and "1,024.0 MiB" in message
+    assert not out_dir.exists()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import click
 from rich.console import Console
 
@@ -10,6 +14,9 @@ from glacier.cli.params import parse_args
 from glacier.errors import TaskFailed
 from glacier.loader import load_pipeline
 from glacier.runtime.result import RunResult
+
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, what a shell reports for a command stopped by Ctrl-C."""
 
 
 def split_params(
@@ -46,12 +53,21 @@ def split_params(
     is_flag=True,
     help="Keep the run's hand-offs (its staged Parquet files), deleted after a successful run.",
 )
-def run(target: str, params: dict[str, str], no_cache: bool, keep: bool) -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show Glacier's log and the engines' own output (Spark's log4j lines); by default "
+    "only the run's progress is shown.",
+)
+def run(target: str, params: dict[str, str], no_cache: bool, keep: bool, verbose: bool) -> None:
     """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
 
     NAME is a pipeline's name= (also of pipelines kept in a module-level dict or list, as
     when built in a loop) or its variable; it may be left out when there is only one.
     """
+    if verbose:
+        show_logs()
     pipeline = load_pipeline(target)
     values = parse_args(pipeline, params)
     pipeline.bind_params(values)  # an unknown name (even one of run()'s keywords) fails here
@@ -61,9 +77,33 @@ def run(target: str, params: dict[str, str], no_cache: bool, keep: bool) -> None
             result = pipeline.run(
                 cache=not no_cache, on_event=progress.on_event, keep_handoffs=keep, **values
             )
+    except KeyboardInterrupt:
+        interrupted(console)
     except TaskFailed as exc:
         if isinstance(exc.result, RunResult):
             print_summary(console, exc.result)
         raise
     print_summary(console, result)
     print_output(console, result.output)
+
+
+def interrupted(console: Console) -> None:
+    """Ctrl-C: the run has stopped its workers and written its report; leave now.
+
+    ``os._exit`` rather than ``sys.exit``: a local task cannot be stopped inside its thread,
+    and a normal exit would wait for it to finish (the wait Ctrl-C is meant to skip).
+    """
+    console.print("[bold red]Interrupted[/]: the run was stopped and its workers killed.")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def show_logs() -> None:
+    """``--verbose``: Glacier's INFO log on stderr; engines read it to show their own output
+    (see :func:`glacier.spark.session.verbose`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("glacier")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

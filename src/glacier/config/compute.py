@@ -43,11 +43,15 @@ class ServerlessConfig(Config):
 # --- clusters ---------------------------------------------------------------------------------
 
 
+class _DefaultWorkers(int):
+    """``workers`` when the user did not give it, so an alias given with it can be checked."""
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ClusterConfig(Config):
     """A Spark cluster: ``workers`` machines of ``instance_type`` (None: cloud default)."""
 
-    workers: int = 2
+    workers: int = _DefaultWorkers(2)
     """Worker nodes besides the driver, 0-1000; 0 is a single-node cluster.
 
     On AWS (EMR Serverless) it caps capacity at (workers + 1) x 4 vCPU and x 16 GB; on GCP
@@ -66,9 +70,11 @@ class ClusterConfig(Config):
 
     def _alias_workers(self, name: str, value: int | None) -> None:
         """Keep a service's own spelling (``num_executors``...) and ``workers`` in agreement."""
+        given = type(self.workers) is not _DefaultWorkers
+        object.__setattr__(self, "workers", int(self.workers))
         if value is None:
             object.__setattr__(self, name, self.workers)
-        elif self.workers not in (value, ClusterConfig.workers):
+        elif given and self.workers != value:
             raise fail(
                 self, name, f"{value} disagrees with workers={self.workers}", f"Give only {name}."
             )

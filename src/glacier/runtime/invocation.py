@@ -15,9 +15,9 @@ receives an :class:`Invocation` as bytes and calls :func:`invoke`. What crosses 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import pickle
-import resource
 import sys
 import traceback
 from collections.abc import Mapping
@@ -28,11 +28,11 @@ import cloudpickle  # type: ignore[import-untyped]
 
 from glacier.config import ProviderConfig, config_class
 from glacier.core.dag import SinkNode
-from glacier.errors import TaskError
+from glacier.errors import PipelineDefinitionError, TaskError
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
 from glacier.runtime.staging import OutputTarget, StagedFrame
-from glacier.runtime.units import Handoff
+from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import NodeStats, Outcome, Step, run_unit, steps_of
 from glacier.storage.commit import CommitToken
 
@@ -183,6 +183,67 @@ def describe(job: Job, run_id: str) -> Invocation:
     )
 
 
+def check_portable(unit: Unit, params: Mapping[str, Any], where: str) -> None:
+    """Refuse, before the run starts, a unit whose functions or arguments cannot be pickled
+    for a worker in another process (a lock, an open file, a database connection), naming the
+    task and the value; otherwise the first attempt would fail with a bare ``TypeError``."""
+    for step in steps_of(unit):
+        values: list[tuple[str, Any]] = [(f"argument {i + 1}", a) for i, a in enumerate(step.args)]
+        values += [(f"argument {k}=", v) for k, v in step.kwargs.items()]
+        if step.fn is not None:
+            values.append(("function", step.fn))
+        for what, value in values:
+            if (problem := _unpicklable(value)) is None:
+                continue
+            culprit = (_culprit(value) if what == "function" else None) or (what, value, problem)
+            name, bad, why = culprit
+            raise PipelineDefinitionError(
+                f"Task {step.node!r} runs on {where}, in another process, so it is pickled "
+                f"there; its {name} ({type(bad).__name__} {_short(bad)}) cannot be pickled: "
+                f"{why}. Create such an object inside the task, pass what it needs to be "
+                f"recreated (a path, a URL), or run the task on a local executor."
+            )
+    for name, value in params.items():
+        if (problem := _unpicklable(value)) is not None:
+            raise PipelineDefinitionError(
+                f"Pipeline parameter {name!r} ({type(value).__name__} {_short(value)}) cannot be "
+                f"pickled for the tasks on {where}: {problem}. Pass plain data instead."
+            )
+
+
+def _unpicklable(value: Any) -> str | None:
+    """Why ``value`` does not cloudpickle, or None when it does."""
+    try:
+        cloudpickle.dumps(value)
+    except Exception as exc:  # pickling fails in many ways; each is the answer
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _culprit(fn: Any) -> tuple[str, Any, str] | None:
+    """The closure variable, global or default of ``fn`` that does not pickle, if one is."""
+    try:
+        found = inspect.getclosurevars(fn)
+    except (TypeError, ValueError):
+        return None
+    defaults = {str(i): v for i, v in enumerate(getattr(fn, "__defaults__", None) or ())}
+    named: list[tuple[str, Mapping[str, Any]]] = [
+        ("closure variable", found.nonlocals),
+        ("global", found.globals),
+        ("default value", defaults),
+    ]
+    for kind, variables in named:
+        for name, value in variables.items():
+            if (problem := _unpicklable(value)) is not None:
+                return f"{kind} {name!r}", value, problem
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _portable(value: Any) -> Any:
     if isinstance(value, Bucket):
         return BucketRef.of(value)
@@ -206,9 +267,31 @@ def execute(invocation: Invocation) -> WireOutcome:
         replace(s, sink=invocation.sinks[s.node].open()) if s.node in invocation.sinks else s
         for s in invocation.steps
     ]
+    reset_peak()
     outcome = run_unit(steps, invocation.handoff, inputs, invocation.params, target)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return WireOutcome.of(outcome, peak_memory=peak)
+    return WireOutcome.of(outcome, peak_memory=peak_since_reset())
+
+
+def reset_peak() -> None:
+    """Start this process's peak resident memory afresh, so a warm worker reports each
+    attempt's own peak (Linux: ``clear_refs``); ``ru_maxrss`` would be the worker's lifetime."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # not Linux: no per-attempt peak; the backend's own sampling stands
+
+
+def peak_since_reset() -> int | None:
+    """Peak resident bytes since :func:`reset_peak` (``VmHWM``); None where unknown."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def encode(invocation: Invocation) -> bytes:

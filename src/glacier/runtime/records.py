@@ -7,6 +7,7 @@ records turn that into node statuses, progress events, the :class:`RunResult` (o
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,11 @@ from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.staging import StagedFrame
 from glacier.runtime.units import Unit
 from glacier.runtime.worker import Outcome
+
+INTERRUPTED = "KeyboardInterrupt: the run was interrupted (Ctrl-C); its workers were stopped"
+"""The error a report records for a run its user interrupted."""
+
+log = logging.getLogger(__name__)
 
 
 class RunRecords:
@@ -139,6 +145,15 @@ class RunRecords:
             result=result,
         )
 
+    def interrupted(self, seconds: float, staging: list[str]) -> None:
+        """The user stopped the run: what was running is failed, the rest skipped, and the
+        report says so."""
+        for record in self.tasks.values():
+            if record.status is Status.RUNNING:
+                record.status, record.error = Status.FAILED, INTERRUPTED
+        result = self._result(ok=False, output=None, seconds=seconds, staging=staging)
+        self._report(result, INTERRUPTED)
+
     def _result(self, ok: bool, output: Any, seconds: float, staging: list[str]) -> RunResult:
         for record in self.tasks.values():  # what never got to run was skipped
             if record.status in (Status.PENDING, Status.RETRYING):
@@ -154,9 +169,23 @@ class RunRecords:
         )
 
     def _report(self, result: RunResult, error: str | None) -> None:
-        """Write the run's ``report.json`` to the staging area of the first unit's provider."""
+        """Write the run's ``report.json`` to the staging area of the first unit's provider.
+
+        Best effort: a full or read-only disk loses the report, never the run's own result or
+        error (a fully cached run on a read-only base path still succeeds).
+        """
         provider = next(iter(self.plan.units.values())).executor.provider
-        write_report(provider, build_report(result, self.started, error))
+        try:
+            write_report(provider, build_report(result, self.started, error))
+        except Exception as exc:  # any store's failure; the run's outcome stands
+            log.warning(
+                "Run %s of pipeline %r: its report could not be written (%s: %s); the run "
+                "itself is unaffected.",
+                self.run_id,
+                self.pipeline,
+                type(exc).__name__,
+                exc,
+            )
 
 
 def one_line(outcome: Outcome) -> str:

@@ -29,6 +29,8 @@ from glacier.runtime.backends import Backend, Job, RunServices, backend_class
 from glacier.runtime.cache import node_keys
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.gc import Retention, after_run
+from glacier.runtime.interrupt import watch_sigint
+from glacier.runtime.invocation import check_portable
 from glacier.runtime.plan import Plan, plan_for
 from glacier.runtime.records import RunRecords, one_line
 from glacier.runtime.result import RunResult
@@ -112,6 +114,19 @@ class _Run:
         self.retries_due = 0
         self.tokens: dict[str, CommitToken] = {}
         """Unit id -> the commit right of its latest attempt, for units with a timeout."""
+        self._check()
+
+    def _check(self) -> None:
+        """What can be refused before anything runs: executors that cannot share the run, and
+        units that must be pickled but cannot be."""
+        kinds: dict[type[Backend], dict[int, Executor]] = {}
+        for unit in self.plan.units.values():
+            backend = backend_class(unit.executor)
+            kinds.setdefault(backend, {})[id(unit.executor)] = unit.executor
+            if backend.ships_invocations:
+                check_portable(unit, self.params, f"executor {unit.executor.label}")
+        for backend, executors in kinds.items():
+            backend.check_run(list(executors.values()))
 
     def _backend(self, executor: Executor) -> Backend:
         key = id(executor)
@@ -139,46 +154,63 @@ class _Run:
         running: Running = {}
         timers: Timers = []
         try:
-            while True:
-                while ready and self.failure is None:
-                    unit = plan.units[ready.pop()]
-                    # alone and without a deadline to watch: this thread may run it itself
-                    alone = not running and not ready and not self.retries_due
-                    self._submit(unit, 1, running, timers, here=alone and unit.timeout is None)
-                if not running and (self.failure is not None or not self.retries_due):
-                    break
-                uid, attempt, outcome = self._next_event(timers, running)
-                if uid == "" or running.get(uid, (None,))[0] != attempt:
-                    continue  # timer for something already finished, or a stale late result
-                del running[uid]
-                unit = plan.units[uid]
-                if outcome.ok:
-                    self.values[unit.root.id] = outcome.value
-                    self.cache.keep(unit, outcome)
-                    records.emit(unit, Status.SUCCEEDED, attempt, outcome)
-                    for dep in plan.dependents[uid]:
-                        if dep not in waiting:
-                            continue
-                        waiting[dep].discard(uid)
-                        if not waiting[dep]:
-                            ready.append(dep)
-                elif attempt < self._max_attempts(outcome.failed_node) and self.failure is None:
-                    records.emit(unit, Status.RETRYING, attempt, outcome, one_line(outcome))
-                    when = time.monotonic() + self._retry_delay(outcome.failed_node, attempt)
-                    heapq.heappush(timers, (when, "retry", uid, attempt))
-                    self.retries_due += 1
-                else:
-                    records.emit(unit, Status.FAILED, attempt, outcome, one_line(outcome))
-                    self.failure = self.failure or (unit, outcome, attempt)
+            with watch_sigint():
+                self._loop(ready, waiting, running, timers)
+        except KeyboardInterrupt:
+            self._close()
+            records.interrupted(time.perf_counter() - started, self.services.staging_uris)
+            raise
         finally:
-            for backend in self.backends.values():
-                backend.close()
-            self.services.close()
+            self._close()
         seconds = time.perf_counter() - started
         staging = self.services.staging_uris
         if self.failure is not None:
             raise records.failed(*self.failure, seconds=seconds, staging=staging)
         return records.succeeded(self._output(), seconds, staging)
+
+    def _close(self) -> None:
+        """Stop every backend's workers (killing what still runs) and the run's threads; a
+        second call does nothing."""
+        backends, self.backends = list(self.backends.values()), {}
+        for backend in backends:
+            backend.close()
+        self.services.close()
+
+    def _loop(
+        self, ready: list[str], waiting: dict[str, set[str]], running: Running, timers: Timers
+    ) -> None:
+        plan, records = self.plan, self.records
+        while True:
+            while ready and self.failure is None:
+                unit = plan.units[ready.pop()]
+                # alone and without a deadline to watch: this thread may run it itself
+                alone = not running and not ready and not self.retries_due
+                self._submit(unit, 1, running, timers, here=alone and unit.timeout is None)
+            if not running and (self.failure is not None or not self.retries_due):
+                break
+            uid, attempt, outcome = self._next_event(timers, running)
+            if uid == "" or running.get(uid, (None,))[0] != attempt:
+                continue  # timer for something already finished, or a stale late result
+            del running[uid]
+            unit = plan.units[uid]
+            if outcome.ok:
+                self.values[unit.root.id] = outcome.value
+                self.cache.keep(unit, outcome)
+                records.emit(unit, Status.SUCCEEDED, attempt, outcome)
+                for dep in plan.dependents[uid]:
+                    if dep not in waiting:
+                        continue
+                    waiting[dep].discard(uid)
+                    if not waiting[dep]:
+                        ready.append(dep)
+            elif attempt < self._max_attempts(outcome.failed_node) and self.failure is None:
+                records.emit(unit, Status.RETRYING, attempt, outcome, one_line(outcome))
+                when = time.monotonic() + self._retry_delay(outcome.failed_node, attempt)
+                heapq.heappush(timers, (when, "retry", uid, attempt))
+                self.retries_due += 1
+            else:
+                records.emit(unit, Status.FAILED, attempt, outcome, one_line(outcome))
+                self.failure = self.failure or (unit, outcome, attempt)
 
     def _reuse_cached(self) -> set[str]:
         """Bind every reusable output from the cache; return the units that must still run."""

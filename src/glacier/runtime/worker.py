@@ -20,6 +20,7 @@ import polars as pl
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
 from glacier.core.trace import resolve
 from glacier.resources.bucket import Bucket
+from glacier.runtime.interrupt import by_user
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff, Unit
 
@@ -174,7 +175,7 @@ def run_unit(
     runner: StepRunner = IN_PROCESS,
 ) -> Outcome:
     """Run ``steps`` in order with ``runner``, the root's output going to ``target``; never
-    raises, failures come back in the outcome."""
+    raises but for the user's Ctrl-C: failures come back in the outcome."""
     scope = Scope(inputs, params)
     values = scope.values
     stats: dict[str, NodeStats] = {}
@@ -198,11 +199,31 @@ def run_unit(
                 rows, size = value.rows, value.bytes
             values[step.node] = value
             stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
-    except Exception as exc:
+    except BaseException as exc:  # a task's SystemExit or CancelledError is its failure too
+        if by_user(exc):
+            raise
         assert step is not None
         trace = "".join(traceback.format_exception(exc))
-        return Outcome.failure(step.node, exc, stats=stats, trace=trace)
+        node = _first_broken(steps, values, exc) or step.node
+        return Outcome.failure(node, exc, stats=stats, trace=trace)
     return Outcome(ok=True, value=values[root.node], stats=stats, kept=kept)
+
+
+def _first_broken(
+    steps: Sequence[Step], values: Mapping[str, Any], exc: BaseException
+) -> str | None:
+    """In a fused chain a LazyFrame's error surfaces where the plan is run, downstream of the
+    step whose expression is wrong: blame the first step whose own plan does not resolve."""
+    if not isinstance(exc, pl.exceptions.PolarsError):
+        return None
+    for step in steps:
+        value = values.get(step.node)
+        if isinstance(value, pl.LazyFrame):
+            try:
+                value.collect_schema()
+            except pl.exceptions.PolarsError:
+                return step.node
+    return None
 
 
 def _size(value: Any, kept: StagedFrame | None, rows: int | None) -> tuple[int | None, int | None]:

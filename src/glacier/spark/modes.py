@@ -255,6 +255,35 @@ def _too_large(what: str, limit: str) -> FrameTooLargeError:
     )
 
 
+DRIVER_SHARE = 0.5
+"""Of the Spark driver's heap, what a whole frame collected there may take: the JVM holds the
+Arrow batches while it sends them, next to Spark's own use of the heap."""
+_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def driver_memory(spark: Any) -> int | None:
+    """``spark.driver.memory`` of the session in bytes (Spark's default ``1g``); None when
+    the session does not say (a client without the setting)."""
+    try:
+        text = str(spark.conf.get("spark.driver.memory", "1g")).strip().lower()
+    except Exception:  # any client error: the guard then falls back to max_bytes
+        return None
+    number, unit = (text[:-1], text[-1]) if text[-1:] in _UNITS else (text, "m")
+    try:
+        return int(float(number) * _UNITS[unit])
+    except ValueError:
+        return None
+
+
+def _driver_too_small(estimate: int, rows: int, memory: int) -> FrameTooLargeError:
+    return FrameTooLargeError(
+        f"a whole-frame task would collect about {_mib(estimate)} ({rows:,} rows) on the "
+        f"driver, over half the Spark driver's memory (spark.driver.memory = {_mib(memory)}); "
+        f"it would die there (Py4JNetworkError). Raise it with SparkConfig(conf="
+        f'{{"spark.driver.memory": "4g"}}), or run the task partitioned=True or by=[...].'
+    )
+
+
 def _mib(n: float) -> str:
     return f"{n / 1024**2:,.1f} MiB"
 
@@ -274,8 +303,9 @@ def run_whole_frame(
     ``estimate_row_bytes``; after collecting, the real Arrow size is checked too.
 
     Raises:
-        FrameTooLargeError: more than ``max_rows`` rows or ``max_bytes`` bytes; the message
-            suggests ``partitioned=True`` or ``by=[...]``.
+        FrameTooLargeError: more than ``max_rows`` rows or ``max_bytes`` bytes, or more than
+            the driver's memory can hold (``DRIVER_SHARE`` of ``spark.driver.memory``); the
+            message suggests ``partitioned=True`` or ``by=[...]``, or the setting to raise.
     """
     sdf = _read(spark, inputs)
     if max_rows is not None or max_bytes is not None:
@@ -287,6 +317,9 @@ def run_whole_frame(
             raise _too_large(
                 f"about {_mib(estimate)} ({rows:,} rows)", f"max_bytes={_mib(max_bytes)}"
             )
+        memory = driver_memory(spark)
+        if max_bytes is not None and memory is not None and estimate > memory * DRIVER_SHARE:
+            raise _driver_too_small(estimate, rows, memory)
     if not hasattr(sdf, "toArrow"):
         raise SparkTaskError(
             "whole-frame mode needs DataFrame.toArrow (a PySpark 4 client); use "

@@ -14,6 +14,12 @@ Three kinds of session, chosen by ``SparkSettings.master``:
 One session is kept per process and reused while the settings are the same; asking for
 different settings stops the current session first. PySpark is imported lazily, inside the
 functions, so importing this module never needs PySpark.
+
+Quiet by default: a classic session's JVM (log4j's banner, WARN lines, its Python workers'
+warnings) writes to a log file in the temp folder instead of the terminal, so a run shows only
+Glacier's progress. When the ``glacier`` logger is enabled for INFO (``glacier run --verbose``)
+Spark writes to stderr as it would on its own. If Spark fails to start, the error quotes the
+end of the log.
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from glacier import clouds
@@ -277,6 +287,46 @@ def _is_stopped(session: Any) -> bool:
     return sc is not None and getattr(sc, "_jsc", None) is None
 
 
+def verbose() -> bool:
+    """Whether Spark's own output is shown: the ``glacier`` logger is enabled for INFO."""
+    return logging.getLogger("glacier").isEnabledFor(logging.INFO)
+
+
+def jvm_log_path() -> Path:
+    """Where a quiet classic session's JVM writes its output, one file per process."""
+    return Path(tempfile.gettempdir()) / f"glacier-spark-{os.getpid()}.log"
+
+
+@contextmanager
+def _jvm_output() -> Iterator[Path | None]:
+    """While the JVM starts, point this process's stderr at the Spark log (unless verbose),
+    so the JVM and the workers it starts inherit the log instead of the terminal."""
+    if verbose():
+        yield None
+        return
+    path = jvm_log_path()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "ab") as log_file:
+            os.dup2(log_file.fileno(), 2)
+        yield path
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _log_tail(path: Path | None, lines: int = 20) -> str:
+    if path is None:
+        return ""
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return f"\nThe end of Spark's log ({path}):\n" + "\n".join(tail) if tail else ""
+
+
 def _create_classic(settings: SparkSettings) -> Any:
     _require_pyspark(connect=False)
     check_java()
@@ -284,12 +334,20 @@ def _create_classic(settings: SparkSettings) -> Any:
         os.environ["SPARK_LOCAL_IP"] = LOOPBACK
     # The Python workers must run the same interpreter (and polars) as this process.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if not verbose():  # pyspark's own note on the pandas version, every time it loads
+        warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
     from pyspark.sql import SparkSession  # noqa: PLC0415 - pyspark is optional
 
     builder = SparkSession.builder
     for key, value in build_conf(settings).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    with _jvm_output() as log_path:
+        try:
+            return builder.getOrCreate()
+        except Exception as exc:
+            raise SparkTaskError(
+                f"Spark failed to start with master {settings.master!r}: {exc}{_log_tail(log_path)}"
+            ) from exc
 
 
 def _create_connect(settings: SparkSettings) -> Any:
@@ -335,14 +393,7 @@ def get_session(settings: SparkSettings | None = None, **overrides: Any) -> Any:
         elif is_connect_master(wanted.master):
             session = _create_connect(wanted)
         else:
-            try:
-                session = _create_classic(wanted)
-            except SparkTaskError:
-                raise
-            except Exception as exc:
-                raise SparkTaskError(
-                    f"Spark failed to start with master {wanted.master!r}: {exc}"
-                ) from exc
+            session = _create_classic(wanted)
         log.info(
             "Spark session for %s ready in %.1f s", wanted.master, time.perf_counter() - started
         )

@@ -7,12 +7,14 @@ plugs in without changing it.
 
 from __future__ import annotations
 
+import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from glacier.errors import TaskCrashed
 from glacier.provider import Provider
 from glacier.resources.executor import Executor
 from glacier.runtime.staging import OutputTarget, Staging
@@ -30,6 +32,43 @@ class Job:
     params: Mapping[str, Any]
     target: OutputTarget
     attempt: int
+
+
+Done = Callable[[Outcome], None]
+"""How a backend reports an attempt's outcome to the scheduler; called exactly once."""
+
+
+def deliver(job: Job, done: Done, what: str, produce: Callable[[], Outcome]) -> None:
+    """Call ``done`` with ``produce()``, or with a failed outcome if producing it fails.
+
+    The one guard every backend reports through: a failure in a backend's own plumbing (an
+    outcome that does not unpickle, a lost transport, a ``BaseException`` from a task thread)
+    must fail the attempt, because a ``done`` never called leaves the run waiting forever.
+    ``what`` says where the unit ran, for the message.
+    """
+    try:
+        outcome = produce()
+    except BaseException as exc:  # any failure here is the attempt's failure
+        root = job.unit.root.id
+        error = TaskCrashed(
+            f"Task {root!r} on {what}: its outcome could not be received "
+            f"({type(exc).__name__}: {exc}). If the task raised an exception, make it "
+            f"picklable (an __init__ that takes just the message), or raise a built-in one."
+        )
+        trace = "".join(traceback.format_exception(exc))
+        outcome = Outcome.failure(root, error, trace=trace)
+    done(outcome)
+
+
+def deliver_future(job: Job, done: Done, what: str, future: Future[Outcome]) -> None:
+    """Report a pool future's outcome through :func:`deliver` once it finishes (unless
+    cancelled)."""
+
+    def finished(f: Future[Outcome]) -> None:
+        if not f.cancelled():
+            deliver(job, done, what, f.result)
+
+    future.add_done_callback(finished)
 
 
 class RunServices:
@@ -63,14 +102,21 @@ class Backend(ABC):
     name: ClassVar[str]
     shares_process: ClassVar[bool]
     """True when units run in this process, so MEMORY hand-offs may cross units."""
+    ships_invocations: ClassVar[bool] = False
+    """True when units travel pickled, as invocation bytes, so they must pickle."""
 
     def __init__(self, executor: Executor, services: RunServices) -> None:
         self.executor = executor
         self.services = services
 
+    @classmethod  # noqa: B027 - optional hook
+    def check_run(cls, executors: Sequence[Executor]) -> None:
+        """Refuse, before anything runs, executors of this backend that cannot share a run."""
+
     @abstractmethod
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
-        """Start ``job``; call ``done`` exactly once with its outcome. Returns a handle."""
+    def submit(self, job: Job, done: Done) -> object:
+        """Start ``job``; call ``done`` exactly once with its outcome (through
+        :func:`deliver`). Returns a handle."""
 
     def run_here(self, job: Job) -> Outcome | None:
         """Run ``job`` on the calling thread if this backend can; None if it cannot.

@@ -19,17 +19,19 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from glacier.config.compute import VmConfig
-from glacier.errors import ConfigError, TaskCrashed
+from glacier.errors import ConfigError
 from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Job, RunServices
+from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver
 from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
 from glacier.runtime.worker import Outcome
 
 EXTRA = "glacier-pipelines[dask]"
+LOOPBACK = "127.0.0.1"
+SCHEDULER_START_SECONDS = 300
+"""How long the local scheduler process may take to start (measured over 30 s under load)."""
 
 
 class DaskCluster:
@@ -42,8 +44,11 @@ class DaskCluster:
         environment: dict[str, str] | None = None,
     ) -> None:
         try:  # Dask is an optional extra, and heavy: it loads when a VM task first runs
-            from distributed import Client  # noqa: PLC0415
-            from distributed.deploy.subprocess import SubprocessCluster  # noqa: PLC0415
+            from distributed import Client, SpecCluster  # noqa: PLC0415
+            from distributed.deploy.subprocess import (  # noqa: PLC0415
+                SubprocessScheduler,
+                SubprocessWorker,
+            )
         except ImportError:
             raise ConfigError(
                 f"VM executors run on Dask in local mode, and Dask is not installed. Install the "
@@ -52,17 +57,39 @@ class DaskCluster:
         self.cluster: Any = None
         if address is None:
             config = config or VmConfig()
-            self.cluster = SubprocessCluster(
-                host="127.0.0.1",
-                dashboard_address=None,  # type: ignore[arg-type]
-                n_workers=1,
-                threads_per_worker=config.cpus,
-                worker_kwargs={
-                    "memory_limit": f"{config.memory}MiB",
-                    "dashboard": False,
-                    # the provider's secrets reach the worker like a VM's identity: not in tasks
-                    "env": environment or {},
+            # SubprocessCluster's pieces, assembled here for the scheduler's start timeout: its
+            # fixed 30 s is too short on a loaded machine, and once it expires with the
+            # scheduler still starting, distributed waits on its stderr forever (seen here).
+            scheduler = {
+                "cls": SubprocessScheduler,
+                "options": {
+                    "scheduler_kwargs": {
+                        "host": LOOPBACK,
+                        "port": 0,
+                        "dashboard": False,
+                        "dashboard_address": None,
+                    },
+                    "timeout": SCHEDULER_START_SECONDS,
                 },
+            }
+            worker_kwargs = {
+                "host": LOOPBACK,
+                "nthreads": config.cpus,
+                "silence_logs": logging.ERROR,
+                "memory_limit": f"{config.memory}MiB",
+                "dashboard": False,
+                # the provider's secrets reach the worker like a VM's identity: not in tasks
+                "env": environment or {},
+            }
+            worker = {
+                "cls": SubprocessWorker,
+                "options": {"worker_class": "distributed.Nanny", "worker_kwargs": worker_kwargs},
+            }
+            self.cluster = SpecCluster(  # type: ignore[no-untyped-call]
+                workers={0: worker},
+                scheduler=scheduler,
+                worker=worker,
+                name="SubprocessCluster",
                 silence_logs=logging.ERROR,
             )
             address = self.cluster.scheduler_address
@@ -77,6 +104,7 @@ class DaskCluster:
 class DaskBackend(Backend):
     name = "dask"
     shares_process = False
+    ships_invocations = True
 
     def __init__(self, executor: Executor, services: RunServices) -> None:
         super().__init__(executor, services)
@@ -93,10 +121,11 @@ class DaskBackend(Backend):
                 )
             return self._cluster
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    def submit(self, job: Job, done: Done) -> object:
         provider = job.target.provider
         root = job.unit.root.id
         payload = encode(describe(job, self.services.run_id))
+        what = f"VM executor {self.executor.name!r}"
         key = f"glacier-{job.unit.id}-{job.attempt}-{secrets.token_hex(4)}"
         try:
             future = self.cluster().client.submit(invoke, payload, key=key, pure=False)
@@ -105,16 +134,8 @@ class DaskBackend(Backend):
             return None
 
         def finished(f: Any) -> None:
-            if f.cancelled():
-                return
-            try:
-                done(decode_outcome(f.result(), provider))
-            except Exception as exc:  # the worker died (KilledWorker) or the transport failed
-                error = TaskCrashed(
-                    f"Task {root!r} on VM executor {self.executor.name!r}: the Dask worker "
-                    f"failed without a result ({type(exc).__name__}: {exc})."
-                )
-                done(Outcome.failure(root, error))
+            if not f.cancelled():  # a dead worker (KilledWorker) fails the attempt in deliver
+                deliver(job, done, what, lambda: decode_outcome(f.result(), provider))
 
         future.add_done_callback(finished)
         return future

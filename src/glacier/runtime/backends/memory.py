@@ -1,7 +1,9 @@
-"""Resident memory of another process, read from ``/proc`` (Linux).
+"""Resident memory of a process and its descendants, read from ``/proc`` (Linux).
 
-Elsewhere the serverless memory cap is not enforced while a task runs; the worker still
-reports its peak (``ru_maxrss``) afterwards.
+A task's own subprocesses count against its memory limit as they would in a function's
+cgroup: the worker makes itself their subreaper (see ``process_main``), so even a grandchild
+whose parent exited stays in the tree walked here. Elsewhere the serverless memory cap is not
+enforced while a task runs.
 """
 
 from __future__ import annotations
@@ -18,3 +20,29 @@ def rss(pid: int) -> int | None:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return None
+
+
+def tree_rss(pid: int) -> int | None:
+    """Resident bytes of ``pid`` and every descendant; None if ``pid`` is unknown or gone."""
+    total = rss(pid)
+    if total is None:
+        return None
+    for child in children(pid):
+        total += tree_rss(child) or 0
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (of any of its threads)."""
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found

@@ -8,16 +8,19 @@ Memory: ``RLIMIT_AS`` does not emulate a function's memory limit faithfully, bec
 (jemalloc, one thread pool per process) reserves far more address space than it touches:
 measured here, importing Polars and running one small query reserves ~890 MB of virtual memory
 for 64 MB resident, and a 1024 MB address-space cap already fails a 100 MB allocation. Cloud
-functions limit resident memory (a cgroup), so the backend samples the worker's resident set
-every few milliseconds and kills it once it is over the limit, reporting the peak it saw.
-cgroups would be exact but need root and cgroup v2 delegation, which a laptop run cannot assume.
+functions limit resident memory (a cgroup), so the backend samples the resident set of the
+worker and every process its task started (about 0.1 ms per sample, measured) every few
+milliseconds and kills them once over the limit, reporting the peak it saw. cgroups would be
+exact but need root and cgroup v2 delegation, which a laptop run cannot assume.
 
 Time: the config's timeout is enforced here (kill); a task's own ``timeout=`` is enforced by
-the scheduler, which calls :meth:`ProcessBackend.cancel` (kill) when it expires.
+the scheduler, which calls :meth:`ProcessBackend.cancel` (kill) when it expires. A kill is
+always of the worker's whole process group, so a task's subprocesses die with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -25,16 +28,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import IO
 
 from glacier.config.compute import ServerlessConfig
 from glacier.errors import TaskCrashed, TaskOutOfMemory, TaskTimeout
 from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Job, RunServices
-from glacier.runtime.backends.memory import rss
-from glacier.runtime.backends.process_main import HEADER, READY, write_frame
+from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver
+from glacier.runtime.backends.memory import tree_rss
+from glacier.runtime.backends.process_main import HEADER, PARENT_FD, READY, write_frame
 from glacier.runtime.invocation import decode_outcome, describe, encode
 from glacier.runtime.worker import Outcome
 
@@ -47,24 +49,43 @@ class WorkerDied(Exception):
 
 
 class Worker:
-    """One worker process: a warm container serving one invocation at a time."""
+    """One worker process: a warm container serving one invocation at a time.
+
+    It leads its own process group (so a terminal's Ctrl-C reaches only the runner, which
+    then kills it), and holds the read end of a pipe whose write end only this process keeps:
+    when this process dies, the worker kills its group (see ``process_main``).
+    """
 
     def __init__(self, environment: dict[str, str]) -> None:
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "glacier.runtime.backends.process_main"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=os.getcwd(),
-            env={**os.environ, **environment},
-        )
+        lifeline, self.lifeline = os.pipe()
+        self._closing = threading.Lock()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "glacier.runtime.backends.process_main"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=os.getcwd(),
+                env={**os.environ, **environment, PARENT_FD: str(lifeline)},
+                pass_fds=(lifeline,),
+                process_group=0,
+            )
+        except BaseException:
+            os.close(self.lifeline)
+            raise
+        finally:
+            os.close(lifeline)
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout_fd = self.process.stdout.fileno()
         self.killed = False
         self.peak = 0
-        if self.receive(None, None) != READY:
-            raise WorkerDied("the worker did not start")
+        try:
+            if self.receive(None, None) != READY:
+                raise WorkerDied("the worker did not start")
+        except WorkerDied:
+            self.kill()  # reaps it and closes the lifeline
+            raise
         self.cold_start = time.perf_counter() - started
 
     @property
@@ -98,7 +119,7 @@ class Worker:
                 if size is None and len(buffer) >= HEADER.size:
                     (size,) = HEADER.unpack_from(buffer)
                 continue
-            resident = rss(self.pid) or 0
+            resident = tree_rss(self.pid) or 0
             self.peak = max(self.peak, resident)
             if limit is not None and resident > limit:
                 self.kill()
@@ -115,20 +136,35 @@ class Worker:
         return f"exited with code {code}"
 
     def kill(self) -> None:
+        """Kill the worker and whatever its task started (the whole process group)."""
         self.killed = True
-        if self.process.poll() is None:
-            self.process.kill()
+        self._kill_group()
         self.process.wait()
+        self._close_lifeline()
 
     def stop(self) -> None:
-        """Let an idle worker exit on end of input; kill it if it lingers."""
+        """Let an idle worker exit on end of input, then kill what it left behind; kill it if
+        it lingers."""
         try:
             self.stdin.close()
             self.process.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()
+        self._kill_group()
+        self._close_lifeline()
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def _close_lifeline(self) -> None:
+        # the run's close and the attempt's own thread may both kill a busy worker
+        with self._closing:
+            fd, self.lifeline = self.lifeline, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 class ProcessBackend(Backend):
@@ -136,6 +172,7 @@ class ProcessBackend(Backend):
 
     name = "process"
     shares_process = False
+    ships_invocations = True
 
     def __init__(self, executor: Executor, services: RunServices) -> None:
         super().__init__(executor, services)
@@ -152,7 +189,7 @@ class ProcessBackend(Backend):
         # of the worker process, never inside the invocation.
         self.environment = executor.provider.store.worker_environment()
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    def submit(self, job: Job, done: Done) -> object:
         payload = encode(describe(job, self.services.run_id))
         call = _Call()
         threading.Thread(
@@ -180,13 +217,16 @@ class ProcessBackend(Backend):
 
     # --- one invocation -----------------------------------------------------------------------
 
-    def _run(self, job: Job, payload: bytes, call: _Call, done: Callable[[Outcome], None]) -> None:
+    def _run(self, job: Job, payload: bytes, call: _Call, done: Done) -> None:
+        what = f"serverless executor {self.executor.name!r}"
+        deliver(job, done, what, lambda: self._attempt(job, payload, call))
+
+    def _attempt(self, job: Job, payload: bytes, call: _Call) -> Outcome:
         root = job.unit.root.id
         try:
             worker, cold = self._acquire(call)
         except (WorkerDied, OSError) as exc:
-            done(Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc)))))
-            return
+            return Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc))))
         limit = self.memory_mb * MB if self.memory_mb else None
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
         try:
@@ -197,9 +237,10 @@ class ProcessBackend(Backend):
             outcome = Outcome.failure(root, TaskTimeout(self._timeout_message(job)))
         except WorkerDied as exc:
             outcome = Outcome.failure(root, TaskCrashed(self._crash_message(job, str(exc))))
+        finally:
+            self._release(worker)
         peak = max(outcome.peak_memory or 0, worker.peak) or None
-        self._release(worker)
-        done(replace(outcome, peak_memory=peak, cold_start=cold))
+        return replace(outcome, peak_memory=peak, cold_start=cold)
 
     def _acquire(self, call: _Call) -> tuple[Worker, float | None]:
         with self.lock:

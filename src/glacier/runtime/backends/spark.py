@@ -17,8 +17,8 @@ unless it was already running when the run started (a notebook's, a test fixture
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from glacier.config.compute import SparkConfig
@@ -27,12 +27,12 @@ from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
 from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Job, RunServices
+from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver_future
 from glacier.runtime.staging import OutputTarget, StagedFrame, safe_name
 from glacier.runtime.units import Handoff
 from glacier.runtime.worker import Outcome, Scope, Step, run_unit, steps_of
 from glacier.spark import session
-from glacier.spark.session import SparkSettings
+from glacier.spark.session import SparkSettings, is_connect_master, is_local_master
 from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
@@ -42,11 +42,21 @@ _SESSION_LOCK = threading.Lock()
 
 
 def settings_for(executor: Executor) -> SparkSettings:
-    """``SparkConfig.master`` as given; every other cluster config emulated by ``local[2]``."""
+    """``SparkConfig.master`` as given; every other cluster config emulated by ``local[2]``.
+
+    ``num_executors`` and ``executor_memory`` reach a cluster master (``spark://``, ``yarn``,
+    ``k8s://``); a ``local`` master has no executors (its driver runs every task), so there
+    they mean nothing and are left out.
+    """
     config = executor.config
-    if isinstance(config, SparkConfig):
-        return SparkSettings(master=config.master, conf=dict(config.conf))
-    return SparkSettings(master="local[2]")
+    if not isinstance(config, SparkConfig):
+        return SparkSettings(master="local[2]")
+    settings = SparkSettings(master=config.master, conf=dict(config.conf))
+    if is_local_master(config.master) or is_connect_master(config.master):
+        return settings
+    return replace(
+        settings, num_executors=config.num_executors, executor_memory=config.executor_memory
+    )
 
 
 class SparkBackend(Backend):
@@ -58,14 +68,24 @@ class SparkBackend(Backend):
         self.settings = settings_for(executor)
         self._owns_session = False
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    @classmethod
+    def check_run(cls, executors: Sequence[Executor]) -> None:
+        """One process holds one Spark session, so the cluster executors of a run must agree on
+        it; two that do not would stop each other's session mid-run."""
+        first, *others = executors
+        wanted = settings_for(first)
+        for other in others:
+            if (theirs := settings_for(other)) != wanted:
+                raise ConfigError(
+                    f"Cluster executors {first.name!r} ({_session(wanted)}) and {other.name!r} "
+                    f"({_session(theirs)}) need different Spark sessions, but a local run has "
+                    f"one Spark session per process. Give both the same SparkConfig (master, "
+                    f"conf, num_executors, executor_memory), or run them in separate runs."
+                )
+
+    def submit(self, job: Job, done: Done) -> object:
         future = self.services.threads.submit(self._run, job)
-
-        def finished(f: Future[Outcome]) -> None:
-            if not f.cancelled():
-                done(f.result())
-
-        future.add_done_callback(finished)
+        deliver_future(job, done, f"cluster executor {self.executor.name!r}", future)
         return future
 
     def close(self) -> None:
@@ -81,6 +101,13 @@ class SparkBackend(Backend):
     def _run(self, job: Job) -> Outcome:
         runner = OnSpark(self, job)
         return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, job.target, runner)
+
+
+def _session(settings: SparkSettings) -> str:
+    """Settings as an error names them: conf by its keys, whose values may be secrets."""
+    sized = f", {settings.num_executors} executors of {settings.executor_memory}"
+    conf = f", conf keys {sorted(settings.conf)}" if settings.conf else ""
+    return f"master {settings.master!r}{sized if settings.num_executors else ''}{conf}"
 
 
 class OnSpark:

@@ -6,10 +6,9 @@ be killed, so the abandoned attempt finishes in the background and its result is
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import Future
 
-from glacier.runtime.backends.base import Backend, Job
+from glacier.runtime.backends.base import Backend, Done, Job, deliver_future
 from glacier.runtime.worker import Outcome, run_unit, steps_of
 
 
@@ -17,14 +16,9 @@ class ThreadBackend(Backend):
     name = "thread"
     shares_process = True
 
-    def submit(self, job: Job, done: Callable[[Outcome], None]) -> object:
+    def submit(self, job: Job, done: Done) -> object:
         future = self.services.threads.submit(self.run_here, job)
-
-        def finished(f: Future[Outcome]) -> None:
-            if not f.cancelled():
-                done(f.result())
-
-        future.add_done_callback(finished)
+        deliver_future(job, done, f"local executor {self.executor.name!r}", future)
         return future
 
     def run_here(self, job: Job) -> Outcome:
