@@ -112,7 +112,7 @@ class OnSpark:
         out_dir = staging.provider.store.uri(
             staging.bucket, f"{staging.prefix}/{safe_name(step.node)}.spark"
         )
-        rows = run_spark_task(
+        written = run_spark_task(
             self.backend.spark_session(),
             _bind(step, frames[0], scope),
             _uris(scope.value(frames[0])),
@@ -120,7 +120,12 @@ class OnSpark:
             partitioned=task.options.partitioned,
             by=task.options.by,
         )
-        return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
+        return StagedFrame(
+            uri=f"{out_dir}/*.parquet",
+            rows=written.rows,
+            provider=staging.provider,
+            schema=written.schema,  # Spark changed some types; scan() restores the task's
+        )
 
     def hand_on(
         self, value: Any, handoff: Handoff, target: OutputTarget
