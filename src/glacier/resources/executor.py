@@ -86,8 +86,10 @@ class Executor:
 
         ``retries`` extra attempts wait ``retry_delay`` seconds, doubling each time (with
         jitter); ``timeout`` bounds one attempt in seconds. On a cluster, ``partitioned=True``
-        runs a row-local function per partition and ``by=[...]`` a group-local one per group;
-        by default the function sees the whole frame on the driver.
+        runs a row-local function per partition and ``by=[...]`` a group-local one on whole
+        groups: each call sees every row of its groups, usually several groups at once, so
+        write it per group (``group_by(by).agg``, ``.over(by)``); by default the function sees
+        the whole frame on the driver.
         """
 
         def decorate(f: Callable[P, R]) -> Task[P, R]:

@@ -5,7 +5,7 @@ Spark reads each task's input Parquet itself (staged files, or a bucket's files)
 output to the run's staging area, so frames never pass through this process on the way.
 
 A task runs in one of three ways (see :mod:`glacier.spark.modes`): ``partitioned=True`` per
-partition with ``mapInArrow``, ``by=[...]`` per group with ``applyInArrow``, or by default on
+partition with ``mapInArrow``, ``by=[...]`` on batches of whole groups, or by default on
 the driver over the whole frame, under a size guard. Every frame argument, a bucket included,
 reaches the function as a LazyFrame over its rows. Outputs written by Spark are directories,
 so they are handed on but not kept in the cache.
