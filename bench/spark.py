@@ -1,6 +1,6 @@
-"""Benchmark Glacier's partitioned Spark mode.
+"""Benchmark Glacier's partitioned and grouped Spark modes.
 
-Compares, on the same generated Parquet data (median of N runs after one warm-up):
+Partitioned, on the same generated Parquet data (median of N runs after one warm-up):
 
 * ``glacier pipeline``: a pipeline whose one ``@cluster.task(partitioned=True)`` reads the
   bucket's files with Spark (what a user writes; adds tracing, scheduling and staging);
@@ -8,9 +8,19 @@ Compares, on the same generated Parquet data (median of N runs after one warm-up
   empty frame, ``mapInArrow``, writes, counts the rows written);
 * ``hand-written mapInArrow``: the same job written directly in PySpark with a hand-made
   schema (read, ``mapInArrow``, write);
-* ``plain polars``: ``scan_parquet -> task -> sink_parquet`` on one machine, for reference.
+* ``plain polars``: ``scan_parquet -> task -> sink_parquet`` on one machine, for reference;
+* where the time goes: ``spark read+write`` (the Parquet read and write, no Python),
+  ``mapInArrow identity`` (plus the Arrow hand-off to Python workers, no Polars), and
+  ``run_partitioned`` with Arrow batches of 100,000 rows instead of Spark's 10,000
+  (``spark.sql.execution.arrow.maxRecordsPerBatch``).
 
-Run:  python bench/spark.py [--rows 3000000] [--repeat 3] [--master local[2]]
+Grouped, a TPC-H q18-like aggregation per ``l_orderkey`` on a lineitem-like frame (about 4
+rows per order):
+
+* ``glacier run_grouped``: shuffle and sort by the key, the task on batches of whole groups;
+* ``hand-written applyInArrow``: ``groupBy(key).applyInArrow``, the function once per group.
+
+Run:  python bench/spark.py [--rows 3000000] [--orders 20000] [--repeat 3] [--master local[2]]
 """
 
 from __future__ import annotations
@@ -61,6 +71,81 @@ def generate(directory: Path, rows: int, files: int) -> list[Path]:
         df.write_parquet(path)
         paths.append(path)
     return paths
+
+
+def q18(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Group-local: quantity and line count per order (TPC-H q18's inner aggregation)."""
+    return lf.group_by("l_orderkey").agg(sum_qty=pl.col("l_quantity").sum(), lines=pl.len())
+
+
+def generate_lineitem(path: Path, orders: int) -> int:
+    """A lineitem-like file: 1-7 lines per order, shuffled so Spark must group."""
+    per_order = (pl.int_range(orders, eager=True) * 7919 % 7 + 1).cast(pl.Int64)
+    keys = pl.int_range(orders, eager=True).repeat_by(per_order).explode()
+    n = keys.len()
+    idx = pl.int_range(n, eager=True)
+    df = pl.DataFrame(
+        {
+            "l_orderkey": keys,
+            "l_quantity": ((idx * 31) % 50 + 1).cast(pl.Float64),
+            "l_comment": pl.Series([f"comment {v}" for v in range(100)]).gather(idx % 100),
+        }
+    ).sample(fraction=1.0, shuffle=True, seed=0)
+    df.write_parquet(path)
+    return n
+
+
+def hand_grouped(spark: Any, source: str, output: str) -> None:
+    from pyspark.sql.types import (  # noqa: PLC0415 - pyspark is optional: --help works without it
+        DoubleType,
+        LongType,
+        StructField,
+        StructType,
+    )
+
+    schema = StructType(
+        [
+            StructField("l_orderkey", LongType()),
+            StructField("sum_qty", DoubleType()),
+            StructField("lines", LongType()),
+        ]
+    )
+    target = pa.schema(
+        [("l_orderkey", pa.int64()), ("sum_qty", pa.float64()), ("lines", pa.int64())]
+    )
+
+    def fn(table: pa.Table) -> pa.Table:
+        out = q18(pl.from_arrow(table).lazy()).collect()  # type: ignore[union-attr]
+        return out.to_arrow().cast(target)
+
+    grouped = spark.read.parquet(source).groupBy("l_orderkey").applyInArrow(fn, schema)
+    grouped.write.mode("overwrite").parquet(output)
+
+
+def spark_copy(spark: Any, inputs: list[str], output: str) -> None:
+    spark.read.parquet(*inputs).write.mode("overwrite").parquet(output)
+
+
+def arrow_identity(spark: Any, inputs: list[str], output: str) -> None:
+    def fn(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        yield from batches
+
+    sdf = spark.read.parquet(*inputs)
+    sdf.mapInArrow(fn, sdf.schema).write.mode("overwrite").parquet(output)
+
+
+def with_batch_rows(spark: Any, rows: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+    def run() -> Any:
+        before = spark.conf.get(key)
+        spark.conf.set(key, str(rows))
+        try:
+            return fn()
+        finally:
+            spark.conf.set(key, before)
+
+    return run
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -137,11 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--orders", type=int, default=20_000, help="groups of the grouped case")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args(argv)
 
-    from glacier.spark.modes import run_partitioned  # noqa: PLC0415 - pyspark is optional: --help works without it
+    from glacier.spark.modes import run_grouped, run_partitioned  # noqa: PLC0415 - pyspark is optional: --help works without it
     from glacier.spark.session import SparkSettings, get_session, stop_session  # noqa: PLC0415 - pyspark is optional: --help works without it
 
     with tempfile.TemporaryDirectory(prefix="glacier-bench-spark-") as tmp:
@@ -159,15 +245,20 @@ def main(argv: list[str] | None = None) -> int:
         spark.range(1).count()
         start_s = time.perf_counter() - started
 
-        written = run_partitioned(spark, task, inputs, root / "glacier")
+        written = run_partitioned(spark, task, inputs, root / "glacier").rows
         expected = task(pl.scan_parquet(inputs)).select(pl.len()).collect().item()
         assert written == expected, (written, expected)
+        lineitem = str(root / "lineitem.parquet")
+        lines = generate_lineitem(root / "lineitem.parquet", args.orders)
+        grouped = run_grouped(spark, q18, lineitem, root / "grouped", by=["l_orderkey"])
+        assert grouped.rows == args.orders, grouped
+
+        def partitioned() -> Any:
+            return run_partitioned(spark, task, inputs, root / "glacier")
 
         results = {
             "glacier pipeline": timed(glacier_pipeline(root, args.master), args.repeat),
-            "glacier run_partitioned": timed(
-                lambda: run_partitioned(spark, task, inputs, root / "glacier"), args.repeat
-            ),
+            "glacier run_partitioned": timed(partitioned, args.repeat),
             "hand-written mapInArrow": timed(
                 lambda: hand_written(spark, inputs, str(root / "hand")), args.repeat
             ),
@@ -175,20 +266,44 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: task(pl.scan_parquet(inputs)).sink_parquet(root / "polars.parquet"),
                 args.repeat,
             ),
+            "spark read+write": timed(
+                lambda: spark_copy(spark, inputs, str(root / "copy")), args.repeat
+            ),
+            "mapInArrow identity": timed(
+                lambda: arrow_identity(spark, inputs, str(root / "same")), args.repeat
+            ),
+            "run_partitioned, 100k/batch": timed(
+                with_batch_rows(spark, 100_000, partitioned), args.repeat
+            ),
+        }
+        grouped_results = {
+            "glacier run_grouped": timed(
+                lambda: run_grouped(spark, q18, lineitem, root / "grouped", by=["l_orderkey"]),
+                args.repeat,
+            ),
+            "hand-written applyInArrow": timed(
+                lambda: hand_grouped(spark, lineitem, str(root / "hand_grouped")), args.repeat
+            ),
         }
         stop_session()
 
-    hand = results["hand-written mapInArrow"][0]
     print(
         f"\n{args.rows:,} rows in {args.files} files ({size_mb:.0f} MB parquet, generated in "
         f"{gen_s:.1f} s); {written:,} rows out; master {args.master}; "
         f"session start + first job {start_s:.1f} s; median of {args.repeat} after a warm-up\n"
     )
-    print(f"| {'job':<26} | {'median s':>8} | {'min s':>6} | {'vs hand':>7} |")
-    print(f"|{'-' * 28}|{'-' * 10}|{'-' * 8}|{'-' * 9}|")
-    for name, (median, best) in results.items():
-        print(f"| {name:<26} | {median:>8.2f} | {best:>6.2f} | {median / hand:>6.2f}x |")
+    table(results, "hand-written mapInArrow")
+    print(f"\ngrouped: {lines:,} lines, {args.orders:,} orders (groups)\n")
+    table(grouped_results, "hand-written applyInArrow")
     return 0
+
+
+def table(results: dict[str, tuple[float, float]], against: str) -> None:
+    hand = results[against][0]
+    print(f"| {'job':<28} | {'median s':>8} | {'min s':>6} | {'vs hand':>7} |")
+    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 8}|{'-' * 9}|")
+    for name, (median, best) in results.items():
+        print(f"| {name:<28} | {median:>8.2f} | {best:>6.2f} | {median / hand:>6.2f}x |")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def test_partitioned_matches_polars(
         spark, row_task, [src / "part-0.parquet", src / "part-1.parquet"], out_dir
     )
     expected = row_task(df.lazy()).collect()
-    assert written == expected.height
+    assert written.rows == expected.height
     assert_same_rows(read_output(out_dir), expected)
 
 
@@ -90,7 +90,7 @@ def test_partitioned_closure_and_overwrite(
             spark, lambda lf: closure_task(lf).lazy().select("id", "x"), str(src), out_dir
         )
     expected = df.filter(pl.col("x") >= 50.0).select("id", "x")
-    assert written == expected.height
+    assert written.rows == expected.height
     assert_same_rows(read_output(out_dir), expected)
 
 
@@ -109,7 +109,7 @@ def test_grouped_matches_polars(
     src, df = source
     written = run_grouped(spark, group_task, src, out_dir, by=["k"])
     expected = group_task(df.lazy()).collect().with_columns(pl.col("k").cast(pl.Int16))
-    assert written == 13
+    assert written.rows == 13
     actual = read_output(out_dir)
     assert actual.schema["n"] == pl.Int64
     assert_same_rows(actual, expected.with_columns(pl.col("total").round(6)))
@@ -129,7 +129,7 @@ def test_whole_frame_matches_polars(
     src, df = source
     written = run_spark_task(spark, whole_task, src, out_dir)
     expected = whole_task(df.lazy()).collect().with_columns(pl.col("k").cast(pl.Int16))
-    assert written == expected.height
+    assert written.rows == expected.height
     assert_same_rows(read_output(out_dir), expected)
 
 
@@ -205,7 +205,9 @@ def test_task_pickled_by_value(tmp_path: Path) -> None:
     spark_pickle: Any = spark_cloudpickle
     ship_by_value(row_task)
     blob = tmp_path / "mapper.pkl"
-    blob.write_bytes(spark_pickle.dumps(make_batch_mapper(row_task, target)))
+    spark_input = {"id": pl.Int64, "k": pl.Int16, "x": pl.Float64, "s": pl.String}
+    declared = row_task(pl.LazyFrame(schema=spark_input)).collect_schema()
+    blob.write_bytes(spark_pickle.dumps(make_batch_mapper(row_task, declared, target)))
     script = f"""
 import sys, pickle
 import pyarrow as pa
@@ -239,7 +241,7 @@ def test_explicit_schema_when_inference_fails(
     with pytest.raises(SparkTaskError, match=r"needs data.*pass schema="):
         run_partitioned(spark, picky, src, out_dir)
     schema = {"id": pl.Int64, "half": pl.Float64}
-    assert run_partitioned(spark, picky, src, out_dir, schema=schema) == 10
+    assert run_partitioned(spark, picky, src, out_dir, schema=schema).rows == 10
     expected = df.filter(pl.col("id") < 10).select("id", half=pl.col("x") / 2)
     assert_same_rows(read_output(out_dir), expected)
 

@@ -42,7 +42,7 @@ def round_trips(
             partitioned=mode == "partitioned",
             by=["g"] if mode == "grouped" else None,
         )
-        assert written == all_types.height
+        assert written.rows == all_types.height
         results[mode] = pl.read_parquet(out / "*.parquet").sort("row")
     return results
 

@@ -86,8 +86,10 @@ class Executor:
 
         ``retries`` extra attempts wait ``retry_delay`` seconds, doubling each time (with
         jitter); ``timeout`` bounds one attempt in seconds. On a cluster, ``partitioned=True``
-        runs a row-local function per partition and ``by=[...]`` a group-local one per group;
-        by default the function sees the whole frame on the driver.
+        runs a row-local function per partition and ``by=[...]`` a group-local one on whole
+        groups: each call sees every row of its groups, usually several groups at once, so
+        write it per group (``group_by(by).agg``, ``.over(by)``); by default the function sees
+        the whole frame on the driver.
 
         Args:
             fn: The function, when the decorator is used bare (``@executor.task``).
@@ -105,8 +107,9 @@ class Executor:
             partitioned: Cluster executors only: run the function once per Spark partition
                 (``mapInArrow``), for functions whose every output row depends on one input
                 row. Not together with ``by``.
-            by: Cluster executors only: column names; run the function once per group of rows
-                that share their values (``applyInArrow``). A non-empty list, not one string.
+            by: Cluster executors only: column names; run the function on whole groups of rows
+                that share their values, several groups per call (shuffled and sorted by the
+                keys, streamed through ``mapInArrow``). A non-empty list, not one string.
 
         Returns:
             The :class:`~glacier.Task` (used bare), or a decorator that makes one.

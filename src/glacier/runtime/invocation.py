@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle  # type: ignore[import-untyped]
+import polars as pl
 
 from glacier.config import ProviderConfig, config_class
 from glacier.core.dag import SinkNode
@@ -87,16 +88,27 @@ class StagedRef:
     rows: int
     bytes: int | None = None
     checksum: str | None = None
+    schema: pl.Schema | None = None
 
     @classmethod
     def of(cls, frame: StagedFrame) -> StagedRef:
         return cls(
-            ProviderRef.of(frame.provider), frame.uri, frame.rows, frame.bytes, frame.checksum
+            ProviderRef.of(frame.provider),
+            frame.uri,
+            frame.rows,
+            frame.bytes,
+            frame.checksum,
+            frame.schema,
         )
 
     def open(self, provider: Provider | None = None) -> StagedFrame:
         return StagedFrame(
-            self.uri, self.rows, provider or self.provider.open(), self.bytes, self.checksum
+            self.uri,
+            self.rows,
+            provider or self.provider.open(),
+            self.bytes,
+            self.checksum,
+            self.schema,
         )
 
 

@@ -36,9 +36,17 @@ class StagedFrame:
     provider: Provider
     bytes: int | None = None
     checksum: str | None = None
+    schema: pl.Schema | None = None
+    """The Polars types of the frame when the file holds others: a Spark output (``u32`` as
+    ``i64``, categoricals as strings...), whose types ``scan`` puts back."""
 
     def scan(self) -> pl.LazyFrame:
-        return formats.scan([self.uri], Format.PARQUET, self.provider.store.storage_options())
+        frame = formats.scan([self.uri], Format.PARQUET, self.provider.store.storage_options())
+        if self.schema is None:
+            return frame
+        from glacier.spark.types import restore_polars_types  # noqa: PLC0415 - pyarrow: Spark outputs only
+
+        return restore_polars_types(frame, self.schema)
 
     def read(self) -> pl.DataFrame:
         return self.scan().collect()

@@ -1,13 +1,15 @@
 """Run a Polars task on Spark in one of three modes.
 
 Every mode reads its input Parquet with Spark itself (the client never touches the data),
-writes its output Parquet with Spark (``overwrite``), and returns the number of rows written.
+writes its output Parquet with Spark (``overwrite``), and returns the number of rows written
+with the Polars schema of the task's output (``Written``), to restore the types Spark changed.
 
 * ``run_partitioned``: the task is row-local. It runs on each Arrow batch of each partition
   via ``mapInArrow``. The output schema is inferred by running the task on an empty frame
   of the input schema (or given with ``schema=``).
-* ``run_grouped``: the task is group-local. It runs once per group of ``by`` via
-  ``groupBy(*by).applyInArrow``; each call sees every row of one group.
+* ``run_grouped``: the task is group-local. The rows are shuffled and sorted by ``by``, and
+  the task runs via ``mapInArrow`` on whole groups: each call sees every row of the groups
+  it gets, several groups per call (one call per Arrow batch, not per group).
 * ``run_whole_frame``: the task needs all rows at once. The input is collected to the driver
   (``toArrow``) under a size guard, the task runs there, and Spark writes the result.
 
@@ -25,7 +27,7 @@ import sysconfig
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -46,6 +48,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_ROWS",
     "TaskFn",
+    "Written",
     "estimate_row_bytes",
     "infer_output_schema",
     "run_grouped",
@@ -130,20 +133,36 @@ def infer_output_schema(task: TaskFn, input_schema: SchemaLike) -> pl.Schema:
         ) from exc
 
 
-def _declared(task: TaskFn, sdf: Any, schema: SchemaLike | None) -> tuple[Any, Any]:
-    """The Spark output schema and the exact Arrow schema the workers must produce."""
+class Written(NamedTuple):
+    """What a mode wrote: its row count, and the Polars schema of the frames the task returned,
+    which ``restore_polars_types`` puts back on the Parquet Spark wrote (``u32`` for ``i64``...)."""
+
+    rows: int
+    schema: pl.Schema
+
+
+class _Declared(NamedTuple):
+    """A task's output as the workers must produce it."""
+
+    polars: pl.Schema
+    spark: Any  # StructType
+    arrow: Any  # pa.Schema
+
+
+def _declared(task: TaskFn, sdf: Any, schema: SchemaLike | None) -> _Declared:
+    """The output schema, given or inferred, in Polars, Spark and Arrow terms."""
     out_schema = (
-        schema
+        pl.Schema({name: spark_types._as_instance(dt) for name, dt in schema.items()})
         if schema is not None
         else infer_output_schema(task, polars_schema_for_spark(sdf.schema))
     )
     spark_schema = spark_schema_for_polars(out_schema)
-    return spark_schema, spark_arrow_schema(spark_schema)
+    return _Declared(out_schema, spark_schema, spark_arrow_schema(spark_schema))
 
 
-def _write(spark: Any, sdf: Any, output: str | Path) -> int:
+def _write(spark: Any, sdf: Any, output: str | Path, schema: pl.Schema) -> Written:
     sdf.write.mode("overwrite").parquet(str(output))
-    return int(spark.read.parquet(str(output)).count())
+    return Written(int(spark.read.parquet(str(output)).count()), schema)
 
 
 def run_partitioned(
@@ -153,7 +172,7 @@ def run_partitioned(
     output: str | Path,
     *,
     schema: SchemaLike | None = None,
-) -> int:
+) -> Written:
     """Run a row-local ``task`` over every Arrow batch with ``mapInArrow``.
 
     Args:
@@ -162,16 +181,17 @@ def run_partitioned(
             a batch (filters, projections, ``with_columns``...).
         inputs: Parquet path(s) or URI(s), read by Spark.
         output: Parquet directory written by Spark (overwritten).
-        schema: output Polars schema; inferred from an empty frame when omitted.
+        schema: output Polars schema; inferred from an empty frame when omitted. The
+            task must return exactly these types (checked on the workers).
 
     Returns:
-        the number of rows written.
+        the number of rows written and the output's Polars schema.
     """
     sdf = _read(spark, inputs)
-    spark_schema, target = _declared(task, sdf, schema)
+    out = _declared(task, sdf, schema)
     ship_by_value(task)
-    result = sdf.mapInArrow(_worker.make_batch_mapper(task, target), spark_schema)
-    return _write(spark, result, output)
+    mapper = _worker.make_batch_mapper(task, out.polars, out.arrow)
+    return _write(spark, sdf.mapInArrow(mapper, out.spark), output, out.polars)
 
 
 def run_grouped(
@@ -182,11 +202,17 @@ def run_grouped(
     by: Sequence[str],
     *,
     schema: SchemaLike | None = None,
-) -> int:
-    """Run a group-local ``task`` once per group of ``by`` with ``groupBy().applyInArrow``.
+) -> Written:
+    """Run a group-local ``task`` on whole groups of ``by``.
 
-    Each call receives all rows of one group (including the ``by`` columns); its output is
-    cast to the declared schema. Other arguments as in ``run_partitioned``.
+    The rows are shuffled by ``by`` (each group lands in one partition) and sorted by it within
+    each partition; ``mapInArrow`` then streams each partition through the workers, which call
+    the task on every Arrow batch's *whole* groups: each call sees every row of the groups it
+    sees, usually several groups at once, never part of a group. A function that is local to
+    each group (``group_by(by).agg(...)``, windows ``.over(by)``, per-group filters) gives
+    what it gives on the whole frame; one that assumes a single group per call does not.
+    One call per batch rather than per group is what keeps this fast with millions of groups.
+    Other arguments as in ``run_partitioned``.
     """
     keys = [by] if isinstance(by, str) else list(by)
     if not keys:
@@ -195,16 +221,11 @@ def run_grouped(
     missing = [k for k in keys if k not in sdf.columns]
     if missing:
         raise SparkTaskError(f"group columns {missing} are not in the input {sdf.columns}")
-    grouped = sdf.groupBy(*keys)
-    if not hasattr(grouped, "applyInArrow"):
-        raise SparkTaskError(
-            "grouped mode needs GroupedData.applyInArrow (a PySpark 4 client); this client "
-            "(e.g. a Spark Connect client with PySpark 3.5) does not have it"
-        )
-    spark_schema, target = _declared(task, sdf, schema)
+    out = _declared(task, sdf, schema)
     ship_by_value(task)
-    result = grouped.applyInArrow(_worker.make_group_applier(task, target), spark_schema)
-    return _write(spark, result, output)
+    mapper = _worker.make_group_mapper(task, keys, out.polars, out.arrow)
+    grouped = sdf.repartition(*keys).sortWithinPartitions(*keys)
+    return _write(spark, grouped.mapInArrow(mapper, out.spark), output, out.polars)
 
 
 _FIXED_WIDTH: dict[type[pl.DataType], int] = {
@@ -296,7 +317,7 @@ def run_whole_frame(
     *,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
-) -> int:
+) -> Written:
     """Collect the input to the driver, run ``task`` there, and write its result with Spark.
 
     Before collecting, the rows are counted and the size estimated with
@@ -334,7 +355,7 @@ def run_whole_frame(
     arrow = to_spark_arrow(out, spark_arrow_schema(spark_schema))
     sdf_out = spark.createDataFrame(arrow, schema=spark_schema)
     sdf_out.write.mode("overwrite").parquet(str(output))
-    return out.height
+    return Written(out.height, out.schema)
 
 
 def run_spark_task(
@@ -348,7 +369,7 @@ def run_spark_task(
     schema: SchemaLike | None = None,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
-) -> int:
+) -> Written:
     """Pick the mode: ``partitioned=True`` -> partitioned, ``by=[...]`` -> grouped,
     otherwise whole-frame."""
     if partitioned and by:

@@ -54,6 +54,7 @@ __all__ = [
     "SPARK_MAX_DECIMAL_PRECISION",
     "SchemaLike",
     "arrow_schema_for_spark",
+    "check_returned_schema",
     "from_spark_arrow",
     "polars_schema_for_spark",
     "restore_polars_types",
@@ -272,26 +273,50 @@ def _durations_as_micros(source: pl.DataType, target: pl.DataType) -> pl.DataTyp
     return source
 
 
-def restore_polars_types(df: pl.DataFrame, schema: SchemaLike) -> pl.DataFrame:
+def restore_polars_types(df: FrameT, schema: SchemaLike) -> FrameT:
     """Reverse of ``to_spark_compatible``: cast columns read back from Spark to ``schema``.
 
     Works on frames from Spark's Arrow output (``toArrow``) and on Spark-written Parquet
-    read by Polars. Columns of ``df`` not in ``schema`` are kept as they are. This restores
-    unsigned integers, Categorical/Enum, Array widths, time units, time zone names, and
-    durations that Parquet stored as int64 microseconds.
+    read by Polars, eager or lazy. Columns of ``df`` not in ``schema`` are kept as they are.
+    This restores unsigned integers, Categorical/Enum, Array widths, time units, time zone
+    names, and durations that Parquet stored as int64 microseconds.
     """
+    current = df.collect_schema()
     exprs: list[pl.Expr] = []
     for name, dtype in schema.items():
-        if name not in df.columns:
+        if name not in current:
             raise SparkTypeError(f"column {name!r} is missing from the frame read back")
         target = _as_instance(dtype)
-        source = df.schema[name]
+        source = current[name]
         if source == target:
             continue
         step = _durations_as_micros(source, target)
         expr = pl.col(name) if step == source else pl.col(name).cast(step)
         exprs.append(expr.cast(target))
     return df.with_columns(exprs) if exprs else df
+
+
+def check_returned_schema(returned: SchemaLike, declared: SchemaLike) -> None:
+    """Raise unless a task returned the Polars schema it declared (or was inferred with).
+
+    The declared schema is what Spark is told and what is restored when the output is read
+    back, so a task whose types depend on its data (``json_decode`` without a dtype,
+    ``pivot``...) would otherwise come back with other types than on a local executor.
+    """
+    got = {name: _as_instance(dt) for name, dt in returned.items()}
+    wanted = {name: _as_instance(dt) for name, dt in declared.items()}
+    if got == wanted:
+        return
+    differ = [
+        f"{name!r}: {got.get(name, 'missing')} (declared {wanted.get(name, 'not declared')})"
+        for name in dict.fromkeys([*wanted, *got])
+        if got.get(name) != wanted.get(name)
+    ]
+    raise SparkTypeError(
+        f"the task returned other columns or types on Spark than its declared output schema "
+        f"(inferred on an empty frame unless schema= is given): {'; '.join(differ)}. Cast "
+        f"them in the task, or pass schema= with the types it returns on real data"
+    )
 
 
 def from_spark_arrow(

@@ -5,7 +5,7 @@ Spark reads each task's input Parquet itself (staged files, or a bucket's files)
 output to the run's staging area, so frames never pass through this process on the way.
 
 A task runs in one of three ways (see :mod:`glacier.spark.modes`): ``partitioned=True`` per
-partition with ``mapInArrow``, ``by=[...]`` per group with ``applyInArrow``, or by default on
+partition with ``mapInArrow``, ``by=[...]`` on batches of whole groups, or by default on
 the driver over the whole frame, under a size guard. Every frame argument, a bucket included,
 reaches the function as a LazyFrame over its rows. Outputs written by Spark are directories,
 so they are handed on but not kept in the cache.
@@ -139,7 +139,7 @@ class OnSpark:
         out_dir = staging.provider.store.uri(
             staging.bucket, f"{staging.prefix}/{safe_name(step.node)}.spark"
         )
-        rows = run_spark_task(
+        written = run_spark_task(
             self.backend.spark_session(),
             _bind(step, frames[0], scope),
             _uris(scope.value(frames[0])),
@@ -147,7 +147,12 @@ class OnSpark:
             partitioned=task.options.partitioned,
             by=task.options.by,
         )
-        return StagedFrame(uri=f"{out_dir}/*.parquet", rows=rows, provider=staging.provider)
+        return StagedFrame(
+            uri=f"{out_dir}/*.parquet",
+            rows=written.rows,
+            provider=staging.provider,
+            schema=written.schema,  # Spark changed some types; scan() restores the task's
+        )
 
     def hand_on(
         self, value: Any, handoff: Handoff, target: OutputTarget
