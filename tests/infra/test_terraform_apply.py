@@ -199,9 +199,12 @@ def test_every_resource_moto_implements_is_created_then_destroyed(
     for (example, prefix), result in applied.items():
         failed = result.planned - result.created
         assert {a.split(".")[0] for a in failed} <= UNSUPPORTED.keys(), (example, result.errors)
-        for address in failed:
-            assert UNSUPPORTED[address.split(".")[0]] in result.errors[address], address
-        assert set(result.errors) == failed, (example, result.errors)
+        # each failure is moto's, or a resource never tried because one it needs failed (a VM
+        # worker needs the scheduler's address)
+        assert set(result.errors) <= failed, (example, result.errors)
+        for address, error in result.errors.items():
+            assert UNSUPPORTED[address.split(".")[0]] in error, address
+        assert {a.split(".")[0] for a in failed} == {a.split(".")[0] for a in result.errors}
         assert result.left == set(), (example, prefix)
         assert result.destroyed >= len(result.created), (example, prefix)
         print(  # the counts the closing note quotes (pytest -s)
