@@ -23,13 +23,13 @@ from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
-from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
     Module,
     cloud_name,
-    function_env,
+    deployed_env,
     noncurrent_expiry_days,
     scheduler_address,
     scheduler_cidr,
@@ -336,7 +336,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             "AzureWebJobsStorage__credential": "managedidentity",
             "AZURE_CLIENT_ID": Expr(f"{identity.text}.client_id"),
             # In name order, as this module has always listed them (the golden files pin it).
-            **dict(sorted(function_env(inv, ex, "azure").items())),
+            **dict(sorted(deployed_env(inv, ex, _container_name).items())),
             "GLACIER_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
         },
     )
@@ -488,7 +488,7 @@ def _outputs(m: Module, inv: Inventory, group: Expr, location: Expr) -> None:
                     ref("azurerm_storage_account", "data", "name"),
                 ),
             ],
-            bucket=lambda b: ref("azurerm_storage_container", b.tf_name, "name"),
+            bucket=_container_name,
             bucket_doc="blob container name",
             staging_doc="Container for hand-offs between executors.",
             function=_function_output,
@@ -513,3 +513,7 @@ def _function_output(ex: ExecutorPlan) -> Value:
         "name": Expr(f"{app}.name"),
         "url": template("https://", Expr(f"{app}.default_hostname")),
     }
+
+
+def _container_name(b: BucketPlan) -> Expr:
+    return ref("azurerm_storage_container", b.tf_name, "name")

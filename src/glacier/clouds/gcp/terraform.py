@@ -15,13 +15,13 @@ from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
-from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
     Module,
     cloud_name,
-    function_env,
+    deployed_env,
     noncurrent_expiry_days,
     scheduler_address,
     scheduler_cidr,
@@ -206,7 +206,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     service.attr("ingress_settings", "ALLOW_INTERNAL_ONLY")
     service.attr("all_traffic_on_latest_revision", True)
     service.attr("service_account_email", _email(ex))
-    service.attr("environment_variables", function_env(inv, ex, "gcp"))
+    service.attr("environment_variables", deployed_env(inv, ex, _bucket_name))
     m.add("functions.tf", source, fn)
 
 
@@ -315,7 +315,7 @@ def _outputs(m: Module, inv: Inventory, project: Expr, region: Expr) -> None:
         CloudOutputs(
             cloud="gcp",
             placement=[("project_id", "GCP project.", project), ("region", "GCP region.", region)],
-            bucket=lambda b: ref("google_storage_bucket", b.tf_name, "name"),
+            bucket=_bucket_name,
             bucket_doc="GCS bucket name",
             function=_function_output,
             function_doc="Cloud Function name and URL",
@@ -343,3 +343,7 @@ def _vm_output(ex: ExecutorPlan) -> Value:
         "id": ref("google_compute_instance", t, "instance_id"),
         "private_ip": Expr(f"google_compute_instance.{t}.network_interface[0].network_ip"),
     }
+
+
+def _bucket_name(b: BucketPlan) -> Expr:
+    return ref("google_storage_bucket", b.tf_name, "name")

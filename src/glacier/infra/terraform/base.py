@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from glacier.config.storage import BucketConfig
-from glacier.infra.hcl import Block, Call, Expr, Value, call, ref, template
-from glacier.infra.inventory import ExecutorPlan, Inventory
-from glacier.version import __version__
+from glacier.infra.hcl import Block, Call, Expr, Template, Value, call, ref, template
+from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
 
 REQUIRED_TERRAFORM = ">= 1.5"
 WORKER_TEMPLATE = "worker_init.sh.tftpl"
@@ -17,6 +17,12 @@ DASK_WORKER_PORT = 8788
 NANNY_PORT = 8789
 
 _NO_DEFAULT = object()
+
+NAME_PREFIX = ref("local", "name_prefix")
+"""What every globally named resource's name starts with (``var.name_prefix`` or a default)."""
+PREFIX_MAX = 23
+"""Longest ``name_prefix``: the pipeline's slug (at most 14 characters) and 8 hex digits."""
+_PREFIX_PATTERN = "^[a-z][a-z0-9-]{1,21}[a-z0-9]$"
 
 
 @dataclass
@@ -63,8 +69,61 @@ def cloud_name(*parts: str, max_len: int = 63, sep: str = "-") -> str:
     full = sep.join(slug(p).replace("-", sep) for p in parts)
     if len(full) <= max_len:
         return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
-    return full[: max_len - 9].rstrip(sep) + sep + digest
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    if max_len <= len(sep) + 8:
+        return digest[:max_len]
+    return full[: max_len - 8 - len(sep)].rstrip(sep) + sep + digest[:8]
+
+
+def declare_name_prefix(m: Module, pipeline: str, identity: Value) -> None:
+    """``var.name_prefix`` and ``local.name_prefix``, so two deployments never collide.
+
+    Bucket and function names are global (S3, GCS) or per account: the pipeline's own names
+    (``raw``) are taken. The default prefix is the pipeline's slug and 8 hex digits of a hash of
+    ``identity`` (the account, project or subscription id), computed by Terraform itself, so the
+    same pipeline in two accounts gets two names and no ``random`` provider is needed.
+    """
+    base = slug(pipeline)
+    base = (base if base[0].isalpha() else f"g-{base}")[: PREFIX_MAX - 9].rstrip("-")
+    variable = Block("variable", ("name_prefix",))
+    variable.attr(
+        "description",
+        f"Start of every globally unique resource name (3-{PREFIX_MAX} lower-case letters, "
+        f"digits and dashes); default: {base}-<8 hex of the account id>.",
+    )
+    variable.attr("type", Expr("string"))
+    variable.attr("default", None)
+    check = variable.block("validation")
+    check.attr(
+        "condition",
+        call(
+            "can", call("regex", _PREFIX_PATTERN, call("coalesce", ref("var", "name_prefix"), base))
+        ),
+    )
+    check.attr(
+        "error_message",
+        f"name_prefix must be 3-{PREFIX_MAX} lower-case letters, digits and dashes, starting "
+        "with a letter and not ending with a dash.",
+    )
+    hashed = call("substr", call("sha256", identity), 0, 8)
+    local = Block("locals").attr(
+        "name_prefix", call("coalesce", ref("var", "name_prefix"), template(f"{base}-", hashed))
+    )
+    m.variables += [variable, local]
+
+
+def prefixed(*parts: str, max_len: int = 63, sep: str = "-") -> Value:
+    """A globally unique name: ``local.name_prefix``, ``sep``, then ``parts`` within ``max_len``.
+
+    ``sep`` other than ``-`` also replaces the prefix's dashes (``_`` for GCP role ids, ``""``
+    for Azure storage accounts). With no ``parts`` the name is the prefix alone.
+    """
+    if not parts:
+        return NAME_PREFIX if sep == "-" else call("replace", NAME_PREFIX, "-", sep)
+    budget = max_len - PREFIX_MAX - len(sep)
+    assert budget >= 1, f"{max_len} characters leave no room after a {PREFIX_MAX}-long prefix"
+    name = template(NAME_PREFIX, sep, cloud_name(*parts, max_len=budget, sep=sep))
+    return name if sep == "-" else call("replace", name, "-", sep)
 
 
 def noncurrent_expiry_days(config: BucketConfig) -> int | None:
@@ -72,14 +131,27 @@ def noncurrent_expiry_days(config: BucketConfig) -> int | None:
     return config.expire_noncurrent_after_days or (None if config.versioning else 30)
 
 
-def function_env(inv: Inventory, ex: ExecutorPlan, cloud: str) -> dict[str, Value]:
-    """What a deployed function reads to find its pipeline, executor and staging bucket."""
+def deployed_env(
+    inv: Inventory,
+    ex: ExecutorPlan,
+    real_name: Callable[[BucketPlan], Value],
+    cloud_env: Mapping[str, Value] | None = None,
+) -> dict[str, Value]:
+    """The environment of a deployed executor: all ``Provider.from_env()`` needs, nothing else.
+
+    ``real_name`` is the cloud's reference to a bucket's real name (as the ``buckets`` output
+    has it); ``cloud_env`` adds the cloud's usual variables (project, region, subscription...).
+    The deployed code takes its credentials from its own identity, so no secret is here.
+    """
+    used = sorted({*ex.reads, *ex.writes})
     return {
         "GLACIER_PIPELINE": inv.pipeline,
         "GLACIER_MODULE": inv.module,
         "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": cloud,
-        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+        "GLACIER_PROVIDER": inv.cloud.value,
+        **(cloud_env or {}),
+        "GLACIER_STAGING_BUCKET": real_name(inv.bucket(inv.staging_bucket)),
+        "GLACIER_BUCKETS": call("jsonencode", {b: real_name(inv.bucket(b)) for b in used}),
     }
 
 
@@ -95,49 +167,106 @@ def scheduler_cidr(m: Module) -> Expr:
     return m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
 
 
-def glacier_package() -> str:
-    """The pip requirement the cloud installs: the Glacier version that generated the code."""
-    return f"glacier-pipelines=={__version__}"
+DASK_SCHEDULER_PORT = 8786
+VM_HOME = "/opt/glacier"
+PACKAGE_ZIP = f"{VM_HOME}/package.zip"
+"""Where a VM's ``fetch`` command puts the package it boots from."""
+_DASK = f"{VM_HOME}/venv/bin/dask"
+_TLS = (
+    f"--tls-ca-file {VM_HOME}/package/tls/ca.pem --tls-cert {VM_HOME}/package/tls/node.pem "
+    f"--tls-key {VM_HOME}/package/tls/node.key"
+)
+_NO_FETCH = "echo 'this cloud does not fetch the VM package yet' >&2; exit 1"
 
 
-def worker_init(module: Module, name: str, scheduler: Expr) -> Call:
-    """``templatefile(...)`` of the VM start-up script that installs Glacier and a Dask worker."""
+def scheduler_command() -> str:
+    """The Dask scheduler of a pipeline's VMs: TLS only, its dashboard on the VM alone."""
+    return (
+        f"{_DASK} scheduler --protocol tls --port {DASK_SCHEDULER_PORT} "
+        f"--dashboard-address 127.0.0.1:8787 {_TLS}"
+    )
+
+
+def worker_command(name: str, scheduler: Value) -> Template:
+    """A Dask worker that joins ``scheduler`` (``tls://host:8786``) over mutual TLS."""
+    assert isinstance(scheduler, (str, Expr, Call, Template)), scheduler
+    address = scheduler.parts if isinstance(scheduler, Template) else (scheduler,)
+    return template(
+        f"{_DASK} worker ",
+        *address,
+        f" --name {slug(name)} --worker-port {DASK_WORKER_PORT} --nanny-port {NANNY_PORT} {_TLS}",
+    )
+
+
+def worker_init(
+    module: Module,
+    name: str,
+    scheduler: Value,
+    *,
+    fetch: Value = _NO_FETCH,
+    install_python: str = "apt-get update -q && apt-get install -y -q python3-venv",
+    python: str = "python3",
+    env: Mapping[str, Value] | None = None,
+    command: Value | None = None,
+) -> Call:
+    """``templatefile(...)`` of the start-up script of a VM: a Dask worker, or the scheduler.
+
+    ``fetch`` is the cloud's shell command that copies the VM package (``glacier package``'s
+    ``build/vm-<arch>.zip``) from the artifacts bucket to ``PACKAGE_ZIP``; ``install_python``
+    installs a Python >= 3.11 named ``python`` from the image's own repositories; ``env`` is the
+    deployed environment (:func:`deployed_env`); ``command`` replaces the worker's (the
+    scheduler passes :func:`scheduler_command`).
+    """
     module.uses_worker_template = True
     return call(
         "templatefile",
         template(Expr("path.module"), f"/{WORKER_TEMPLATE}"),
         {
-            "scheduler": scheduler,
-            "package": glacier_package(),
             "name": name,
-            "worker_port": DASK_WORKER_PORT,
-            "nanny_port": NANNY_PORT,
+            "fetch": fetch,
+            "install_python": install_python,
+            "python": python,
+            "env": dict(env or {}),
+            "command": command if command is not None else worker_command(name, scheduler),
         },
     )
 
 
 WORKER_SCRIPT = """\
 #!/bin/sh
-# Start-up script of a Glacier VM worker, rendered by Terraform's templatefile().
-# It installs Glacier in a virtualenv and runs a Dask worker as a systemd service that
-# connects to the pipeline's scheduler; the worker runs Glacier tasks with the VM's identity.
+# Start-up script of a Glacier VM (${name}), rendered by Terraform's templatefile().
+# Everything comes from the pipeline's VM package, which `glacier package` built and Terraform
+# uploaded to the artifacts bucket: Glacier and the pipeline's modules (src/), the wheels of
+# Polars, obstore and Dask for this image (wheels/) and the cluster's TLS certificates (tls/).
+# No package registry and no internet is needed, only the cloud's storage API.
 set -eu
-apt-get update -q || dnf -y -q makecache
-apt-get install -y -q python3-venv || dnf -y -q install python3
-python3 -m venv /opt/glacier
-/opt/glacier/bin/pip install --quiet '${package}' 'dask[distributed]'
+${install_python}
+mkdir -p /opt/glacier
+${fetch}
+${python} -m zipfile -e /opt/glacier/package.zip /opt/glacier/package
+${python} -m venv /opt/glacier/venv
+/opt/glacier/venv/bin/pip install --quiet --no-index --find-links /opt/glacier/package/wheels \\
+  -r /opt/glacier/package/requirements.txt
 useradd --system --home-dir /var/lib/glacier --create-home glacier || true
-cat > /etc/systemd/system/glacier-worker.service <<'UNIT'
+chown -R glacier /opt/glacier/package/tls
+chmod 600 /opt/glacier/package/tls/node.key
+cat > /etc/glacier.env <<'ENV'
+%{ for key, value in env ~}
+${key}='${value}'
+%{ endfor ~}
+ENV
+cat > /etc/systemd/system/glacier-dask.service <<'UNIT'
 [Unit]
-Description=Glacier Dask worker ${name}
+Description=Glacier Dask node ${name}
 After=network-online.target
 Wants=network-online.target
 
 [Service]
 User=glacier
 WorkingDirectory=/var/lib/glacier
-ExecStart=/opt/glacier/bin/dask worker ${scheduler} --name ${name} \\
-  --worker-port ${worker_port} --nanny-port ${nanny_port}
+Environment=PYTHONPATH=/opt/glacier/package/src
+EnvironmentFile=/etc/glacier.env
+ExecStart=${command}
 Restart=always
 RestartSec=5
 
@@ -145,5 +274,5 @@ RestartSec=5
 WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
-systemctl enable --now glacier-worker.service
+systemctl enable --now glacier-dask.service
 """

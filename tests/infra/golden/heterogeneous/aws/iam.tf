@@ -11,24 +11,24 @@ data "aws_iam_policy_document" "dbx_assume" {
 }
 
 resource "aws_iam_role" "dbx" {
-  name               = "heterogeneous-dbx"
+  name               = "${local.name_prefix}-dbx"
   assume_role_policy = data.aws_iam_policy_document.dbx_assume.json
 }
 
 data "aws_iam_policy_document" "dbx" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
@@ -50,7 +50,7 @@ resource "aws_iam_role_policy" "dbx" {
 }
 
 resource "aws_iam_instance_profile" "dbx" {
-  name = "heterogeneous-dbx"
+  name = "${local.name_prefix}-dbx"
   role = aws_iam_role.dbx.name
 }
 
@@ -65,24 +65,24 @@ data "aws_iam_policy_document" "ingest_assume" {
 }
 
 resource "aws_iam_role" "ingest" {
-  name               = "heterogeneous-ingest"
+  name               = "${local.name_prefix}-ingest"
   assume_role_policy = data.aws_iam_policy_document.ingest_assume.json
 }
 
 data "aws_iam_policy_document" "ingest" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
@@ -114,24 +114,24 @@ data "aws_iam_policy_document" "spark_assume" {
 }
 
 resource "aws_iam_role" "spark" {
-  name               = "heterogeneous-spark"
+  name               = "${local.name_prefix}-spark"
   assume_role_policy = data.aws_iam_policy_document.spark_assume.json
 }
 
 data "aws_iam_policy_document" "spark" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
@@ -163,28 +163,33 @@ data "aws_iam_policy_document" "worker_assume" {
 }
 
 resource "aws_iam_role" "worker" {
-  name               = "heterogeneous-worker"
+  name               = "${local.name_prefix}-worker"
   assume_role_policy = data.aws_iam_policy_document.worker_assume.json
 }
 
 data "aws_iam_policy_document" "worker" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.glacier_staging.arn]
+    resources = [aws_s3_bucket.features.arn, aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid     = "PutWrittenObjects"
-    actions = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = [
       "${aws_s3_bucket.features.arn}/*",
       "${aws_s3_bucket.glacier_staging.arn}/*",
     ]
+  }
+  statement {
+    sid       = "ReadVmPackage"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${aws_s3_object.vm_package_arm64.key}"]
   }
   statement {
     sid       = "UseDataKey"
@@ -205,6 +210,45 @@ resource "aws_iam_role_policy" "worker" {
 }
 
 resource "aws_iam_instance_profile" "worker" {
-  name = "heterogeneous-worker"
+  name = "${local.name_prefix}-worker"
   role = aws_iam_role.worker.name
+}
+
+data "aws_iam_policy_document" "dask_scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "dask_scheduler" {
+  name               = "${local.name_prefix}-dask-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.dask_scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "dask_scheduler" {
+  statement {
+    sid       = "ReadVmPackage"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${aws_s3_object.vm_package_arm64.key}"]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.glacier.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "dask_scheduler" {
+  name   = "glacier-access"
+  role   = aws_iam_role.dask_scheduler.id
+  policy = data.aws_iam_policy_document.dask_scheduler.json
+}
+
+resource "aws_iam_instance_profile" "dask_scheduler" {
+  name = "${local.name_prefix}-dask-scheduler"
+  role = aws_iam_role.dask_scheduler.name
 }
