@@ -1,0 +1,204 @@
+"""What a GCP deployment needs beyond valid HCL: APIs on, a runner that may call the functions,
+an environment the deployed code configures itself from, grants that match the runtime, and
+Dataproc nodes that have Glacier."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from glacier import Provider
+from glacier.clouds.gcp import iam, package
+from glacier.clouds.gcp.config import GcpConfig
+from glacier.infra.package import build
+from glacier.storage.access import Operation, operations_for
+from tests.infra.deployed import blocks, environment, example, parsed
+from tests.infra.pipelines import PROVIDERS, heterogeneous, portable
+from tests.infra.test_package import names
+
+ROOT = Path(__file__).resolve().parents[3]
+KNOWN = {"var.project_id": "my-project", "var.region": "europe-west4"}
+
+
+def test_every_api_the_resources_use_is_enabled_and_awaited() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (service,) = blocks(files, "resource", "google_project_service").values()
+    assert service["disable_on_destroy"] is False
+    enabled = set(re.findall(r'"([a-z]+)\.googleapis\.com"', service["for_each"]))
+    assert enabled == {
+        "artifactregistry", "cloudbuild", "cloudfunctions", "run",  # the function
+        "compute", "logging", "dataproc",  # the VM and the Dataproc cluster
+        "iam", "storage",  # service accounts, custom roles, buckets
+    }  # fmt: skip
+    waiting = [
+        (tf_type, label)
+        for name, content in files.items()
+        if name != "apis.tf"
+        for entry in content.get("resource", [])
+        for tf_type, labelled in entry.items()
+        for label, body in labelled.items()
+        if "${google_project_service.apis}" not in body.get("depends_on", [])
+    ]
+    assert waiting == []
+
+
+def test_no_function_no_function_apis() -> None:
+    files = parsed(example("simple_pipeline"), "gcp")
+    (service,) = blocks(files, "resource", "google_project_service").values()
+    assert "cloudfunctions" not in service["for_each"] and "storage" in service["for_each"]
+
+
+def test_the_runner_may_invoke_each_function_which_stays_internal_by_default() -> None:
+    files = parsed(portable(PROVIDERS["gcp"]), "gcp")
+    functions = blocks(files, "resource", "google_cloudfunctions2_function")
+    invokers = blocks(files, "resource", "google_cloud_run_v2_service_iam_member")
+    assert (
+        set(invokers)
+        == {f"{name}_invoker" for name in functions}
+        == {
+            "parse_invoker",
+            "join_invoker",
+        }
+    )
+    for name, binding in invokers.items():
+        assert binding["role"] == '"roles/run.invoker"'
+        assert binding["member"] == "${var.runner_member}"
+        assert binding["name"] == f"${{google_cloudfunctions2_function.{name[:-8]}.name}}"
+    variables = {k.strip('"'): v for e in files["variables.tf"]["variable"] for k, v in e.items()}
+    assert "default" not in variables["runner_member"]  # the user must say who runs
+    assert variables["public_ingress"]["default"] is False
+    for fn in functions.values():
+        (service,) = fn["service_config"]
+        assert service["ingress_settings"] == (
+            '${var.public_ingress ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"}'
+        )
+
+
+def _function_env(pipeline: Any) -> dict[str, str]:
+    files = parsed(pipeline, "gcp")
+    (fn,) = blocks(files, "resource", "google_cloudfunctions2_function").values()
+    return environment(fn["service_config"][0]["environment_variables"], KNOWN)
+
+
+def test_the_function_environment_is_what_from_env_reads() -> None:
+    env = _function_env(example("cloud_agnostic_pipeline"))
+    config = Provider.from_env(env).config
+    assert isinstance(config, GcpConfig)
+    assert (config.project_id, config.region) == ("my-project", "europe-west4")
+
+
+def test_the_pipeline_module_imports_with_only_the_function_environment() -> None:
+    """Before the project and region were set, the import failed in `Provider.from_env()`."""
+    env = _function_env(example("cloud_agnostic_pipeline"))
+    done = subprocess.run(
+        [sys.executable, "-c", "import cloud_agnostic_pipeline as p; print(p.provider.config)"],
+        env={
+            **env,
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'examples'}",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "project_id='my-project'" in done.stdout
+
+
+def _roles(files: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        f"${{google_project_iam_custom_role.{label}.id}}": [p.strip('"') for p in r["permissions"]]
+        for label, r in blocks(files, "resource", "google_project_iam_custom_role").items()
+    }
+
+
+def test_bucket_grants_are_exactly_the_declared_operations() -> None:
+    pipeline = portable(PROVIDERS["gcp"])
+    files = parsed(pipeline, "gcp")
+    roles = _roles(files)
+    bindings = blocks(files, "resource", "google_storage_bucket_iam_member")
+    granted = {label: sorted(roles[b["role"]]) for label, b in bindings.items()}
+    read = sorted(iam.permissions(operations_for(reads=True, writes=False)))
+    write = sorted(iam.permissions(operations_for(reads=False, writes=True)))
+    assert read == ["storage.objects.get", "storage.objects.list"]
+    # a write-only bucket: a write reads back, lists and deletes temporaries
+    assert write == sorted(f"storage.objects.{p}" for p in ("create", "delete", "get", "list"))
+    assert granted["parse_orders"] == read  # parse only reads orders
+    assert granted["join_warehouse"] == write  # join only writes the warehouse
+    assert "parse_warehouse" not in granted
+
+
+def test_every_operation_has_a_permission() -> None:
+    assert set(iam.PERMISSIONS) == set(Operation)
+
+
+def test_dataproc_nodes_unpack_glacier_from_the_artifacts_bucket() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (cluster,) = blocks(files, "resource", "google_dataproc_cluster").values()
+    (init,) = cluster["cluster_config"][0]["initialization_action"]
+    objects = blocks(files, "resource", "google_storage_bucket_object")
+    assert init["script"] == (
+        '"gs://${google_storage_bucket.artifacts.name}/'
+        '${google_storage_bucket_object.dataproc_init.name}"'
+    )
+    script = objects["dataproc_init"]["content"]
+    assert (
+        'gsutil -q cp \\"gs://${google_storage_bucket.artifacts.name}/'
+        '${google_storage_bucket_object.dataproc_archive.name}\\" /tmp/glacier.zip' in script
+    )
+    assert objects["dataproc_archive"]["source"] == '"${path.module}/build/dataproc.zip"'
+    # the cluster's service account may read the archive, and nothing else of that bucket
+    reader = blocks(files, "resource", "google_storage_bucket_iam_member")["spark_artifacts"]
+    assert _roles(files)[reader["role"]] == ["storage.objects.get", "storage.objects.list"]
+
+
+def test_the_init_action_puts_the_archive_on_the_path(tmp_path: Path) -> None:
+    """Run the script with a stand-in gsutil and python: the archive lands on the path."""
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("glacier_dataproc_job.py", "")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "gsutil").write_text(f'#!/bin/sh\ncp {archive} "$4"\n')
+    script = package.INIT_ACTION.replace("/opt/", f"{tmp_path}/opt/")
+    script = script.replace(
+        f"python={tmp_path}/opt/conda/default/bin/python", f"python={sys.executable}"
+    )
+    site = tmp_path / "site"
+    script = script.replace('site=$("$python" -c', f'site={site} # $("$python" -c')
+    site.mkdir()
+    (fake / "gsutil").chmod(0o755)
+    done = subprocess.run(
+        ["bash", "-c", script.replace(package.ARCHIVE_MARKER, "gs://b/o")],
+        env={"PATH": f"{fake}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "opt/glacier/glacier_dataproc_job.py").is_file()
+    assert (site / "glacier.pth").read_text().split() == [
+        f"{tmp_path}/opt/glacier",
+        f"{tmp_path}/opt/glacier/site-packages",
+    ]
+
+
+def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: Path) -> None:
+    written = build(heterogeneous("gcp"), tmp_path, dependencies=False)
+    archive = tmp_path / package.DATAPROC_ARCHIVE
+    assert archive in written
+    assert {
+        f"{package.JOB_MODULE}.py",
+        "glacier/runtime/cloud.py",
+        "tests/infra/pipelines.py",
+    } <= names(archive)
+
+
+def test_a_pipeline_without_dataproc_builds_no_archive(tmp_path: Path) -> None:
+    build(portable(PROVIDERS["gcp"]), tmp_path, dependencies=False)
+    assert not (tmp_path / package.DATAPROC_ARCHIVE).exists()
