@@ -1,21 +1,25 @@
 """Azure: one hardened storage account (a container per bucket), Flex Consumption functions,
 Linux VMs on a private subnet, Databricks; one user-assigned identity per executor.
 
-Role assignments are scoped to containers: ``Storage Blob Data Reader`` where an executor reads,
-``Storage Blob Data Contributor`` where it writes (Azure has no narrower built-in write role).
+Role assignments are scoped to containers, to custom roles holding exactly the blob data actions
+of what an executor does there (``storage.access.operations_for``, mapped by ``azure.iam``).
 Function host storage lives in a separate account so the data account keeps that scoping.
+Functions take a function key (``AuthLevel.FUNCTION``): output ``function_keys`` (sensitive)
+holds each function's default key for the runner's ``x-functions-key`` header.
 """
 
 from __future__ import annotations
 
 import re
 
+from glacier.clouds.azure import iam
 from glacier.clouds.azure.config import (
     AzureBlobConfig,
     AzureConfig,
     AzureFunctionConfig,
     AzureVmConfig,
 )
+from glacier.clouds.azure.package import FUNCTION_ROUTE
 from glacier.clouds.databricks import terraform as databricks
 from glacier.clouds.databricks.config import DatabricksConfig
 from glacier.config.compute import ClusterConfig
@@ -37,6 +41,7 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
+from glacier.storage.access import Operation, operations_for
 
 PIN = ("hashicorp/azurerm", "~> 4.0")
 """The Terraform provider this module pins."""
@@ -70,10 +75,21 @@ SKIPS: dict[str, str] = {
         "Glacier functions are stateless and retried by the scheduler; zone redundancy of Flex "
         "Consumption plans exists only in some regions"
     ),
+    "CKV_AZURE_158": (
+        "a workspace without public network access needs VNet injection, private endpoints and "
+        "private DNS in a network the user owns; clusters run with single-user access and "
+        "encrypted local disks"
+    ),
+    "CKV2_AZURE_48": (
+        "a customer-managed key for the DBFS root needs a Key Vault the user owns; Glacier "
+        "keeps no data in DBFS (buckets are in the storage account) and the workspace uses "
+        "infrastructure encryption"
+    ),
 }
 """The checkov checks this module skips on purpose, each with the reason it is true."""
 skip = skipper(SKIPS)
 RG_NAME = ref("azurerm_resource_group", "glacier", "name")
+DATA_ACCOUNT = ref("azurerm_storage_account", "data")
 RG_LOCATION = ref("azurerm_resource_group", "glacier", "location")
 _ACCOUNT_SKIPS = (
     "CKV2_AZURE_1",
@@ -145,6 +161,7 @@ def render(inv: Inventory) -> Module:
             ExecutorKind.CLUSTER: _cluster,
         }[ex.kind](m, inv, ex, tags)
     _outputs(m, inv, group, location)
+    _function_keys(m, inv)
     m.notes += [
         "Artifacts: run `glacier package` first; it writes the function packages into build/.",
         "VMs: set `ssh_public_key`, `dask_scheduler_address` and `scheduler_cidr`.",
@@ -238,22 +255,44 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     m.add("iam.tf", identity)
     for bucket in sorted(set(ex.reads) | set(ex.writes)):
         plan = inv.bucket(bucket)
-        writes = bucket in ex.writes
-        role = "Storage Blob Data Contributor" if writes else "Storage Blob Data Reader"
-        access = "write" if writes else "read"
+        operations = operations_for(bucket in ex.reads, bucket in ex.writes)
         _role(
             m,
-            f"{t}_{access}_{plan.tf_name}",
+            f"{t}_{plan.tf_name}",
             ref("azurerm_storage_container", plan.tf_name, "id"),
-            role,
+            _blob_role(m, inv, operations),
             ex,
         )
 
 
-def _role(m: Module, label: str, scope: Value, role: str, ex: ExecutorPlan) -> None:
+def _blob_role(m: Module, inv: Inventory, operations: frozenset[Operation]) -> Expr:
+    """The custom role of ``operations`` on the data account's containers (declared once)."""
+    label = f"blobs_{iam.role_suffix(operations).replace('-', '_')}"
+    role = ref("azurerm_role_definition", label, "role_definition_resource_id")
+    if any(b.labels == ("azurerm_role_definition", label) for b in m.files.get("iam.tf", [])):
+        return role
+    definition = Block("resource", ("azurerm_role_definition", label))
+    definition.attr(
+        "name", cloud_name("glacier", inv.pipeline, "blobs", iam.role_suffix(operations))
+    )
+    definition.attr("scope", ref("azurerm_storage_account", "data", "id"))
+    definition.attr(
+        "description", "What Glacier does to a container's blobs: glacier.storage.access."
+    )
+    definition.block("permissions").attr("data_actions", iam.data_actions(operations))
+    definition.attr("assignable_scopes", [ref("azurerm_storage_account", "data", "id")])
+    m.add("iam.tf", definition)
+    return role
+
+
+def _role(m: Module, label: str, scope: Value, role: str | Expr, ex: ExecutorPlan) -> None:
+    """Assign ``role`` (a built-in role's name, or a custom role's id) to ``ex``'s identity."""
     assignment = Block("resource", ("azurerm_role_assignment", label))
     assignment.attr("scope", scope)
-    assignment.attr("role_definition_name", role)
+    if isinstance(role, Expr):
+        assignment.attr("role_definition_id", role)
+    else:
+        assignment.attr("role_definition_name", role)
     assignment.attr(
         "principal_id", ref("azurerm_user_assigned_identity", ex.tf_name, "principal_id")
     )
@@ -334,14 +373,25 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             "AzureWebJobsStorage__accountName": ref("azurerm_storage_account", "host", "name"),
             "AzureWebJobsStorage__clientId": Expr(f"{identity.text}.client_id"),
             "AzureWebJobsStorage__credential": "managedidentity",
-            "AZURE_CLIENT_ID": Expr(f"{identity.text}.client_id"),
-            # In name order, as this module has always listed them (the golden files pin it).
-            **dict(sorted(function_env(inv, ex, "azure").items())),
-            "GLACIER_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
+            **executor_env(inv, ex),
         },
     )
     app.attr("depends_on", [ref("azurerm_role_assignment", f"{t}_host")])
     m.add("functions.tf", deploy, plan, app)
+
+
+def executor_env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+    """What ``Provider.from_env()`` needs in a deployed executor, next to Glacier's own names.
+
+    ``AZURE_CLIENT_ID`` picks the executor's user-assigned identity for every Azure SDK call.
+    """
+    return {
+        "AZURE_CLIENT_ID": ref("azurerm_user_assigned_identity", ex.tf_name, "client_id"),
+        "AZURE_RESOURCE_GROUP": RG_NAME,
+        "AZURE_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
+        "AZURE_SUBSCRIPTION_ID": ref("var", "subscription_id"),
+        **function_env(inv, ex, "azure"),
+    }
 
 
 def vm_size(cpus: int, memory: int) -> str:
@@ -411,7 +461,6 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     vm.attr("admin_username", config.admin_username)
     vm.attr("disable_password_authentication", True)
     vm.attr("network_interface_ids", [ref("azurerm_network_interface", t, "id")])
-    vm.attr("encryption_at_host_enabled", True)
     vm.attr("secure_boot_enabled", True)
     vm.attr("vtpm_enabled", True)
     vm.attr("allow_extension_operations", False)
@@ -446,6 +495,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         workspace = Block("resource", ("azurerm_databricks_workspace", "glacier"))
         workspace.attr("name", cloud_name(inv.pipeline, "glacier-dbx"))
         workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
+        workspace = skip(workspace, "CKV_AZURE_158", "CKV2_AZURE_48")
         workspace.attr("sku", "premium").attr("infrastructure_encryption_enabled", True)
         workspace.attr("tags", tags)
         m.add("clusters.tf", workspace)
@@ -511,5 +561,30 @@ def _function_output(ex: ExecutorPlan) -> Value:
     app = f"azurerm_function_app_flex_consumption.{ex.tf_name}"
     return {
         "name": Expr(f"{app}.name"),
-        "url": template("https://", Expr(f"{app}.default_hostname")),
+        "url": template("https://", Expr(f"{app}.default_hostname"), f"/api/{FUNCTION_ROUTE}"),
     }
+
+
+def _function_keys(m: Module, inv: Inventory) -> None:
+    """Each function's default key, read back after deployment (the runner sends it)."""
+    functions = inv.of_kind(ExecutorKind.SERVERLESS)
+    if not functions:
+        return
+    keys: dict[str, Value] = {}
+    for ex in functions:
+        app = ref("azurerm_function_app_flex_consumption", ex.tf_name)
+        data = Block("data", ("azurerm_function_app_host_keys", ex.tf_name))
+        data.attr("name", Expr(f"{app.text}.name")).attr("resource_group_name", RG_NAME)
+        m.add("functions.tf", data)
+        keys[ex.name] = ref(
+            "data.azurerm_function_app_host_keys", ex.tf_name, "default_function_key"
+        )
+    output = Block("output", ("function_keys",))
+    output.attr("description", "Serverless executor -> function key (header x-functions-key).")
+    output.attr("value", keys).attr("sensitive", True)
+    m.outputs.append(output)
+    m.notes.append(
+        "Functions: POST to the `url` in output `functions` with the header `x-functions-key` "
+        "set to the executor's key in output `function_keys` (`terraform output -json "
+        "function_keys`; it is sensitive)."
+    )
