@@ -6,6 +6,7 @@ Each cloud's provider config lives in ``glacier/clouds/<cloud>/config.py``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,6 +24,9 @@ class ProviderConfig(Config):
     cloud: ClassVar[Cloud]
     staging_bucket: str | None = None
     """Bucket (a container, on some clouds) for hand-offs between executors; ``glacier-staging``."""
+    bucket_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Pipeline bucket name -> the bucket's real name, where they differ: what the generated
+    Terraform named it (``local.name_prefix``) and deployed code reads from ``GLACIER_BUCKETS``."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

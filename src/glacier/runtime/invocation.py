@@ -73,8 +73,8 @@ class BucketRef:
     def of(cls, bucket: Bucket) -> BucketRef:
         return cls(ProviderRef.of(bucket.provider), bucket.bucket, bucket.path)
 
-    def open(self) -> Bucket:
-        return Bucket(self.provider.open(), self.bucket, self.path)
+    def open(self, provider: Provider | None = None) -> Bucket:
+        return Bucket(provider or self.provider.open(), self.bucket, self.path)
 
 
 @dataclass(frozen=True)
@@ -187,17 +187,24 @@ def _portable(value: Any) -> Any:
     return value
 
 
-def execute(invocation: Invocation) -> WireOutcome:
-    """Run an invocation in this process; its outcome comes back in wire form."""
+def execute(invocation: Invocation, deployed: Provider | None = None) -> WireOutcome:
+    """Run an invocation in this process; its outcome comes back in wire form.
+
+    ``deployed`` is the provider of a deployed executor, built from its own environment: it
+    then replaces every provider the invocation describes, so nothing of the runner's config
+    (profile, credentials file, endpoints) is used there.
+    """
     output = invocation.output
-    provider = output.provider.open()
+    provider = deployed or output.provider.open()
     target = OutputTarget(provider, output.bucket, output.path, invocation.keep_collected)
     inputs = {
-        k: v.open() if isinstance(v, (BucketRef, StagedRef)) else v
+        k: v.open(deployed) if isinstance(v, (BucketRef, StagedRef)) else v
         for k, v in invocation.inputs.items()
     }
     steps = [
-        replace(s, sink=invocation.sinks[s.node].open()) if s.node in invocation.sinks else s
+        replace(s, sink=invocation.sinks[s.node].open(deployed))
+        if s.node in invocation.sinks
+        else s
         for s in invocation.steps
     ]
     outcome = run_unit(steps, invocation.handoff, inputs, invocation.params, target)
@@ -219,10 +226,14 @@ def encode(invocation: Invocation) -> bytes:
     return pickle.dumps(envelope)
 
 
-def invoke(payload: bytes) -> bytes:
-    """The entry point of every out-of-process worker: invocation bytes in, outcome bytes out."""
+def invoke(payload: bytes, deployed: Provider | None = None) -> bytes:
+    """The entry point of every out-of-process worker: invocation bytes in, outcome bytes out.
+
+    A deployed executor passes its own provider (``deployed``) and ignores the caller's import
+    path: its package holds the pipeline's modules.
+    """
     envelope = pickle.loads(payload)
-    for entry in envelope["sys_path"]:
+    for entry in envelope["sys_path"] if deployed is None else ():
         if entry not in sys.path:
             sys.path.append(entry)
     root = envelope["root"]
@@ -235,7 +246,7 @@ def invoke(payload: bytes) -> bytes:
             f"Define tasks in the pipeline script or in a module importable where it runs.",
             traceback.format_exc(),
         )
-    outcome = execute(invocation)
+    outcome = execute(invocation, deployed)
     try:
         return bytes(cloudpickle.dumps(outcome))
     except Exception as exc:  # a returned value or an exception that does not pickle

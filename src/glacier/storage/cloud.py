@@ -53,6 +53,7 @@ class CloudStore(ObjectStore):
         )
         self._access = access
         self._clients: dict[str, obstore_stores.ObjectStore] = {}
+        self._real_names = dict(config.bucket_names)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -66,7 +67,11 @@ class CloudStore(ObjectStore):
     # -- ObjectStore --------------------------------------------------------------------------
 
     def uri(self, bucket: str, key: str) -> str:
-        return f"{self.scheme}://{bucket}/{key}"
+        return f"{self.scheme}://{self.real_name(bucket)}/{key}"
+
+    def real_name(self, bucket: str) -> str:
+        """The bucket's name on the cloud: a pipeline's ``raw`` is ``<name_prefix>-raw`` there."""
+        return self._real_names.get(bucket, bucket)
 
     def storage_options(self) -> dict[str, Any]:
         return dict(self._access.options)
@@ -146,7 +151,9 @@ class CloudStore(ObjectStore):
         with self._lock:
             client = self._clients.get(bucket)
             if client is None:
-                client = self._store_class(bucket, config=dict(self._access.options))
+                client = self._store_class(
+                    self.real_name(bucket), config=dict(self._access.options)
+                )
                 self._clients[bucket] = client
             return client
 

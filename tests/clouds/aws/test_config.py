@@ -47,3 +47,22 @@ def test_from_env_aws() -> None:
     # AWS_REGION wins over AWS_DEFAULT_REGION
     env = {"GLACIER_PROVIDER": "aws", "AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1"}
     assert Provider.from_env(env).config == AwsConfig(region="us-west-2")
+
+
+def test_from_env_reads_the_real_bucket_names() -> None:
+    env = {
+        "GLACIER_PROVIDER": "aws",
+        "AWS_REGION": "us-west-2",
+        "GLACIER_BUCKETS": '{"raw": "sales-1a2b3c4d-raw"}',
+    }
+    provider = Provider.from_env(env)
+    assert provider.config.bucket_names == {"raw": "sales-1a2b3c4d-raw"}
+    assert provider.store.uri("raw", "a.parquet") == "s3://sales-1a2b3c4d-raw/a.parquet"
+    assert provider.store.uri("other", "a.parquet") == "s3://other/a.parquet"
+
+
+@pytest.mark.parametrize("value", ["raw", '["raw"]', '{"raw": 3}', '{"raw": ""}'])
+def test_from_env_refuses_a_malformed_bucket_map(value: str) -> None:
+    env = {"GLACIER_PROVIDER": "aws", "AWS_REGION": "us-west-2", "GLACIER_BUCKETS": value}
+    with pytest.raises(ConfigError, match="GLACIER_BUCKETS must be a JSON object"):
+        Provider.from_env(env)

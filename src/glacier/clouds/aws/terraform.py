@@ -12,15 +12,18 @@ from glacier.config.compute import ClusterConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
-from glacier.infra.hcl import Block, Expr, Value, call, ref, template
-from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
+    NAME_PREFIX,
     NANNY_PORT,
     Module,
     cloud_name,
-    function_env,
+    declare_name_prefix,
+    deployed_env,
     noncurrent_expiry_days,
+    prefixed,
     scheduler_address,
     scheduler_cidr,
     worker_init,
@@ -120,19 +123,15 @@ def render(inv: Inventory) -> Module:
         Block("data", ("aws_caller_identity", "current")),
         Block("data", ("aws_partition", "current")),
     )
+    declare_name_prefix(m, inv.pipeline, _ACCOUNT)
     _kms_key(m, inv, region)
     for b in inv.buckets:
         config = b.config
         assert isinstance(config, S3Config)
-        _bucket(
-            m, b.tf_name, b.name, config, expire_days=STAGING_EXPIRY_DAYS if b.staging else None
-        )
+        expire_days = STAGING_EXPIRY_DAYS if b.staging else None
+        _bucket(m, b.tf_name, prefixed(b.name), config, expire_days=expire_days)
     if inv.of_kind(ExecutorKind.SERVERLESS):
-        name = cloud_name(inv.pipeline, "glacier-artifacts")
-        artifacts_name = m.variable(
-            "artifacts_bucket", "string", "S3 bucket for function code and layers.", name
-        )
-        _bucket(m, "artifacts", artifacts_name, S3Config(), expire_days=None)
+        _bucket(m, "artifacts", prefixed("glacier-artifacts"), S3Config(), expire_days=None)
     for ex in inv.deployed:
         _identity(m, inv, ex)
         {
@@ -152,14 +151,21 @@ def _config(inv: Inventory) -> AwsConfig:
     return inv.provider if isinstance(inv.provider, AwsConfig) else AwsConfig()
 
 
-def _log_group_name(inv: Inventory, ex: ExecutorPlan) -> str:
+def _log_group_name(ex: ExecutorPlan) -> Template:
     if ex.kind is ExecutorKind.SERVERLESS:
-        return f"/aws/lambda/{_function_name(inv, ex)}"
-    return f"/glacier/{inv.pipeline}/{ex.name}"
+        return template("/aws/lambda/", *_function_name(ex).parts)
+    return template("/glacier/", NAME_PREFIX, f"/{cloud_name(ex.name)}")
 
 
-def _function_name(inv: Inventory, ex: ExecutorPlan) -> str:
-    return cloud_name(inv.pipeline, ex.name, max_len=64)
+def _function_name(ex: ExecutorPlan) -> Template:
+    name = prefixed(ex.name, max_len=64)
+    assert isinstance(name, Template)
+    return name
+
+
+def _bucket_name(b: BucketPlan) -> Expr:
+    """A bucket's real name, as ``name_prefix`` made it: what deployed code and outputs use."""
+    return ref("aws_s3_bucket", b.tf_name, "bucket")
 
 
 def _kms_key(m: Module, inv: Inventory, region: Expr) -> None:
@@ -176,7 +182,7 @@ def _kms_key(m: Module, inv: Inventory, region: Expr) -> None:
             ":",
             _ACCOUNT,
             ":log-group:",
-            _log_group_name(inv, e),
+            *_log_group_name(e).parts,
         )
         for e in inv.deployed
     ]
@@ -283,7 +289,7 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     statement = assume.block("statement").attr("actions", ["sts:AssumeRole"])
     statement.block("principals").attr("type", "Service").attr("identifiers", [_trust_service(ex)])
     role = Block("resource", ("aws_iam_role", t))
-    role.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    role.attr("name", prefixed(ex.name, max_len=64))
     role.attr("assume_role_policy", ref("data", "aws_iam_policy_document", f"{t}_assume", "json"))
 
     def arn(bucket: str) -> Expr:
@@ -311,14 +317,14 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     attach.attr("role", ref("aws_iam_role", t, "id"))
     attach.attr("policy", ref("data", "aws_iam_policy_document", t, "json"))
     log_group = Block("resource", ("aws_cloudwatch_log_group", t))
-    log_group.attr("name", _log_group_name(inv, ex))
+    log_group.attr("name", _log_group_name(ex))
     log_group.attr("retention_in_days", inv.log_retention_days)
     log_group.attr("kms_key_id", ref(KEY.text, "arn"))
     m.add("iam.tf", assume, role, policy, attach)
     m.add("logs.tf", log_group)
     if ex.kind is not ExecutorKind.SERVERLESS and _trust_service(ex) == "ec2.amazonaws.com":
         profile = Block("resource", ("aws_iam_instance_profile", t))
-        profile.attr("name", cloud_name(inv.pipeline, ex.name, max_len=128))
+        profile.attr("name", prefixed(ex.name, max_len=128))
         profile.attr("role", ref("aws_iam_role", t, "name"))
         m.add("iam.tf", profile)
 
@@ -345,7 +351,7 @@ def _layer(m: Module, inv: Inventory, architecture: str) -> Expr:
             {e.config.runtime for e in inv.deployed if isinstance(e.config, LambdaConfig)}
         )
         layer = Block("resource", ("aws_lambda_layer_version", label))
-        layer.attr("layer_name", cloud_name(inv.pipeline, f"polars-{architecture}", max_len=64))
+        layer.attr("layer_name", prefixed(f"polars-{architecture}", max_len=64))
         layer.attr("description", "Polars for Glacier tasks (built by glacier package)")
         layer.attr("s3_bucket", bucket)
         layer.attr("s3_key", key)
@@ -379,7 +385,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     fn = skip(
         Block("resource", ("aws_lambda_function", t)), "CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_272"
     )
-    fn.attr("function_name", _function_name(inv, ex))
+    fn.attr("function_name", _function_name(ex))
     fn.attr("role", ref("aws_iam_role", t, "arn"))
     fn.attr("handler", f"{artifacts.HANDLER_MODULE}.handler")
     fn.attr("runtime", config.runtime)
@@ -397,7 +403,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     fn.block("logging_config").attr("log_format", "JSON").attr(
         "log_group", ref("aws_cloudwatch_log_group", t, "name")
     )
-    fn.block("environment").attr("variables", function_env(inv, ex, "aws"))
+    fn.block("environment").attr("variables", deployed_env(inv, ex, _bucket_name))
     fn.attr(
         "depends_on",
         [ref("aws_iam_role_policy", t), ref("aws_cloudwatch_log_group", t)],
@@ -441,7 +447,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         groups = [config.security_group]
     else:
         group = Block("resource", ("aws_security_group", t))
-        group.attr("name", cloud_name(inv.pipeline, ex.name, "worker", max_len=255))
+        group.attr("name", prefixed(ex.name, "worker", max_len=255))
         group.attr("description", f"Glacier worker {ex.name}: Dask traffic and HTTPS out")
         group.attr("vpc_id", vpc)
         rules: list[tuple[str, int, int, list[Value], str]] = [
@@ -471,7 +477,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     ).attr("http_put_response_hop_limit", 1)
     disk = vm.block("root_block_device").attr("encrypted", True)
     disk.attr("kms_key_id", ref(KEY.text, "arn")).attr("volume_type", "gp3").attr("volume_size", 30)
-    vm.attr("tags", {"Name": cloud_name(inv.pipeline, ex.name)})
+    vm.attr("tags", {"Name": prefixed(ex.name)})
     m.add("vms.tf", vm)
 
 
@@ -493,7 +499,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         _databricks(m, inv, ex, config)
         return
     app = Block("resource", ("aws_emrserverless_application", t))
-    app.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    app.attr("name", prefixed(ex.name, max_len=64))
     app.attr("release_label", EMR_RELEASE)
     app.attr("type", "spark")
     app.attr("architecture", "ARM64")
@@ -530,7 +536,7 @@ def _outputs(m: Module, inv: Inventory, region: Expr) -> None:
         CloudOutputs(
             cloud="aws",
             placement=[("region", "AWS region.", region)],
-            bucket=lambda b: ref("aws_s3_bucket", b.tf_name, "bucket"),
+            bucket=_bucket_name,
             bucket_doc="S3 bucket name",
             function=_function_output,
             function_doc="Lambda function name and ARN",

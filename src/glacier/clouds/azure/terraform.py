@@ -10,8 +10,6 @@ holds each function's default key for the runner's ``x-functions-key`` header.
 
 from __future__ import annotations
 
-import re
-
 from glacier.clouds.azure import iam
 from glacier.clouds.azure.config import (
     AzureBlobConfig,
@@ -27,14 +25,16 @@ from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
-from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
     Module,
     cloud_name,
-    function_env,
+    declare_name_prefix,
+    deployed_env,
     noncurrent_expiry_days,
+    prefixed,
     scheduler_address,
     scheduler_cidr,
     worker_init,
@@ -130,25 +130,26 @@ def render(inv: Inventory) -> Module:
     rg = Block("resource", ("azurerm_resource_group", "glacier"))
     rg.attr("name", group).attr("location", location).attr("tags", tags)
     m.add("storage.tf", rg)
-    account_name = (config.storage_account if config else None) or _account_name(
-        inv.pipeline, "data"
-    )
+    declare_name_prefix(m, inv.pipeline, subscription)
     data_account = m.variable(
-        "storage_account", "string", "Storage account of the data.", account_name
+        "storage_account",
+        "string",
+        "Storage account of the data (default: name_prefix without dashes, then 'd').",
+        config.storage_account if config else None,
     )
     replication, tier = _account_settings(inv)
-    _account(m, "data", data_account, replication, tier, tags)
+    _account(m, "data", _account_name(data_account, "d"), replication, tier, tags)
     _containers(m, inv)
     if inv.of_kind(ExecutorKind.SERVERLESS):
         host = m.variable(
             "host_storage_account",
             "string",
-            "Storage account for function hosting (deployments, host state).",
-            _account_name(inv.pipeline, "host"),
+            "Storage account for function hosting (default: name_prefix without dashes, then 'h').",
+            None,
         )
-        _account(m, "host", host, "ZRS", "Hot", tags)
+        _account(m, "host", _account_name(host, "h"), "ZRS", "Hot", tags)
         workspace = Block("resource", ("azurerm_log_analytics_workspace", "glacier"))
-        workspace.attr("name", cloud_name(inv.pipeline, "glacier-logs"))
+        workspace.attr("name", prefixed("logs"))
         workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
         workspace.attr("sku", "PerGB2018").attr("retention_in_days", inv.log_retention_days)
         workspace.attr("tags", tags)
@@ -169,11 +170,9 @@ def render(inv: Inventory) -> Module:
     return m
 
 
-def _account_name(pipeline: str, role: str) -> str:
-    """3-24 lower-case letters and digits, the storage account rule."""
-    return cloud_name(
-        "glacier", re.sub(r"[^a-z0-9]", "", pipeline.lower()), role, max_len=24, sep=""
-    )
+def _account_name(chosen: Expr, role: str) -> Value:
+    """The account the user chose, else 3-24 lower-case letters and digits from the prefix."""
+    return call("coalesce", chosen, prefixed(role, max_len=24, sep=""))
 
 
 def _account_settings(inv: Inventory) -> tuple[str, str]:
@@ -250,7 +249,7 @@ def _containers(m: Module, inv: Inventory) -> None:
 def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     t = ex.tf_name
     identity = Block("resource", ("azurerm_user_assigned_identity", t))
-    identity.attr("name", cloud_name(inv.pipeline, ex.name, max_len=128))
+    identity.attr("name", prefixed(ex.name, max_len=128))
     identity.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     m.add("iam.tf", identity)
     for bucket in sorted(set(ex.reads) | set(ex.writes)):
@@ -260,21 +259,19 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             m,
             f"{t}_{plan.tf_name}",
             ref("azurerm_storage_container", plan.tf_name, "id"),
-            _blob_role(m, inv, operations),
+            _blob_role(m, operations),
             ex,
         )
 
 
-def _blob_role(m: Module, inv: Inventory, operations: frozenset[Operation]) -> Expr:
+def _blob_role(m: Module, operations: frozenset[Operation]) -> Expr:
     """The custom role of ``operations`` on the data account's containers (declared once)."""
     label = f"blobs_{iam.role_suffix(operations).replace('-', '_')}"
     role = ref("azurerm_role_definition", label, "role_definition_resource_id")
     if any(b.labels == ("azurerm_role_definition", label) for b in m.files.get("iam.tf", [])):
         return role
     definition = Block("resource", ("azurerm_role_definition", label))
-    definition.attr(
-        "name", cloud_name("glacier", inv.pipeline, "blobs", iam.role_suffix(operations))
-    )
+    definition.attr("name", prefixed("blobs", iam.role_suffix(operations)))  # unique per tenant
     definition.attr("scope", ref("azurerm_storage_account", "data", "id"))
     definition.attr(
         "description", "What Glacier does to a container's blobs: glacier.storage.access."
@@ -310,7 +307,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     deploy.attr("storage_account_id", ref("azurerm_storage_account", "host", "id"))
     deploy.attr("container_access_type", "private")
     insights = Block("resource", ("azurerm_application_insights", t))
-    insights.attr("name", cloud_name(inv.pipeline, ex.name))
+    insights.attr("name", prefixed(ex.name))
     insights.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
     insights.attr("workspace_id", ref("azurerm_log_analytics_workspace", "glacier", "id"))
     insights.attr("application_type", "other")
@@ -328,11 +325,11 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         ex,
     )
     plan = skip(Block("resource", ("azurerm_service_plan", t)), "CKV_AZURE_212", "CKV_AZURE_225")
-    plan.attr("name", cloud_name(inv.pipeline, ex.name, "plan"))
+    plan.attr("name", prefixed(ex.name, "plan"))
     plan.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
     plan.attr("os_type", "Linux").attr("sku_name", "FC1").attr("tags", tags)
     app = Block("resource", ("azurerm_function_app_flex_consumption", t))
-    app.attr("name", cloud_name(inv.pipeline, ex.name, max_len=60))
+    app.attr("name", prefixed(ex.name, max_len=60))  # <name>.azurewebsites.net: global
     app.attr("resource_group_name", RG_NAME)
     app.attr("location", RG_LOCATION)
     app.attr("service_plan_id", ref("azurerm_service_plan", t, "id"))
@@ -385,13 +382,13 @@ def executor_env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
 
     ``AZURE_CLIENT_ID`` picks the executor's user-assigned identity for every Azure SDK call.
     """
-    return {
+    cloud: dict[str, Value] = {
         "AZURE_CLIENT_ID": ref("azurerm_user_assigned_identity", ex.tf_name, "client_id"),
         "AZURE_RESOURCE_GROUP": RG_NAME,
         "AZURE_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
         "AZURE_SUBSCRIPTION_ID": ref("var", "subscription_id"),
-        **function_env(inv, ex, "azure"),
     }
+    return deployed_env(inv, ex, _container_name, cloud)
 
 
 def vm_size(cpus: int, memory: int) -> str:
@@ -449,12 +446,12 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     key = m.variable("ssh_public_key", "string", "SSH public key for the VMs' admin user.")
     scheduler = scheduler_address(m)
     nic = Block("resource", ("azurerm_network_interface", t))
-    nic.attr("name", cloud_name(inv.pipeline, ex.name, "nic"))
+    nic.attr("name", prefixed(ex.name, "nic"))
     nic.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     ip = nic.block("ip_configuration").attr("name", "internal").attr("subnet_id", subnet)
     ip.attr("private_ip_address_allocation", "Dynamic")
     vm = Block("resource", ("azurerm_linux_virtual_machine", t))
-    vm.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    vm.attr("name", prefixed(ex.name, max_len=64))
     vm.attr("resource_group_name", RG_NAME)
     vm.attr("location", RG_LOCATION)
     vm.attr("size", config.size or vm_size(config.cpus, config.memory))
@@ -493,7 +490,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         databricks.provider(m, databricks.host_variable(m, config))
     elif "databricks" not in m.providers:
         workspace = Block("resource", ("azurerm_databricks_workspace", "glacier"))
-        workspace.attr("name", cloud_name(inv.pipeline, "glacier-dbx"))
+        workspace.attr("name", prefixed("dbx"))
         workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
         workspace = skip(workspace, "CKV_AZURE_158", "CKV2_AZURE_48")
         workspace.attr("sku", "premium").attr("infrastructure_encryption_enabled", True)
@@ -503,15 +500,15 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         databricks.provider(m, template("https://", Expr(f"{ws.text}.workspace_url")))
         m.files["providers.tf"][-1].attr("azure_workspace_resource_id", Expr(f"{ws.text}.id"))
     connector = Block("resource", ("azurerm_databricks_access_connector", ex.tf_name))
-    connector.attr("name", cloud_name(inv.pipeline, ex.name, "connector"))
+    connector.attr("name", prefixed(ex.name, "connector"))
     connector.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     connector.block("identity").attr("type", "UserAssigned").attr(
         "identity_ids", [ref("azurerm_user_assigned_identity", ex.tf_name, "id")]
     )
     m.add("clusters.tf", connector)
     m.notes.append(
-        f"Databricks executor {ex.name}: register access connector "
-        f"`{cloud_name(inv.pipeline, ex.name, 'connector')}` as a Unity Catalog storage credential."
+        f"Databricks executor {ex.name}: register its access connector (output `identities` "
+        f"names its identity) as a Unity Catalog storage credential."
     )
     databricks.cluster(
         m,
@@ -538,7 +535,7 @@ def _outputs(m: Module, inv: Inventory, group: Expr, location: Expr) -> None:
                     ref("azurerm_storage_account", "data", "name"),
                 ),
             ],
-            bucket=lambda b: ref("azurerm_storage_container", b.tf_name, "name"),
+            bucket=_container_name,
             bucket_doc="blob container name",
             staging_doc="Container for hand-offs between executors.",
             function=_function_output,
@@ -588,3 +585,7 @@ def _function_keys(m: Module, inv: Inventory) -> None:
         "set to the executor's key in output `function_keys` (`terraform output -json "
         "function_keys`; it is sensitive)."
     )
+
+
+def _container_name(b: BucketPlan) -> Expr:
+    return ref("azurerm_storage_container", b.tf_name, "name")

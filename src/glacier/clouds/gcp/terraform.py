@@ -18,14 +18,15 @@ from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
-from glacier.infra.inventory import STAGING_EXPIRY_DAYS, ExecutorPlan, Inventory
+from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
     Module,
-    cloud_name,
-    function_env,
+    declare_name_prefix,
+    deployed_env,
     noncurrent_expiry_days,
+    prefixed,
     scheduler_address,
     scheduler_cidr,
     slug,
@@ -98,9 +99,11 @@ def render(inv: Inventory) -> Module:
         "default_labels", m.variable("labels", "map(string)", "Labels on every resource.", labels)
     )
     m.add("providers.tf", provider)
+    declare_name_prefix(m, inv.pipeline, project)
     for b in inv.buckets:
         assert isinstance(b.config, GcsConfig)
-        _bucket(m, b.tf_name, b.name, b.config, region, STAGING_EXPIRY_DAYS if b.staging else None)
+        expire_days = STAGING_EXPIRY_DAYS if b.staging else None
+        _bucket(m, b.tf_name, prefixed(b.name), b.config, region, expire_days)
     _apis(m, inv, project)
     roles = {ops for ex in inv.deployed for _, ops in _grants(ex)}
     if package.has_dataproc(inv):
@@ -108,13 +111,8 @@ def render(inv: Inventory) -> Module:
     for operations in sorted(roles, key=len):
         _object_role(m, inv, operations)
     if inv.of_kind(ExecutorKind.SERVERLESS) or package.has_dataproc(inv):
-        name = m.variable(
-            "artifacts_bucket",
-            "string",
-            "GCS bucket for function sources and cluster archives.",
-            cloud_name(inv.pipeline, "glacier-artifacts"),
-        )
-        _bucket(m, "artifacts", name, GcsConfig(), region, None)
+        # function sources and cluster archives
+        _bucket(m, "artifacts", prefixed("glacier-artifacts"), GcsConfig(), region, None)
     for ex in inv.deployed:
         _identity(m, inv, ex, project)
         {
@@ -176,10 +174,8 @@ def _role_label(operations: frozenset[Operation]) -> str:
 
 def _object_role(m: Module, inv: Inventory, operations: frozenset[Operation]) -> None:
     role = Block("resource", ("google_project_iam_custom_role", _role_label(operations)))
-    role.attr(
-        "role_id",
-        cloud_name("glacier", inv.pipeline, iam.role_suffix(operations), max_len=64, sep="_"),
-    )
+    # A deleted custom role keeps its id for up to 44 days: a new name_prefix avoids the wait.
+    role.attr("role_id", prefixed("objects", iam.role_suffix(operations), max_len=64, sep="_"))
     role.attr("title", f"Glacier {inv.pipeline} objects: {iam.role_suffix(operations)}")
     role.attr("description", "What Glacier does to a bucket's objects: glacier.storage.access.")
     role.attr("permissions", iam.permissions(operations))
@@ -214,12 +210,6 @@ def _bucket(
     m.add("storage.tf", bucket)
 
 
-def _account_id(inv: Inventory, ex: ExecutorPlan) -> str:
-    """6-30 characters, starting with a letter: the service account id rules."""
-    name = cloud_name(inv.pipeline, ex.name, max_len=30)
-    return name if len(name) >= 6 and name[0].isalpha() else cloud_name("glacier", name, max_len=30)
-
-
 def _email(ex: ExecutorPlan) -> Expr:
     return ref("google_service_account", ex.tf_name, "email")
 
@@ -227,7 +217,7 @@ def _email(ex: ExecutorPlan) -> Expr:
 def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, project: Expr) -> None:
     t = ex.tf_name
     account = Block("resource", ("google_service_account", t))
-    account.attr("account_id", _account_id(inv, ex))
+    account.attr("account_id", prefixed(ex.name, max_len=30))  # 6-30 characters
     account.attr("display_name", f"Glacier {inv.pipeline} executor {ex.name}")
     m.add("iam.tf", account)
     member = template("serviceAccount:", _email(ex))
@@ -260,7 +250,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     source.attr("bucket", ref("google_storage_bucket", "artifacts", "name"))
     source.attr("source", path)
     fn = Block("resource", ("google_cloudfunctions2_function", t))
-    fn.attr("name", cloud_name(inv.pipeline, ex.name))
+    fn.attr("name", prefixed(ex.name))
     fn.attr("location", region)
     fn.attr("description", f"Glacier pipeline {inv.pipeline}, executor {ex.name}")
     build = fn.block("build_config").attr("runtime", config.runtime).attr("entry_point", "handler")
@@ -284,7 +274,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     service.attr("ingress_settings", Expr(f'{public.text} ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"'))
     service.attr("all_traffic_on_latest_revision", True)
     service.attr("service_account_email", _email(ex))
-    service.attr("environment_variables", _environment(m, inv, ex))
+    service.attr("environment_variables", _environment(inv, ex))
     invoker = Block("resource", ("google_cloud_run_v2_service_iam_member", f"{t}_invoker"))
     invoker.attr("name", ref("google_cloudfunctions2_function", t, "name"))
     invoker.attr("location", region)
@@ -301,13 +291,13 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     m.add("functions.tf", source, fn, invoker)
 
 
-def _environment(m: Module, inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+def _environment(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
     """What ``Provider.from_env()`` needs in a deployed executor, next to Glacier's own names."""
-    return {
-        **function_env(inv, ex, "gcp"),
+    cloud = {
         "GOOGLE_CLOUD_PROJECT": ref("var", "project_id"),
         "GOOGLE_CLOUD_REGION": ref("var", "region"),
     }
+    return deployed_env(inv, ex, _bucket_name, cloud)
 
 
 def _cpu(memory: int) -> str | None:
@@ -343,7 +333,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     scheduler = scheduler_address(m)
     cidr = scheduler_cidr(m)
     firewall = Block("resource", ("google_compute_firewall", t))
-    firewall.attr("name", cloud_name(inv.pipeline, ex.name, "dask"))
+    firewall.attr("name", prefixed(ex.name, "dask"))
     firewall.attr("network", network)
     firewall.attr("description", "Dask scheduler to Glacier worker and nanny")
     firewall.attr("direction", "INGRESS")
@@ -353,7 +343,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
         "ports", [f"{DASK_WORKER_PORT}-{NANNY_PORT}"]
     )
     vm = skip(Block("resource", ("google_compute_instance", t)), "CKV_GCP_38")
-    vm.attr("name", cloud_name(inv.pipeline, ex.name))
+    vm.attr("name", prefixed(ex.name))
     vm.attr("machine_type", config.machine_type or machine_type(config.cpus, config.memory))
     vm.attr("zone", config.zone or template(region, "-b"))
     vm.block("boot_disk").block("initialize_params").attr("image", config.image)
@@ -380,7 +370,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
         return
     machine = config.instance_type or "n2-standard-4"
     cluster = skip(Block("resource", ("google_dataproc_cluster", ex.tf_name)), "CKV_GCP_91")
-    cluster.attr("name", cloud_name(inv.pipeline, ex.name, max_len=51))
+    cluster.attr("name", prefixed(ex.name, max_len=51))
     cluster.attr("region", region)
     body = cluster.block("cluster_config")
     body.block("master_config").attr("num_instances", 1).attr("machine_type", machine)
@@ -451,7 +441,7 @@ def _outputs(m: Module, inv: Inventory, project: Expr, region: Expr) -> None:
         CloudOutputs(
             cloud="gcp",
             placement=[("project_id", "GCP project.", project), ("region", "GCP region.", region)],
-            bucket=lambda b: ref("google_storage_bucket", b.tf_name, "name"),
+            bucket=_bucket_name,
             bucket_doc="GCS bucket name",
             function=_function_output,
             function_doc="Cloud Function name and URL",
@@ -479,3 +469,7 @@ def _vm_output(ex: ExecutorPlan) -> Value:
         "id": ref("google_compute_instance", t, "instance_id"),
         "private_ip": Expr(f"google_compute_instance.{t}.network_interface[0].network_ip"),
     }
+
+
+def _bucket_name(b: BucketPlan) -> Expr:
+    return ref("google_storage_bucket", b.tf_name, "name")

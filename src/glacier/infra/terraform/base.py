@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from glacier.config.storage import BucketConfig
 from glacier.infra.hcl import Block, Call, Expr, Value, call, ref, template
-from glacier.infra.inventory import ExecutorPlan, Inventory
+from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
 from glacier.version import __version__
 
 REQUIRED_TERRAFORM = ">= 1.5"
@@ -17,6 +18,12 @@ DASK_WORKER_PORT = 8788
 NANNY_PORT = 8789
 
 _NO_DEFAULT = object()
+
+NAME_PREFIX = ref("local", "name_prefix")
+"""What every globally named resource's name starts with (``var.name_prefix`` or a default)."""
+PREFIX_MAX = 23
+"""Longest ``name_prefix``: the pipeline's slug (at most 14 characters) and 8 hex digits."""
+_PREFIX_PATTERN = "^[a-z][a-z0-9-]{1,21}[a-z0-9]$"
 
 
 @dataclass
@@ -63,8 +70,61 @@ def cloud_name(*parts: str, max_len: int = 63, sep: str = "-") -> str:
     full = sep.join(slug(p).replace("-", sep) for p in parts)
     if len(full) <= max_len:
         return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
-    return full[: max_len - 9].rstrip(sep) + sep + digest
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    if max_len <= len(sep) + 8:
+        return digest[:max_len]
+    return full[: max_len - 8 - len(sep)].rstrip(sep) + sep + digest[:8]
+
+
+def declare_name_prefix(m: Module, pipeline: str, identity: Value) -> None:
+    """``var.name_prefix`` and ``local.name_prefix``, so two deployments never collide.
+
+    Bucket and function names are global (S3, GCS) or per account: the pipeline's own names
+    (``raw``) are taken. The default prefix is the pipeline's slug and 8 hex digits of a hash of
+    ``identity`` (the account, project or subscription id), computed by Terraform itself, so the
+    same pipeline in two accounts gets two names and no ``random`` provider is needed.
+    """
+    base = slug(pipeline)
+    base = (base if base[0].isalpha() else f"g-{base}")[: PREFIX_MAX - 9].rstrip("-")
+    variable = Block("variable", ("name_prefix",))
+    variable.attr(
+        "description",
+        f"Start of every globally unique resource name (3-{PREFIX_MAX} lower-case letters, "
+        f"digits and dashes); default: {base}-<8 hex of the account id>.",
+    )
+    variable.attr("type", Expr("string"))
+    variable.attr("default", None)
+    check = variable.block("validation")
+    check.attr(
+        "condition",
+        call(
+            "can", call("regex", _PREFIX_PATTERN, call("coalesce", ref("var", "name_prefix"), base))
+        ),
+    )
+    check.attr(
+        "error_message",
+        f"name_prefix must be 3-{PREFIX_MAX} lower-case letters, digits and dashes, starting "
+        "with a letter and not ending with a dash.",
+    )
+    hashed = call("substr", call("sha256", identity), 0, 8)
+    local = Block("locals").attr(
+        "name_prefix", call("coalesce", ref("var", "name_prefix"), template(f"{base}-", hashed))
+    )
+    m.variables += [variable, local]
+
+
+def prefixed(*parts: str, max_len: int = 63, sep: str = "-") -> Value:
+    """A globally unique name: ``local.name_prefix``, ``sep``, then ``parts`` within ``max_len``.
+
+    ``sep`` other than ``-`` also replaces the prefix's dashes (``_`` for GCP role ids, ``""``
+    for Azure storage accounts). With no ``parts`` the name is the prefix alone.
+    """
+    if not parts:
+        return NAME_PREFIX if sep == "-" else call("replace", NAME_PREFIX, "-", sep)
+    budget = max_len - PREFIX_MAX - len(sep)
+    assert budget >= 1, f"{max_len} characters leave no room after a {PREFIX_MAX}-long prefix"
+    name = template(NAME_PREFIX, sep, cloud_name(*parts, max_len=budget, sep=sep))
+    return name if sep == "-" else call("replace", name, "-", sep)
 
 
 def noncurrent_expiry_days(config: BucketConfig) -> int | None:
@@ -72,14 +132,27 @@ def noncurrent_expiry_days(config: BucketConfig) -> int | None:
     return config.expire_noncurrent_after_days or (None if config.versioning else 30)
 
 
-def function_env(inv: Inventory, ex: ExecutorPlan, cloud: str) -> dict[str, Value]:
-    """What a deployed function reads to find its pipeline, executor and staging bucket."""
+def deployed_env(
+    inv: Inventory,
+    ex: ExecutorPlan,
+    real_name: Callable[[BucketPlan], Value],
+    cloud_env: Mapping[str, Value] | None = None,
+) -> dict[str, Value]:
+    """The environment of a deployed executor: all ``Provider.from_env()`` needs, nothing else.
+
+    ``real_name`` is the cloud's reference to a bucket's real name (as the ``buckets`` output
+    has it); ``cloud_env`` adds the cloud's usual variables (project, region, subscription...).
+    The deployed code takes its credentials from its own identity, so no secret is here.
+    """
+    used = sorted({*ex.reads, *ex.writes})
     return {
         "GLACIER_PIPELINE": inv.pipeline,
         "GLACIER_MODULE": inv.module,
         "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": cloud,
-        "GLACIER_STAGING_BUCKET": inv.staging_bucket,
+        "GLACIER_PROVIDER": inv.cloud.value,
+        **(cloud_env or {}),
+        "GLACIER_STAGING_BUCKET": real_name(inv.bucket(inv.staging_bucket)),
+        "GLACIER_BUCKETS": call("jsonencode", {b: real_name(inv.bucket(b)) for b in used}),
     }
 
 

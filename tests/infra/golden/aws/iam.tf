@@ -11,7 +11,7 @@ data "aws_iam_policy_document" "serverless_assume" {
 }
 
 resource "aws_iam_role" "serverless" {
-  name               = "simple-serverless"
+  name               = "${local.name_prefix}-serverless"
   assume_role_policy = data.aws_iam_policy_document.serverless_assume.json
 }
 

@@ -67,7 +67,7 @@ resource "aws_kms_key" "glacier" {
         Condition = {
           ArnLike = {
             "kms:EncryptionContext:aws:logs:arn" = [
-              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/simple-serverless",
+              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/${local.name_prefix}-serverless",
             ]
           }
         }
@@ -80,7 +80,7 @@ resource "aws_s3_bucket" "curated" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = "curated"
+  bucket = "${local.name_prefix}-curated"
 }
 
 resource "aws_s3_bucket_versioning" "curated" {
@@ -133,7 +133,7 @@ resource "aws_s3_bucket" "glacier_staging" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = "glacier-staging"
+  bucket = "${local.name_prefix}-glacier-staging"
 }
 
 resource "aws_s3_bucket_versioning" "glacier_staging" {
@@ -192,7 +192,7 @@ resource "aws_s3_bucket" "raw_sales" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = "raw-sales"
+  bucket = "${local.name_prefix}-raw-sales"
 }
 
 resource "aws_s3_bucket_versioning" "raw_sales" {
@@ -248,7 +248,7 @@ resource "aws_s3_bucket" "artifacts" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = var.artifacts_bucket
+  bucket = "${local.name_prefix}-glacier-artifacts"
 }
 
 resource "aws_s3_bucket_versioning" "artifacts" {

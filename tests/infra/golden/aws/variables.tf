@@ -15,10 +15,18 @@ variable "tags" {
   }
 }
 
-variable "artifacts_bucket" {
-  description = "S3 bucket for function code and layers."
+variable "name_prefix" {
+  description = "Start of every globally unique resource name (3-23 lower-case letters, digits and dashes); default: simple-<8 hex of the account id>."
   type        = string
-  default     = "simple-glacier-artifacts"
+  default     = null
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,21}[a-z0-9]$", coalesce(var.name_prefix, "simple")))
+    error_message = "name_prefix must be 3-23 lower-case letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+}
+
+locals {
+  name_prefix = coalesce(var.name_prefix, "simple-${substr(sha256(data.aws_caller_identity.current.account_id), 0, 8)}")
 }
 
 variable "lambda_reserved_concurrency" {

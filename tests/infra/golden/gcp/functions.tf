@@ -32,7 +32,11 @@ resource "google_cloudfunctions2_function" "serverless" {
       GLACIER_MODULE         = "tests.infra.pipelines"
       GLACIER_EXECUTOR       = "serverless"
       GLACIER_PROVIDER       = "gcp"
-      GLACIER_STAGING_BUCKET = "glacier-staging"
+      GLACIER_STAGING_BUCKET = google_storage_bucket.glacier_staging.name
+      GLACIER_BUCKETS = jsonencode({
+        curated         = google_storage_bucket.curated.name
+        glacier-staging = google_storage_bucket.glacier_staging.name
+      })
     }
   }
 }

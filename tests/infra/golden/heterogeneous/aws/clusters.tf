@@ -21,7 +21,7 @@ resource "databricks_cluster" "dbx" {
 }
 
 resource "aws_emrserverless_application" "spark" {
-  name          = "heterogeneous-spark"
+  name          = "${local.name_prefix}-spark"
   release_label = "emr-7.5.0"
   type          = "spark"
   architecture  = "ARM64"

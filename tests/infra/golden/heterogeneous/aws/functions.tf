@@ -17,7 +17,7 @@ resource "aws_s3_object" "polars_arm64" {
 }
 
 resource "aws_lambda_layer_version" "polars_arm64" {
-  layer_name               = "heterogeneous-polars-arm64"
+  layer_name               = "${local.name_prefix}-polars-arm64"
   description              = "Polars for Glacier tasks (built by glacier package)"
   s3_bucket                = aws_s3_object.polars_arm64.bucket
   s3_key                   = aws_s3_object.polars_arm64.key
@@ -30,7 +30,7 @@ resource "aws_lambda_function" "ingest" {
   #checkov:skip=CKV_AWS_116:Glacier invokes functions synchronously and retries failed tasks itself; a dead-letter queue only applies to asynchronous invocations
   #checkov:skip=CKV_AWS_117:the function only calls S3, KMS and CloudWatch over AWS endpoints; attaching it to a VPC needs NAT or VPC endpoints from the user's network
   #checkov:skip=CKV_AWS_272:the code zip is built locally by glacier package; code signing needs an AWS Signer profile that Glacier cannot create for the user
-  function_name                  = "heterogeneous-ingest"
+  function_name                  = "${local.name_prefix}-ingest"
   role                           = aws_iam_role.ingest.arn
   handler                        = "glacier_handler.handler"
   runtime                        = "python3.12"
@@ -59,7 +59,10 @@ resource "aws_lambda_function" "ingest" {
       GLACIER_MODULE         = "tests.infra.pipelines"
       GLACIER_EXECUTOR       = "ingest"
       GLACIER_PROVIDER       = "aws"
-      GLACIER_STAGING_BUCKET = "glacier-staging"
+      GLACIER_STAGING_BUCKET = aws_s3_bucket.glacier_staging.bucket
+      GLACIER_BUCKETS = jsonencode({
+        glacier-staging = aws_s3_bucket.glacier_staging.bucket
+      })
     }
   }
   depends_on = [aws_iam_role_policy.ingest, aws_cloudwatch_log_group.ingest]

@@ -11,7 +11,7 @@ data "aws_iam_policy_document" "dbx_assume" {
 }
 
 resource "aws_iam_role" "dbx" {
-  name               = "heterogeneous-dbx"
+  name               = "${local.name_prefix}-dbx"
   assume_role_policy = data.aws_iam_policy_document.dbx_assume.json
 }
 
@@ -50,7 +50,7 @@ resource "aws_iam_role_policy" "dbx" {
 }
 
 resource "aws_iam_instance_profile" "dbx" {
-  name = "heterogeneous-dbx"
+  name = "${local.name_prefix}-dbx"
   role = aws_iam_role.dbx.name
 }
 
@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "ingest_assume" {
 }
 
 resource "aws_iam_role" "ingest" {
-  name               = "heterogeneous-ingest"
+  name               = "${local.name_prefix}-ingest"
   assume_role_policy = data.aws_iam_policy_document.ingest_assume.json
 }
 
@@ -114,7 +114,7 @@ data "aws_iam_policy_document" "spark_assume" {
 }
 
 resource "aws_iam_role" "spark" {
-  name               = "heterogeneous-spark"
+  name               = "${local.name_prefix}-spark"
   assume_role_policy = data.aws_iam_policy_document.spark_assume.json
 }
 
@@ -163,7 +163,7 @@ data "aws_iam_policy_document" "worker_assume" {
 }
 
 resource "aws_iam_role" "worker" {
-  name               = "heterogeneous-worker"
+  name               = "${local.name_prefix}-worker"
   assume_role_policy = data.aws_iam_policy_document.worker_assume.json
 }
 
@@ -205,6 +205,6 @@ resource "aws_iam_role_policy" "worker" {
 }
 
 resource "aws_iam_instance_profile" "worker" {
-  name = "heterogeneous-worker"
+  name = "${local.name_prefix}-worker"
   role = aws_iam_role.worker.name
 }

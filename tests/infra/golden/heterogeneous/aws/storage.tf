@@ -67,10 +67,10 @@ resource "aws_kms_key" "glacier" {
         Condition = {
           ArnLike = {
             "kms:EncryptionContext:aws:logs:arn" = [
-              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/glacier/heterogeneous/dbx",
-              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/heterogeneous-ingest",
-              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/glacier/heterogeneous/spark",
-              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/glacier/heterogeneous/worker",
+              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/glacier/${local.name_prefix}/dbx",
+              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/${local.name_prefix}-ingest",
+              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/glacier/${local.name_prefix}/spark",
+              "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/glacier/${local.name_prefix}/worker",
             ]
           }
         }
@@ -83,7 +83,7 @@ resource "aws_s3_bucket" "events" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = "events"
+  bucket = "${local.name_prefix}-events"
 }
 
 resource "aws_s3_bucket_versioning" "events" {
@@ -140,7 +140,7 @@ resource "aws_s3_bucket" "features" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = "features"
+  bucket = "${local.name_prefix}-features"
 }
 
 resource "aws_s3_bucket_versioning" "features" {
@@ -197,7 +197,7 @@ resource "aws_s3_bucket" "glacier_staging" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = "glacier-staging"
+  bucket = "${local.name_prefix}-glacier-staging"
 }
 
 resource "aws_s3_bucket_versioning" "glacier_staging" {
@@ -256,7 +256,7 @@ resource "aws_s3_bucket" "artifacts" {
   #checkov:skip=CKV_AWS_18:S3 server access logs need a separate log bucket chosen by the account owner; CloudTrail data events are the alternative
   #checkov:skip=CKV_AWS_144:cross-region replication needs a second region and doubles storage cost; S3 already stores objects across at least three availability zones
   #checkov:skip=CKV2_AWS_62:Glacier tasks are started by the pipeline scheduler, not by bucket event notifications
-  bucket = var.artifacts_bucket
+  bucket = "${local.name_prefix}-glacier-artifacts"
 }
 
 resource "aws_s3_bucket_versioning" "artifacts" {

@@ -14,7 +14,7 @@ data "aws_ami" "al2023_arm64" {
 }
 
 resource "aws_security_group" "worker" {
-  name        = "heterogeneous-worker-worker"
+  name        = "${local.name_prefix}-worker-worker"
   description = "Glacier worker worker: Dask traffic and HTTPS out"
   vpc_id      = var.vpc_id
   egress {
@@ -69,6 +69,6 @@ resource "aws_instance" "worker" {
     volume_size = 30
   }
   tags = {
-    Name = "heterogeneous-worker"
+    Name = "${local.name_prefix}-worker"
   }
 }

@@ -50,12 +50,15 @@ resource "azurerm_function_app_flex_consumption" "ingest" {
     AzureWebJobsStorage__clientId             = azurerm_user_assigned_identity.ingest.client_id
     AzureWebJobsStorage__credential           = "managedidentity"
     AZURE_CLIENT_ID                           = azurerm_user_assigned_identity.ingest.client_id
-    GLACIER_EXECUTOR                          = "ingest"
-    GLACIER_MODULE                            = "tests.infra.pipelines"
-    GLACIER_PIPELINE                          = "heterogeneous"
-    GLACIER_PROVIDER                          = "azure"
-    GLACIER_STAGING_BUCKET                    = "glacier-staging"
-    GLACIER_STORAGE_ACCOUNT                   = azurerm_storage_account.data.name
+    GLACIER_BUCKETS = jsonencode({
+      glacier-staging = azurerm_storage_container.glacier_staging.name
+    })
+    GLACIER_EXECUTOR        = "ingest"
+    GLACIER_MODULE          = "tests.infra.pipelines"
+    GLACIER_PIPELINE        = "heterogeneous"
+    GLACIER_PROVIDER        = "azure"
+    GLACIER_STAGING_BUCKET  = azurerm_storage_container.glacier_staging.name
+    GLACIER_STORAGE_ACCOUNT = azurerm_storage_account.data.name
   }
   depends_on = [azurerm_role_assignment.ingest_host]
 }

@@ -32,7 +32,10 @@ resource "google_cloudfunctions2_function" "ingest" {
       GLACIER_MODULE         = "tests.infra.pipelines"
       GLACIER_EXECUTOR       = "ingest"
       GLACIER_PROVIDER       = "gcp"
-      GLACIER_STAGING_BUCKET = "glacier-staging"
+      GLACIER_STAGING_BUCKET = google_storage_bucket.glacier_staging.name
+      GLACIER_BUCKETS = jsonencode({
+        glacier-staging = google_storage_bucket.glacier_staging.name
+      })
     }
   }
 }
