@@ -3,6 +3,7 @@ executor gets, with Terraform references replaced by the values they would have.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,11 +40,26 @@ def blocks(files: Mapping[str, dict[str, Any]], kind: str, tf_type: str) -> dict
     return found
 
 
+_BUCKET = re.compile(r"(?:google_storage_bucket|azurerm_storage_container)\.(\w+)\.name")
+_OBJECT = re.compile(r"\$\{jsonencode\(\{(.*)\}\)\}", re.S)
+
+
+def _value(reference: str, known: Mapping[str, str]) -> str:
+    """A bucket's real name is ``real-<label>``; anything else must be ``known``."""
+    bucket = _BUCKET.fullmatch(reference)
+    return f"real-{bucket.group(1)}" if bucket else known[reference]
+
+
 def resolve(value: str, known: Mapping[str, str]) -> str:
-    """A literal's text, or the value of the reference it is: ``${var.x}`` -> known["var.x"]."""
+    """A literal's text, or the value of the reference it is (``${var.x}`` -> known["var.x"]),
+    or the JSON of a ``jsonencode({key = reference, ...})``."""
+    encoded = _OBJECT.fullmatch(value)
+    if encoded:
+        pairs = re.findall(r'"?([\w-]+)"?\s*=\s*([\w.]+)', encoded.group(1))
+        return json.dumps({key: _value(ref, known) for key, ref in pairs})
     reference = re.fullmatch(r"\$\{(.+)\}", value)
     if reference:
-        return known[reference.group(1)]
+        return _value(reference.group(1), known)
     return value.strip('"')
 
 

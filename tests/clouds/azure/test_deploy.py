@@ -76,6 +76,23 @@ def test_the_app_settings_are_what_from_env_reads() -> None:
         "my-rg",
         "mydata",
     )
+    assert config.bucket_names == {"glacier-staging": "real-glacier_staging"}
+
+
+def test_every_globally_named_resource_starts_with_the_name_prefix() -> None:
+    files = parsed(example("heterogeneous_pipeline"), "azure")
+    for tf_type in (
+        "azurerm_storage_account",  # global DNS names
+        "azurerm_function_app_flex_consumption",  # <name>.azurewebsites.net
+        "azurerm_role_definition",  # unique in the tenant
+        "azurerm_user_assigned_identity",
+        "azurerm_linux_virtual_machine",
+        "azurerm_databricks_workspace",
+    ):
+        found = blocks(files, "resource", tf_type)
+        assert found, tf_type
+        for label, body in found.items():
+            assert "${local.name_prefix}" in body["name"], (tf_type, label)
 
 
 def test_the_pipeline_module_imports_with_only_the_app_settings() -> None:

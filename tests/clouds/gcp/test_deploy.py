@@ -90,6 +90,25 @@ def test_the_function_environment_is_what_from_env_reads() -> None:
     config = Provider.from_env(env).config
     assert isinstance(config, GcpConfig)
     assert (config.project_id, config.region) == ("my-project", "europe-west4")
+    assert config.bucket_names == {"glacier-staging": "real-glacier_staging"}
+
+
+def test_every_globally_named_resource_starts_with_the_name_prefix() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    named = {
+        "google_storage_bucket": "name",
+        "google_service_account": "account_id",
+        "google_project_iam_custom_role": "role_id",
+        "google_cloudfunctions2_function": "name",
+        "google_compute_firewall": "name",
+        "google_compute_instance": "name",
+        "google_dataproc_cluster": "name",
+    }
+    for tf_type, attribute in named.items():
+        found = blocks(files, "resource", tf_type)
+        assert found, tf_type
+        for label, body in found.items():
+            assert "${local.name_prefix}" in body[attribute], (tf_type, label)
 
 
 def test_the_pipeline_module_imports_with_only_the_function_environment() -> None:
