@@ -8,9 +8,12 @@ import os
 import re
 import subprocess
 import sys
+import venv
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from glacier import Provider
 from glacier.clouds.gcp import iam, package
@@ -221,3 +224,51 @@ def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: P
 def test_a_pipeline_without_dataproc_builds_no_archive(tmp_path: Path) -> None:
     build(portable(PROVIDERS["gcp"]), tmp_path, dependencies=False)
     assert not (tmp_path / package.DATAPROC_ARCHIVE).exists()
+
+
+@pytest.mark.network
+def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
+    """What Cloud Build does (requirements.txt into a fresh Python), then the function with only
+    its environment: the handler imports, finds its config, and rejects a malformed event."""
+    out = tmp_path / "out"
+    build(example("cloud_agnostic_pipeline"), out, "gcp", dependencies=False)  # Cloud Build's job
+    zip_path = out / "build" / "serverless.zip"
+    app = tmp_path / "app"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(app)
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = str(tmp_path / "venv/bin/python")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "-r", str(app / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    script = (
+        "import importlib, os, main\n"
+        "pipeline = importlib.import_module(os.environ['GLACIER_MODULE'])\n"
+        "print(pipeline.provider.config.project_id)\n"
+        "class Request:\n    def get_json(self):\n        return {'not': 'an invocation'}\n"
+        "try:\n    main.handler(Request())\n"
+        "except Exception as e:\n    print('rejected:', type(e).__name__, e)\n"
+    )
+    done = subprocess.run(
+        [python, "-c", script],
+        cwd=app,
+        env={**_function_env(example("cloud_agnostic_pipeline")), "PYTHONPATH": str(app)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "my-project"
+    assert "rejected: BadEvent The event has no 'invocation' string" in done.stdout
+
+
+@pytest.mark.network
+def test_the_dataproc_archive_carries_the_wheels(tmp_path: Path) -> None:
+    build(heterogeneous("gcp"), tmp_path, dependencies=True)
+    inside = names(tmp_path / package.DATAPROC_ARCHIVE)
+    for module in ("polars", "cloudpickle", "obstore"):
+        assert f"{package.WHEELS_DIR}/{module}/__init__.py" in inside, module
