@@ -4,6 +4,7 @@ Dataproc nodes that have Glacier."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -179,35 +180,67 @@ def test_dataproc_nodes_unpack_glacier_from_the_artifacts_bucket() -> None:
     assert _roles(files)[reader["role"]] == ["storage.objects.get", "storage.objects.list"]
 
 
-def test_the_init_action_puts_the_archive_on_the_path(tmp_path: Path) -> None:
-    """Run the script with a stand-in gsutil and python: the archive lands on the path."""
+def test_the_init_action_puts_the_archive_and_environment_on_the_node(tmp_path: Path) -> None:
+    """Run the script with stand-ins for gsutil and the metadata server, under tmp_path."""
     archive = tmp_path / "archive.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("glacier_dataproc_job.py", "")
+        zf.writestr(f"{package.JOB_MODULE}.py", "")
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "gsutil").write_text(f'#!/bin/sh\ncp {archive} "$4"\n')
-    script = package.INIT_ACTION.replace("/opt/", f"{tmp_path}/opt/")
-    script = script.replace(
-        f"python={tmp_path}/opt/conda/default/bin/python", f"python={sys.executable}"
-    )
+    (fake / "get_metadata_value").write_text('#!/bin/sh\necho \'{"GLACIER_PROVIDER": "gcp"}\'\n')
+    for tool in fake.iterdir():
+        tool.chmod(0o755)
     site = tmp_path / "site"
-    script = script.replace('site=$("$python" -c', f'site={site} # $("$python" -c')
     site.mkdir()
-    (fake / "gsutil").chmod(0o755)
+    script = package.INIT_ACTION.replace(package.ARCHIVE_MARKER, "gs://b/o")
+    script = script.replace("/usr/share/google/", f"{fake}/").replace("/opt/", f"{tmp_path}/opt/")
+    script = re.sub(r"(?m)^python=.*$", f"python={sys.executable}", script)
+    script = re.sub(r"(?m)^site=.*$", f"site={site}", script)
     done = subprocess.run(
-        ["bash", "-c", script.replace(package.ARCHIVE_MARKER, "gs://b/o")],
+        ["bash", "-c", script],
         env={"PATH": f"{fake}:{os.environ['PATH']}"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "opt/glacier/glacier_dataproc_job.py").is_file()
+    glacier = tmp_path / "opt/glacier"
+    assert (glacier / f"{package.JOB_MODULE}.py").is_file()
     assert (site / "glacier.pth").read_text().split() == [
-        f"{tmp_path}/opt/glacier",
-        f"{tmp_path}/opt/glacier/site-packages",
+        str(glacier),
+        str(glacier / package.WHEELS_DIR),
     ]
+    assert json.loads((glacier / package.ENVIRONMENT_FILE).read_text()) == {
+        "GLACIER_PROVIDER": "gcp"
+    }
+
+
+def test_the_cluster_metadata_carries_the_deployed_environment() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (cluster,) = blocks(files, "resource", "google_dataproc_cluster").values()
+    metadata = cluster["cluster_config"][0]["gce_cluster_config"][0]["metadata"]
+    encoded = metadata[package.METADATA_KEY]
+    for variable in ("GLACIER_PROVIDER", "GOOGLE_CLOUD_PROJECT", "GLACIER_BUCKETS"):
+        assert variable in encoded
+
+
+def test_the_job_entry_point_takes_the_environment_and_rejects_a_bad_event(
+    tmp_path: Path,
+) -> None:
+    job = tmp_path / f"{package.JOB_MODULE}.py"
+    job.write_text(package.JOB)
+    environment = {"GLACIER_PROVIDER": "gcp", "GOOGLE_CLOUD_PROJECT": "my-project"}
+    (tmp_path / package.ENVIRONMENT_FILE).write_text(json.dumps(environment))
+    done = subprocess.run(
+        [sys.executable, str(job), '{"not": "an invocation"}'],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "BadEvent: The event has no 'invocation' string" in done.stderr
 
 
 def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: Path) -> None:

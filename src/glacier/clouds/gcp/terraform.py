@@ -391,6 +391,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     gce.attr("service_account_scopes", ["cloud-platform"])
     gce.attr("internal_ip_only", True)
     gce.attr("subnetwork", _subnetwork(m))
+    gce.attr("metadata", {package.METADATA_KEY: call("jsonencode", _environment(inv, ex))})
     shielded = gce.block("shielded_instance_config")
     for key, value in _SHIELDED.items():
         shielded.attr(key, value)
