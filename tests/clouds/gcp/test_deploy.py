@@ -305,3 +305,10 @@ def test_the_dataproc_archive_carries_the_wheels(tmp_path: Path) -> None:
     inside = names(tmp_path / package.DATAPROC_ARCHIVE)
     for module in ("polars", "cloudpickle", "obstore"):
         assert f"{package.WHEELS_DIR}/{module}/__init__.py" in inside, module
+
+
+def test_vms_boot_an_image_with_python_3_11() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    image = vm["boot_disk"][0]["initialize_params"][0]["image"]
+    assert image == '"debian-cloud/debian-12"'  # Debian 12's python3 is 3.11
