@@ -9,19 +9,20 @@ instead of passed in memory; ``glacier run`` shows each task's hand-off::
     glacier run examples/heterogeneous_pipeline.py   # live progress per task and executor
     glacier graph examples/heterogeneous_pipeline.py # Mermaid: one group per executor
 
-Data lives under ``$GLACIER_BASE_PATH`` (default ``./data``).
+Data lives under ``$GLACIER_BASE_PATH`` (default ``./data``); ``GLACIER_PROVIDER`` and the cloud's
+usual variables pick a cloud instead (``Provider.from_env()``).
 """
 
 from __future__ import annotations
 
-import os
-
 import polars as pl
 
 from glacier import Bucket, Provider, pipeline
-from glacier.config import ClusterConfig, LocalConfig, ServerlessConfig, VmConfig
+from glacier.config import ClusterConfig, ServerlessConfig, VmConfig
 
-provider = Provider(config=LocalConfig(base_path=os.environ.get("GLACIER_BASE_PATH", "./data")))
+# This machine unless GLACIER_PROVIDER names a cloud: what `glacier terraform --provider X`
+# deploys is what the pipeline then runs on.
+provider = Provider.from_env()
 sales = provider.bucket(bucket="raw", path="sales/*.parquet")
 store_out = provider.bucket(bucket="curated", path="revenue_by_store.parquet")
 summary_out = provider.bucket(bucket="curated", path="revenue_summary.parquet")

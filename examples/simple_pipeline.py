@@ -9,14 +9,13 @@ Run it either way (data goes under ``$GLACIER_BASE_PATH``, default ``./data``)::
 
 from __future__ import annotations
 
-import os
-
 import polars as pl
 
 from glacier import Bucket, Provider, pipeline
-from glacier.config import LocalConfig
 
-provider = Provider(config=LocalConfig(base_path=os.environ.get("GLACIER_BASE_PATH", "./data")))
+# This machine unless GLACIER_PROVIDER names a cloud: what `glacier terraform --provider X`
+# deploys is what the pipeline then runs on.
+provider = Provider.from_env()
 sales = provider.bucket(bucket="raw", path="sales/*.parquet")
 daily_out = provider.bucket(bucket="curated", path="daily_revenue.parquet")
 

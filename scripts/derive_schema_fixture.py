@@ -22,6 +22,14 @@ How it was derived (run once; rerun when the renderers emit a new resource type)
 
 Only the resource, data source and provider types found in DIR... are kept, and for each only
 argument names, whether each is required, and which names are nested blocks (recursively).
+
+A provider plugin on the machine (the ``hashicorp/aws`` 5.100.0 mirror in ``/opt/tf-plugins``)
+gives its schema directly; derive a fixture from it the same way:
+
+    terraform init -backend=false -plugin-dir=/opt/tf-plugins   # in a generated AWS directory
+    terraform providers schema -json > SCHEMA.json
+    python scripts/derive_schema_fixture.py --provider-schema SCHEMA.json \
+        tests/infra/fixtures/terraform_schema_aws_5.100.json DIR...
 """
 
 from __future__ import annotations
@@ -110,8 +118,47 @@ def schemas(assembly: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[s
     return out, versions
 
 
+def block_schema(block: dict[str, Any]) -> dict[str, Any]:
+    """A block of ``terraform providers schema -json`` in the fixture's shape."""
+    arguments = {
+        name: bool(attribute.get("required"))
+        for name, attribute in block.get("attributes", {}).items()
+    }
+    blocks = {
+        name: {"required": nested.get("min_items", 0) > 0, **block_schema(nested["block"])}
+        for name, nested in block.get("block_types", {}).items()
+    }
+    return {"arguments": dict(sorted(arguments.items())), "blocks": dict(sorted(blocks.items()))}
+
+
+def plugin_schemas(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """(kind:type -> schema, provider -> version) from ``terraform providers schema -json``.
+
+    The JSON holds no version; it is read from the lock file beside it, which ``init`` wrote.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    versions: dict[str, str] = {}
+    for address, provider in json.loads(path.read_text())["provider_schemas"].items():
+        name = address.rsplit("/", 1)[1]
+        out[f"provider:{name}"] = block_schema(provider["provider"]["block"])
+        for kind, key in (("resource", "resource_schemas"), ("data", "data_source_schemas")):
+            for tf_type, schema in provider.get(key, {}).items():
+                out[f"{kind}:{tf_type}"] = block_schema(schema["block"])
+        lock = path.parent / ".terraform.lock.hcl"
+        found = (
+            re.search(
+                rf'provider "{re.escape(address)}" {{\s*version\s*=\s*"([^"]+)"', lock.read_text()
+            )
+            if lock.exists()
+            else None
+        )
+        versions[name] = found.group(1) if found else "unknown"
+    return out, versions
+
+
 def main(argv: list[str]) -> None:
-    wheels, output, *dirs = argv
+    plugin = argv[0] == "--provider-schema"
+    source, output, *dirs = argv[1:] if plugin else argv
     wanted = {
         f"{m.group(1)}:{m.group(2)}"
         for d in dirs
@@ -120,16 +167,20 @@ def main(argv: list[str]) -> None:
     }
     found: dict[str, Any] = {}
     versions: dict[str, str] = {}
-    for wheel in sorted(Path(wheels).glob("cdkt*_provider_*.whl")):
-        print(f"reading {wheel.name}", file=sys.stderr)
-        got, vers = schemas(load_assembly(wheel))
+    sources = [Path(source)] if plugin else sorted(Path(source).glob("cdkt*_provider_*.whl"))
+    for path in sources:
+        print(f"reading {path.name}", file=sys.stderr)
+        got, vers = plugin_schemas(path) if plugin else schemas(load_assembly(path))
         versions.update(vers)
         found.update({k: v for k, v in got.items() if k in wanted})
+    if plugin:  # one provider's plugin: only its own types are expected
+        wanted = {k for k in wanted if k.split(":")[1].split("_")[0] in versions}
     missing = sorted(wanted - found.keys())
     if missing:
-        raise SystemExit(f"not in any assembly: {missing}")
+        raise SystemExit(f"not in any schema: {missing}")
+    how = "terraform providers schema -json" if plugin else "cdktf/cdktn jsii assemblies"
     fixture = {
-        "derived_from": "cdktf/cdktn jsii assemblies; see scripts/derive_schema_fixture.py",
+        "derived_from": f"{how}; see scripts/derive_schema_fixture.py",
         "provider_versions": dict(sorted(versions.items())),
         "types": dict(sorted(found.items())),
     }

@@ -52,7 +52,10 @@ def test_same_pipeline_same_bytes(cloud: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("cloud", "pins"),
     [
-        ("aws", ['source  = "hashicorp/aws"', 'version = "~> 6.0"', '"databricks/databricks"']),
+        (
+            "aws",
+            ['source  = "hashicorp/aws"', 'version = ">= 5.100, < 7.0"', '"databricks/databricks"'],
+        ),
         ("gcp", ['source  = "hashicorp/google"', 'version = "~> 7.0"']),
         ("azure", ['source  = "hashicorp/azurerm"', 'version = "~> 4.0"', 'version = "~> 1.0"']),
     ],

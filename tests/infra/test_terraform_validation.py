@@ -17,7 +17,10 @@ import pytest
 from glacier.infra.terraform.checks import all_skips
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "tests" / "infra" / "fixtures" / "terraform_schema.json").read_text())
+FIXTURES = ROOT / "tests" / "infra" / "fixtures"
+SCHEMA = json.loads((FIXTURES / "terraform_schema.json").read_text())
+SCHEMA_AWS_5 = json.loads((FIXTURES / "terraform_schema_aws_5.100.json").read_text())
+"""hashicorp/aws 5.100.0, the oldest version the AWS output admits (and the one mirrored here)."""
 META_ARGUMENTS = {"depends_on", "count", "for_each", "provider", "lifecycle"}
 INSTALL_HINT = "Install it with scripts/install-checkov.sh (or set GLACIER_CHECKOV to a checkov)."
 
@@ -77,16 +80,24 @@ def test_every_file_parses_as_hcl(generated: dict[tuple[str, str], Path]) -> Non
 def test_every_argument_exists_and_required_ones_are_set(
     generated: dict[tuple[str, str], Path],
 ) -> None:
+    """Against both ends of every pinned range: the newest fixture, and AWS 5.100 as well."""
     errors = []
+    checked_against_5 = 0
     for (cloud, shape), directory in generated.items():
         for name, parsed in parse(directory).items():
             for kind in ("resource", "data", "provider"):
                 for tf_type, label, body in blocks_of(parsed, kind):
                     key = f"{kind}:{tf_type}"
-                    assert key in SCHEMA["types"], f"{key} missing from the schema fixture"
                     where = f"{cloud}-{shape}/{name} {tf_type}.{label}"
-                    errors += schema_errors(where, body, SCHEMA["types"][key])
+                    for schema in (SCHEMA, SCHEMA_AWS_5):
+                        provider = tf_type.split("_")[0]
+                        if provider not in schema["provider_versions"]:
+                            continue
+                        assert key in schema["types"], f"{key} missing from a schema fixture"
+                        errors += schema_errors(where, body, schema["types"][key])
+                        checked_against_5 += schema is SCHEMA_AWS_5
     assert errors == []
+    assert checked_against_5 > 50
 
 
 def test_schema_check_catches_typos_and_missing_arguments() -> None:
@@ -97,6 +108,14 @@ def test_schema_check_catches_typos_and_missing_arguments() -> None:
     assert "f: unknown argument 'function_nam'" in errors
     assert "f: missing required 'function_name'" in errors
     assert "f: missing required 'role'" in errors
+
+
+def terraform_binary() -> str:
+    """GLACIER_TERRAFORM, else the terraform on PATH; skips only when there is none."""
+    binary = os.environ.get("GLACIER_TERRAFORM") or shutil.which("terraform")
+    if not binary:
+        pytest.skip("no terraform binary (on PATH or in GLACIER_TERRAFORM): install Terraform")
+    return binary
 
 
 def checkov_binary() -> str:
@@ -158,10 +177,8 @@ def test_every_skip_is_needed_and_documented(checkov_results: dict[str, dict[str
 
 
 def test_terraform_fmt_accepts_the_output(generated: dict[tuple[str, str], Path]) -> None:
-    """Optional: runs when GLACIER_TERRAFORM points to a terraform binary (fmt works offline)."""
-    binary = os.environ.get("GLACIER_TERRAFORM")
-    if not binary:
-        pytest.skip("set GLACIER_TERRAFORM to a terraform binary to check fmt")
+    """With the ``terraform`` on PATH (or GLACIER_TERRAFORM); fmt works offline."""
+    binary = terraform_binary()
     root = next(iter(generated.values())).parent
     done = subprocess.run(
         [binary, "fmt", "-check", "-diff", "-recursive", str(root)],

@@ -53,5 +53,4 @@ def package(target: str, out_dir: Path, cloud: str | None, no_deps: bool) -> Non
     """Build the archives the generated Terraform uploads, into OUT/build/."""
     from glacier.infra.package import build  # noqa: PLC0415 - lazy: other commands never load the packager
 
-    for path in build(load_pipeline(target), out_dir, cloud=cloud, dependencies=not no_deps):
-        click.echo(path)
+    build(load_pipeline(target), out_dir, cloud=cloud, dependencies=not no_deps, report=click.echo)

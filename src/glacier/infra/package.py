@@ -13,6 +13,7 @@ redeploy.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -29,7 +30,12 @@ from glacier.infra import artifacts
 from glacier.infra.inventory import ExecutorPlan, Inventory, build_inventory
 from glacier.resources.graph import BoundPipeline as Pipeline
 
-PLATFORMS = {"arm64": "manylinux_2_28_aarch64", "x86_64": "manylinux_2_28_x86_64"}
+MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+"""Glacier's CPU names -> the machine part of a wheel's platform tag."""
+DEFAULT_GLIBC = (2, 28)
+"""The oldest glibc of the function runtimes Glacier targets, when a cloud names none."""
+_LEGACY_MANYLINUX = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}
+_NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -45,7 +51,7 @@ def _no_shared(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]
     return {}
 
 
-def _no_check(ex: ExecutorPlan, code: Path, shared: Mapping[str, Path]) -> None:
+def _no_check(ex: ExecutorPlan, code: Path, shared: Mapping[str, Path]) -> str | None:
     return None
 
 
@@ -57,8 +63,9 @@ class FunctionPackaging:
     """(inventory, dependencies?) -> what goes next to the code in every function's zip."""
     shared: Callable[[Inventory, Path, bool], dict[str, Path]] = _no_shared
     """Archives the pipeline's functions share (layers), built once into the output folder."""
-    check: Callable[[ExecutorPlan, Path, Mapping[str, Path]], None] = _no_check
-    """Refuse a function's code zip (with the shared archives) that the cloud would refuse."""
+    check: Callable[[ExecutorPlan, Path, Mapping[str, Path]], str | None] = _no_check
+    """Refuse a function's code zip (with the shared archives) that the cloud would refuse;
+    else say how it measures against the cloud's limit (a line for ``glacier package``)."""
 
 
 def build(
@@ -67,16 +74,23 @@ def build(
     cloud: Cloud | str | None = None,
     *,
     dependencies: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Build every package of ``pipeline`` into ``out_dir/build``; returns the files written.
 
     ``dependencies=False`` skips the parts that download from PyPI (layers, vendored
-    packages), e.g. to rebuild only the code after editing a task.
+    packages), e.g. to rebuild only the code after editing a task. ``report`` gets one line
+    per archive (its sizes) and per function (its size against the cloud's limit).
     """
-    return build_packages(build_inventory(pipeline, cloud), out_dir, dependencies)
+    return build_packages(build_inventory(pipeline, cloud), out_dir, dependencies, report)
 
 
-def build_packages(inv: Inventory, out_dir: str | Path, dependencies: bool) -> list[Path]:
+def build_packages(
+    inv: Inventory,
+    out_dir: str | Path,
+    dependencies: bool,
+    report: Callable[[str], None] | None = None,
+) -> list[Path]:
     out = Path(out_dir)
     (out / artifacts.BUILD_DIR).mkdir(parents=True, exist_ok=True)
     cloud: FunctionPackaging = clouds.part(inv.cloud, "package")
@@ -88,7 +102,12 @@ def build_packages(inv: Inventory, out_dir: str | Path, dependencies: bool) -> l
         path = out / artifacts.code_zip(ex.name)
         write_zip(path, files)
         written.append(path)
-        cloud.check(ex, path, shared)
+        fits = cloud.check(ex, path, shared)
+        if report is not None and fits:
+            report(f"{ex.name}: {fits}")
+    if report is not None:
+        for path in written:
+            report(f"{path}: {path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped")
     return written
 
 
@@ -153,23 +172,60 @@ def tree_bytes(directory: Path, prefix: str) -> Files:
     }
 
 
-def pip_install(requirements: Iterable[str], target: Path, arch: str, python: str = "3.12") -> None:
-    """Install wheels for Linux ``arch`` and CPython ``python`` into ``target`` (no Docker)."""
+def platform_tags(arch: str, glibc: tuple[int, int] = DEFAULT_GLIBC) -> list[str]:
+    """Every manylinux tag a Linux with ``glibc`` runs, newest first (as lambda-builders does).
+
+    A wheel is tagged with the oldest glibc it needs, so asking for one tag (2_28) misses a
+    package that ships only 2_17 or 2_24 wheels; pip picks the best of all the tags given.
+    """
+    machine = MACHINES[arch]
+    major, minor = glibc
+    tags = [f"manylinux_{major}_{m}_{machine}" for m in range(minor, 4, -1)]
+    tags += [f"{name}_{machine}" for name, m in _LEGACY_MANYLINUX.items() if m <= minor]
+    return tags
+
+
+def pip_install(
+    requirements: Iterable[str],
+    target: Path,
+    arch: str,
+    python: str = "3.12",
+    glibc: tuple[int, int] = DEFAULT_GLIBC,
+) -> None:
+    """Install wheels for Linux ``arch``, its ``glibc`` and CPython ``python`` into ``target``.
+
+    No Docker: pip downloads the wheels built for that platform, never builds from source.
+    """
+    requirements = list(requirements)
+    tags = platform_tags(arch, glibc)
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
         "--target", str(target),
-        "--platform", PLATFORMS[arch],
+        *(arg for tag in tags for arg in ("--platform", tag)),
         "--only-binary=:all:",
         "--python-version", python,
         "--implementation", "cp",
         *requirements,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if done.returncode == 0:
+        return
+    where = f"Linux {arch} (glibc {major_minor(glibc)}) / CPython {python}"
+    missing = _NO_MATCH.search(done.stderr)
+    if missing:
         raise PackageError(
-            f"pip could not download {' '.join(requirements)} for {PLATFORMS[arch]} / Python "
-            f"{python}: {done.stderr.strip()[-2000:]}. Check network access to PyPI."
+            f"No wheel of {missing.group(1)} exists for {where}: pip found none tagged "
+            f"{tags[0]} ... {tags[-1]}. Pin a version of {missing.group(1)} that publishes "
+            f"manylinux wheels for {MACHINES[arch]}, or drop it from the task's imports."
         )
+    raise PackageError(
+        f"pip could not download {' '.join(requirements)} for {where}: "
+        f"{done.stderr.strip()[-2000:]}. Check network access to PyPI."
+    )
+
+
+def major_minor(version: tuple[int, int]) -> str:
+    return ".".join(map(str, version))
 
 
 def write_zip(path: Path, files: Mapping[str, Path | bytes]) -> None:

@@ -9,7 +9,7 @@ import hcl2
 from glacier.clouds.aws import terraform as aws
 from glacier.infra.inventory import build_inventory
 from glacier.infra.terraform import render
-from tests.infra.pipelines import PROVIDERS, portable
+from tests.infra.pipelines import PROVIDERS, heterogeneous, portable
 
 
 def test_vm_sizes_are_the_smallest_that_fit() -> None:
@@ -37,14 +37,40 @@ def test_aws_roles_reach_exactly_their_buckets() -> None:
         resources = [r for s in found.values() for r in s["resources"]]
         assert not any("*" in a for a in actions)
         assert not any(r.strip('"') == "*" for r in resources)
-        listed = {
-            re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)
-            for r in found["ListReadBuckets"]["resources"]
+
+        used = {*ex.reads, *ex.writes}
+        assert buckets(found, "ReadBuckets", "WriteBuckets") == {
+            inv.bucket(b).tf_name for b in used
         }
-        put = {
-            re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)
-            for r in found["PutWrittenObjects"]["resources"]
+        assert buckets(found, "WriteObjects") == {inv.bucket(b).tf_name for b in ex.writes}
+        assert buckets(found, "ReadObjects") == {
+            inv.bucket(b).tf_name for b in used - set(ex.writes)
         }
-        assert listed == {inv.bucket(b).tf_name for b in ex.reads}
-        assert put == {inv.bucket(b).tf_name for b in ex.writes}
-        assert found["PutWrittenObjects"]["actions"] == ['"s3:PutObject"']
+        # a write reads back, deletes temporaries and replaced parts, and may be multipart
+        assert found["WriteObjects"]["actions"] == [
+            '"s3:DeleteObject"',
+            '"s3:GetObject"',
+            '"s3:PutObject"',
+            '"s3:AbortMultipartUpload"',
+        ]
+        if "ReadObjects" in found:
+            assert found["ReadObjects"]["actions"] == ['"s3:GetObject"']
+
+
+def buckets(found: dict[str, dict[str, list[str]]], *sids: str) -> set[str]:
+    """The Terraform names of the buckets the statements ``sids`` grant on."""
+    return {
+        re.search(r"aws_s3_bucket\.(\w+)\.arn", r).group(1)  # type: ignore[union-attr]
+        for sid in sids
+        if sid in found
+        for r in found[sid]["resources"]
+    }
+
+
+def test_the_kms_key_lets_ebs_encrypt_vm_volumes() -> None:
+    storage = render(build_inventory(heterogeneous("aws")))["storage.tf"]
+    ebs = storage[storage.index('"EbsEncryptsVmVolumes"') :]
+    ebs = ebs[: ebs.index("},\n      {") if "},\n      {" in ebs else len(ebs)]
+    for action in ("kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant", "kms:Decrypt"):
+        assert f'"{action}"' in ebs
+    assert "ec2.${var.region}.amazonaws.com" in ebs

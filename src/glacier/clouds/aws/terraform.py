@@ -30,8 +30,9 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
+from glacier.storage.access import OPERATIONS, Access, Operation, operations_for
 
-PIN = ("hashicorp/aws", "~> 6.0")
+PIN = ("hashicorp/aws", ">= 5.100, < 7.0")
 """The Terraform provider this module pins."""
 SKIPS: dict[str, str] = {
     "CKV_AWS_18": (
@@ -106,7 +107,24 @@ _KMS_LOGS = [
     "kms:ReEncryptFrom",
     "kms:ReEncryptTo",
 ]
+_KMS_EBS = [
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+]
+"""What EC2 does with the key for an encrypted root volume, on behalf of who launches the VM."""
 _TRANSITION_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+S3_BUCKET_ACTIONS: dict[Operation, tuple[str, ...]] = {Operation.LIST: ("s3:ListBucket",)}
+"""The S3 actions on a bucket itself that each storage operation needs."""
+S3_OBJECT_ACTIONS: dict[Operation, tuple[str, ...]] = {
+    Operation.GET: ("s3:GetObject",),
+    Operation.PUT: ("s3:PutObject", "s3:AbortMultipartUpload"),
+    Operation.DELETE: ("s3:DeleteObject",),
+}
+"""The S3 actions on objects that each storage operation needs (a put may be multipart)."""
 
 
 def render(inv: Inventory) -> Module:
@@ -195,6 +213,19 @@ def _kms_key(m: Module, inv: Inventory, region: Expr) -> None:
             "Resource": "*",
         }
     ]
+    if inv.of_kind(ExecutorKind.VM):
+        statements.append(
+            {
+                "Sid": "EbsEncryptsVmVolumes",
+                "Effect": "Allow",
+                "Principal": {"AWS": template("arn:", _PARTITION, ":iam::", _ACCOUNT, ":root")},
+                "Action": _KMS_EBS,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": template("ec2.", region, ".amazonaws.com")}
+                },
+            }
+        )
     if log_groups:
         statements.append(
             {
@@ -283,7 +314,11 @@ def _trust_service(ex: ExecutorPlan) -> str:
 
 
 def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
-    """A role for this executor only: list+get on what it reads, put on what it writes."""
+    """A role for this executor only, allowed what the runtime does to the buckets it uses.
+
+    The S3 actions follow ``storage.access``: reading lists and gets; writing also puts and
+    deletes (temporaries, replaced parts) and reads back (row counts, commit markers).
+    """
     t = ex.tf_name
     assume = Block("data", ("aws_iam_policy_document", f"{t}_assume"))
     statement = assume.block("statement").attr("actions", ["sts:AssumeRole"])
@@ -296,10 +331,15 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         return ref("aws_s3_bucket", inv.bucket(bucket).tf_name, "arn")
 
     policy = Block("data", ("aws_iam_policy_document", t))
-    grants: list[tuple[str, list[str], list[Value]]] = [
-        ("ListReadBuckets", ["s3:ListBucket"], [arn(b) for b in ex.reads]),
-        ("GetReadObjects", ["s3:GetObject"], [template(arn(b), "/*") for b in ex.reads]),
-        ("PutWrittenObjects", ["s3:PutObject"], [template(arn(b), "/*") for b in ex.writes]),
+    grants: list[tuple[str, list[str], list[Value]]] = []
+    for access, buckets in _buckets_by_access(ex).items():
+        ops = sorted(OPERATIONS[access])
+        name = access.value.title()
+        bucket_actions = [a for op in ops for a in S3_BUCKET_ACTIONS.get(op, ())]
+        object_actions = [a for op in ops for a in S3_OBJECT_ACTIONS.get(op, ())]
+        grants.append((f"{name}Buckets", bucket_actions, [arn(b) for b in buckets]))
+        grants.append((f"{name}Objects", object_actions, [template(arn(b), "/*") for b in buckets]))
+    grants += [
         ("UseDataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [ref(KEY.text, "arn")]),
         (
             "WriteOwnLogs",
@@ -327,6 +367,16 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         profile.attr("name", prefixed(ex.name, max_len=128))
         profile.attr("role", ref("aws_iam_role", t, "name"))
         m.add("iam.tf", profile)
+
+
+def _buckets_by_access(ex: ExecutorPlan) -> dict[Access, list[str]]:
+    """The buckets an executor uses, by the one access whose operations it needs on each."""
+    out: dict[Access, list[str]] = {}
+    for bucket in sorted({*ex.reads, *ex.writes}):
+        ops = operations_for(bucket in ex.reads, bucket in ex.writes)
+        access = next(a for a in Access if OPERATIONS[a] == ops)
+        out.setdefault(access, []).append(bucket)
+    return out
 
 
 def _artifact(m: Module, label: str, key: str, path: str) -> tuple[Expr, Expr]:

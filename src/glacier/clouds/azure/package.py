@@ -36,6 +36,9 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 def run(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(handle_event(req.get_json())), mimetype="application/json")
 '''
+FUNCTIONS_GLIBC = (2, 31)
+"""The oldest glibc of the Linux Python images Azure Functions runs (Debian 11, Python 3.11);
+the 3.12 image is Debian 12 (2.36), so wheels for 2.31 run on both."""
 HOST = {"version": "2.0", "logging": {"logLevel": {"default": "Information"}}}
 
 
@@ -48,7 +51,13 @@ def _files(inv: Inventory, dependencies: bool) -> Files:
     if dependencies:
         with tempfile.TemporaryDirectory() as tmp:
             site = Path(tmp)
-            pip_install([*runtime_requirements(), "azure-functions"], site, "x86_64", _python(inv))
+            pip_install(
+                [*runtime_requirements(), "azure-functions"],
+                site,
+                "x86_64",
+                _python(inv),
+                glibc=FUNCTIONS_GLIBC,
+            )
             files.update(tree_bytes(site, ".python_packages/lib/site-packages"))
     return files
 

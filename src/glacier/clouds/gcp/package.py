@@ -41,6 +41,8 @@ DATAPROC_ARCHIVE = f"{artifacts.BUILD_DIR}/dataproc.zip"
 """What every Dataproc node unpacks at start-up (a path relative to the Terraform directory)."""
 DATAPROC_PYTHON = "3.11"
 """The Python of Dataproc image 2.2 (``/opt/conda/default/bin/python``)."""
+DATAPROC_GLIBC = (2, 36)
+"""Dataproc image 2.2-debian12 runs Debian 12's glibc."""
 JOB_MODULE = "glacier_dataproc_job"
 ENVIRONMENT_FILE = "environment.json"
 """The deployed environment, which the initialization action copies from the cluster metadata."""
@@ -105,7 +107,9 @@ def _shared(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]:
     path = out / DATAPROC_ARCHIVE
     with tempfile.TemporaryDirectory() as tmp:
         if dependencies:
-            pip_install(runtime_requirements(), Path(tmp), "x86_64", DATAPROC_PYTHON)
+            pip_install(
+                runtime_requirements(), Path(tmp), "x86_64", DATAPROC_PYTHON, DATAPROC_GLIBC
+            )
             files.update(tree_bytes(Path(tmp), WHEELS_DIR))
     write_zip(path, files)
     return {"dataproc": path}

@@ -17,18 +17,18 @@ resource "aws_iam_role" "serverless" {
 
 data "aws_iam_policy_document" "serverless" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.glacier_staging.arn]
+    resources = [aws_s3_bucket.curated.arn, aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.curated.arn}/*", "${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {

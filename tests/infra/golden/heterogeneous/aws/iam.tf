@@ -17,18 +17,18 @@ resource "aws_iam_role" "dbx" {
 
 data "aws_iam_policy_document" "dbx" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
@@ -71,18 +71,18 @@ resource "aws_iam_role" "ingest" {
 
 data "aws_iam_policy_document" "ingest" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
@@ -120,18 +120,18 @@ resource "aws_iam_role" "spark" {
 
 data "aws_iam_policy_document" "spark" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid       = "PutWrittenObjects"
-    actions   = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
@@ -169,18 +169,18 @@ resource "aws_iam_role" "worker" {
 
 data "aws_iam_policy_document" "worker" {
   statement {
-    sid       = "ListReadBuckets"
+    sid       = "WriteBuckets"
     actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.glacier_staging.arn]
+    resources = [aws_s3_bucket.features.arn, aws_s3_bucket.glacier_staging.arn]
   }
   statement {
-    sid       = "GetReadObjects"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
-  }
-  statement {
-    sid     = "PutWrittenObjects"
-    actions = ["s3:PutObject"]
+    sid = "WriteObjects"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:AbortMultipartUpload",
+    ]
     resources = [
       "${aws_s3_bucket.features.arn}/*",
       "${aws_s3_bucket.glacier_staging.arn}/*",

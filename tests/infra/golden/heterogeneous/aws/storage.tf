@@ -50,6 +50,27 @@ resource "aws_kms_key" "glacier" {
         Resource = "*"
       },
       {
+        Sid    = "EbsEncryptsVmVolumes"
+        Effect = "Allow"
+        Principal = {
+          AWS = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+        }
+        Action = [
+          "kms:CreateGrant",
+          "kms:Decrypt",
+          "kms:DescribeKey",
+          "kms:GenerateDataKeyWithoutPlaintext",
+          "kms:ReEncryptFrom",
+          "kms:ReEncryptTo",
+        ]
+        Resource = "*"
+        Condition = {
+          StringEquals = {
+            "kms:ViaService" = "ec2.${var.region}.amazonaws.com"
+          }
+        }
+      },
+      {
         Sid    = "LogsEncryptGlacierLogGroups"
         Effect = "Allow"
         Principal = {
