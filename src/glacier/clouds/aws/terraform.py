@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from glacier.clouds.aws.config import AwsConfig, EC2Config, LambdaConfig, S3Config
+from glacier.clouds.aws.instances import architecture, vm_instance_type
 from glacier.clouds.aws.package import layer_zip
 from glacier.clouds.databricks import terraform as databricks
 from glacier.clouds.databricks.config import DatabricksConfig
@@ -15,17 +14,19 @@ from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
+    DASK_SCHEDULER_PORT,
     DASK_WORKER_PORT,
     NAME_PREFIX,
     NANNY_PORT,
+    PACKAGE_ZIP,
     Module,
     cloud_name,
     declare_name_prefix,
     deployed_env,
     noncurrent_expiry_days,
     prefixed,
-    scheduler_address,
     scheduler_cidr,
+    scheduler_command,
     worker_init,
 )
 from glacier.infra.terraform.checks import skipper
@@ -148,7 +149,7 @@ def render(inv: Inventory) -> Module:
         assert isinstance(config, S3Config)
         expire_days = STAGING_EXPIRY_DAYS if b.staging else None
         _bucket(m, b.tf_name, prefixed(b.name), config, expire_days=expire_days)
-    if inv.of_kind(ExecutorKind.SERVERLESS):
+    if inv.of_kind(ExecutorKind.SERVERLESS) or inv.of_kind(ExecutorKind.VM):
         _bucket(m, "artifacts", prefixed("glacier-artifacts"), S3Config(), expire_days=None)
     for ex in inv.deployed:
         _identity(m, inv, ex)
@@ -160,7 +161,9 @@ def render(inv: Inventory) -> Module:
     _outputs(m, inv, region)
     m.notes += [
         "Artifacts: run `glacier package` first; it writes the code and layer zips into build/.",
-        "VMs: set `vpc_id`, `subnet_id`, `dask_scheduler_address` and `scheduler_cidr`.",
+        "VMs: set `vpc_id`, `subnet_id` (private) and `scheduler_cidr` (the subnet's CIDR). The "
+        "VMs boot from the package in the artifacts bucket and install Python 3.11 from Amazon "
+        "Linux's repositories, which are on S3: the subnet needs an S3 gateway endpoint or a NAT.",
     ]
     return m
 
@@ -339,6 +342,9 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         object_actions = [a for op in ops for a in S3_OBJECT_ACTIONS.get(op, ())]
         grants.append((f"{name}Buckets", bucket_actions, [arn(b) for b in buckets]))
         grants.append((f"{name}Objects", object_actions, [template(arn(b), "/*") for b in buckets]))
+    if ex.kind is ExecutorKind.VM:
+        arch = architecture(vm_instance_type(ex.config))  # type: ignore[arg-type]
+        grants.append(("ReadVmPackage", ["s3:GetObject"], [_vm_package(m, arch)]))
     grants += [
         ("UseDataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [ref(KEY.text, "arn")]),
         (
@@ -461,74 +467,170 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     m.add("functions.tf", fn)
 
 
-def _architecture(instance_type: str) -> str:
-    """Graviton families carry a ``g`` after the generation digit: m7g, c7gn, t4g, x2gd."""
-    family = instance_type.split(".", maxsplit=1)[0]
-    match = re.fullmatch(r"[a-z]+\d+([a-z-]*)", family)
-    return "arm64" if match and "g" in match.group(1) else "x86_64"
-
-
-def instance_type(cpus: int, memory: int) -> str:
-    """The smallest Graviton type with at least ``cpus`` and ``memory`` MB."""
-    sizes = [(1, "medium"), (2, "large"), (4, "xlarge"), (8, "2xlarge"), (16, "4xlarge")]
-    sizes += [(32, "8xlarge"), (48, "12xlarge"), (64, "16xlarge")]
-    for n, size in sizes:
-        for family, gb_per_cpu in (("c7g", 2), ("m7g", 4), ("r7g", 8)):
-            if n >= cpus and n * gb_per_cpu * 1024 >= memory:
-                return f"{family}.{size}"
-    raise ConfigError(
-        f"No EC2 Graviton type has {cpus} vCPUs and {memory} MB. Set EC2Config(instance_type=...)."
-    )
+AL2023_PYTHON = ("dnf -y -q install python3.11", "python3.11")
+"""Amazon Linux 2023's Python is 3.9; its own repositories (on S3) have 3.11."""
+SCHEDULER_TYPE = "c7g.medium"
 
 
 def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     config = ex.config
     assert isinstance(config, EC2Config)
     t = ex.tf_name
-    itype = config.instance_type or instance_type(config.cpus, config.memory)
-    arch = _architecture(itype)
-    ami: Value = config.ami or _ami(m, arch)
-    vpc = m.variable("vpc_id", "string", "VPC of the VM workers.")
-    subnet = m.variable("subnet_id", "string", "Private subnet of the VM workers.")
-    scheduler = scheduler_address(m)
+    itype = vm_instance_type(config)
+    arch = architecture(itype)
     cidr = scheduler_cidr(m)
     groups: list[Value]
     if config.security_group:
         groups = [config.security_group]
     else:
-        group = Block("resource", ("aws_security_group", t))
-        group.attr("name", prefixed(ex.name, "worker", max_len=255))
-        group.attr("description", f"Glacier worker {ex.name}: Dask traffic and HTTPS out")
-        group.attr("vpc_id", vpc)
-        rules: list[tuple[str, int, int, list[Value], str]] = [
-            ("egress", 443, 443, ["0.0.0.0/0"], "HTTPS to AWS APIs and PyPI"),
-            ("egress", 8786, 8786, [cidr], "Dask scheduler"),
-            ("ingress", DASK_WORKER_PORT, NANNY_PORT, [cidr], "Dask scheduler to worker and nanny"),
+        rules: list[tuple[str, int, int, str]] = [
+            ("egress", DASK_SCHEDULER_PORT, DASK_SCHEDULER_PORT, "Dask scheduler"),
+            ("ingress", DASK_WORKER_PORT, NANNY_PORT, "Dask scheduler to worker and nanny"),
         ]
-        for direction, low, high, cidrs, why in rules:
-            rule = group.block(direction).attr("description", why)
-            rule.attr("from_port", low).attr("to_port", high).attr("protocol", "tcp")
-            rule.attr("cidr_blocks", cidrs)
-        m.add("vms.tf", group)
-        groups = [ref("aws_security_group", t, "id")]
-    vm = Block("resource", ("aws_instance", t))
+        groups = [_security_group(m, t, prefixed(ex.name, "worker", max_len=255), cidr, rules)]
+    scheduler = _scheduler(m, inv, arch)
+    user_data = worker_init(
+        m,
+        ex.name,
+        template("tls://", scheduler, f":{DASK_SCHEDULER_PORT}"),
+        fetch=_fetch(m, arch),
+        install_python=AL2023_PYTHON[0],
+        python=AL2023_PYTHON[1],
+        env=_vm_env(inv, ex),
+    )
+    _instance(m, t, ex.name, itype, config.ami or _ami(m, arch), groups, user_data)
+
+
+def _vm_env(inv: Inventory, ex: ExecutorPlan | None) -> dict[str, Value]:
+    """A VM's deployed environment: the function's, plus the region Lambda would set itself."""
+    if ex is None:
+        return {"AWS_REGION": ref("var", "region")}
+    return deployed_env(inv, ex, _bucket_name, {"AWS_REGION": ref("var", "region")})
+
+
+def _security_group(
+    m: Module, label: str, name: Value, cidr: Expr, rules: list[tuple[str, int, int, str]]
+) -> Expr:
+    """A group admitting only Dask traffic within ``cidr``, and HTTPS out to AWS's APIs."""
+    group = Block("resource", ("aws_security_group", label))
+    group.attr("name", name)
+    group.attr("description", f"Glacier {label}: Dask traffic and HTTPS to AWS APIs")
+    group.attr("vpc_id", m.variable("vpc_id", "string", "VPC of the VMs."))
+    https: tuple[str, int, int, str] = ("egress", 443, 443, "HTTPS to S3 and the AL2023 repos")
+    for direction, low, high, why in [https, *rules]:
+        rule = group.block(direction).attr("description", why)
+        rule.attr("from_port", low).attr("to_port", high).attr("protocol", "tcp")
+        rule.attr("cidr_blocks", ["0.0.0.0/0"] if low == 443 else [cidr])
+    m.add("vms.tf", group)
+    return ref("aws_security_group", label, "id")
+
+
+def _instance(
+    m: Module,
+    label: str,
+    name: str,
+    itype: str,
+    ami: Value,
+    groups: list[Value],
+    user_data: Value,
+) -> None:
+    vm = Block("resource", ("aws_instance", label))
     vm.attr("ami", ami)
     vm.attr("instance_type", itype)
-    vm.attr("subnet_id", subnet)
+    vm.attr("subnet_id", m.variable("subnet_id", "string", "Private subnet of the VMs."))
     vm.attr("vpc_security_group_ids", groups)
-    vm.attr("iam_instance_profile", ref("aws_iam_instance_profile", t, "name"))
+    vm.attr("iam_instance_profile", ref("aws_iam_instance_profile", label, "name"))
     vm.attr("associate_public_ip_address", False)
     vm.attr("monitoring", True)
     vm.attr("ebs_optimized", True)
     vm.attr("user_data_replace_on_change", True)
-    vm.attr("user_data", worker_init(m, ex.name, scheduler))
+    vm.attr("user_data", user_data)
     vm.block("metadata_options").attr("http_endpoint", "enabled").attr(
         "http_tokens", "required"
     ).attr("http_put_response_hop_limit", 1)
     disk = vm.block("root_block_device").attr("encrypted", True)
     disk.attr("kms_key_id", ref(KEY.text, "arn")).attr("volume_type", "gp3").attr("volume_size", 30)
-    vm.attr("tags", {"Name": prefixed(ex.name)})
+    vm.attr("tags", {"Name": prefixed(name)})
     m.add("vms.tf", vm)
+
+
+def _vm_package(m: Module, arch: str) -> Template:
+    """The uploaded VM package of ``arch`` (once per module); returns its object's ARN."""
+    label = f"vm_package_{arch}"
+    if not any(b.labels == ("aws_s3_object", label) for b in m.files.get("functions.tf", [])):
+        _artifact(m, label, f"vms/vm-{arch}.zip", artifacts.vm_zip(arch))
+    return template(
+        ref("aws_s3_bucket", "artifacts", "arn"), "/", ref("aws_s3_object", label, "key")
+    )
+
+
+def _fetch(m: Module, arch: str) -> Template:
+    _vm_package(m, arch)
+    obj = ref("aws_s3_object", f"vm_package_{arch}").text
+    return template(
+        "aws s3 cp --only-show-errors --region ",
+        ref("var", "region"),
+        " s3://",
+        Expr(f"{obj}.bucket"),
+        "/",
+        Expr(f"{obj}.key"),
+        f" {PACKAGE_ZIP}",
+    )
+
+
+def _scheduler(m: Module, inv: Inventory, arch: str) -> Expr:
+    """The one Dask scheduler the pipeline's VM workers join (once per module); its address."""
+    label = "dask_scheduler"
+    address = ref("aws_instance", label, "private_ip")
+    if any(b.labels == ("aws_instance", label) for b in m.files.get("vms.tf", [])):
+        return address
+    assume = Block("data", ("aws_iam_policy_document", f"{label}_assume"))
+    statement = assume.block("statement").attr("actions", ["sts:AssumeRole"])
+    statement.block("principals").attr("type", "Service").attr("identifiers", ["ec2.amazonaws.com"])
+    role = Block("resource", ("aws_iam_role", label)).attr(
+        "name", prefixed("dask-scheduler", max_len=64)
+    )
+    role.attr(
+        "assume_role_policy", ref("data", "aws_iam_policy_document", f"{label}_assume", "json")
+    )
+    policy = Block("data", ("aws_iam_policy_document", label))
+    policy.block("statement").attr("sid", "ReadVmPackage").attr("actions", ["s3:GetObject"]).attr(
+        "resources", [_vm_package(m, arch)]
+    )
+    policy.block("statement").attr("sid", "UseDataKey").attr("actions", ["kms:Decrypt"]).attr(
+        "resources", [ref(KEY.text, "arn")]
+    )
+    attach = Block("resource", ("aws_iam_role_policy", label)).attr("name", "glacier-access")
+    attach.attr("role", ref("aws_iam_role", label, "id"))
+    attach.attr("policy", ref("data", "aws_iam_policy_document", label, "json"))
+    profile = Block("resource", ("aws_iam_instance_profile", label))
+    profile.attr("name", prefixed("dask-scheduler", max_len=128))
+    profile.attr("role", ref("aws_iam_role", label, "name"))
+    m.add("iam.tf", assume, role, policy, attach, profile)
+    rules: list[tuple[str, int, int, str]] = [
+        ("ingress", DASK_SCHEDULER_PORT, DASK_SCHEDULER_PORT, "Dask workers and the runner"),
+        ("egress", DASK_WORKER_PORT, NANNY_PORT, "Dask scheduler to worker and nanny"),
+    ]
+    name = prefixed("dask-scheduler", max_len=255)
+    group = _security_group(m, label, name, scheduler_cidr(m), rules)
+    user_data = worker_init(
+        m,
+        "dask-scheduler",
+        "",
+        fetch=_fetch(m, arch),
+        install_python=AL2023_PYTHON[0],
+        python=AL2023_PYTHON[1],
+        env=_vm_env(inv, None),
+        command=scheduler_command(),
+    )
+    itype = SCHEDULER_TYPE if arch == "arm64" else "c7i.large"
+    _instance(m, label, "dask-scheduler", itype, _ami(m, arch), [group], user_data)
+    m.output(
+        "dask_scheduler_address",
+        "The Dask scheduler the VM workers join (TLS; certificates in the VM package).",
+        template("tls://", address, f":{DASK_SCHEDULER_PORT}"),
+    )
+    return address
 
 
 def _ami(m: Module, arch: str) -> Expr:

@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from glacier.config.storage import BucketConfig
-from glacier.infra.hcl import Block, Call, Expr, Value, call, ref, template
+from glacier.infra.hcl import Block, Call, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
-from glacier.version import __version__
 
 REQUIRED_TERRAFORM = ">= 1.5"
 WORKER_TEMPLATE = "worker_init.sh.tftpl"
@@ -168,49 +167,106 @@ def scheduler_cidr(m: Module) -> Expr:
     return m.variable("scheduler_cidr", "string", "CIDR block the Dask scheduler runs in.")
 
 
-def glacier_package() -> str:
-    """The pip requirement the cloud installs: the Glacier version that generated the code."""
-    return f"glacier-pipelines=={__version__}"
+DASK_SCHEDULER_PORT = 8786
+VM_HOME = "/opt/glacier"
+PACKAGE_ZIP = f"{VM_HOME}/package.zip"
+"""Where a VM's ``fetch`` command puts the package it boots from."""
+_DASK = f"{VM_HOME}/venv/bin/dask"
+_TLS = (
+    f"--tls-ca-file {VM_HOME}/package/tls/ca.pem --tls-cert {VM_HOME}/package/tls/node.pem "
+    f"--tls-key {VM_HOME}/package/tls/node.key"
+)
+_NO_FETCH = "echo 'this cloud does not fetch the VM package yet' >&2; exit 1"
 
 
-def worker_init(module: Module, name: str, scheduler: Expr) -> Call:
-    """``templatefile(...)`` of the VM start-up script that installs Glacier and a Dask worker."""
+def scheduler_command() -> str:
+    """The Dask scheduler of a pipeline's VMs: TLS only, its dashboard on the VM alone."""
+    return (
+        f"{_DASK} scheduler --protocol tls --port {DASK_SCHEDULER_PORT} "
+        f"--dashboard-address 127.0.0.1:8787 {_TLS}"
+    )
+
+
+def worker_command(name: str, scheduler: Value) -> Template:
+    """A Dask worker that joins ``scheduler`` (``tls://host:8786``) over mutual TLS."""
+    assert isinstance(scheduler, (str, Expr, Call, Template)), scheduler
+    address = scheduler.parts if isinstance(scheduler, Template) else (scheduler,)
+    return template(
+        f"{_DASK} worker ",
+        *address,
+        f" --name {slug(name)} --worker-port {DASK_WORKER_PORT} --nanny-port {NANNY_PORT} {_TLS}",
+    )
+
+
+def worker_init(
+    module: Module,
+    name: str,
+    scheduler: Value,
+    *,
+    fetch: Value = _NO_FETCH,
+    install_python: str = "apt-get update -q && apt-get install -y -q python3-venv",
+    python: str = "python3",
+    env: Mapping[str, Value] | None = None,
+    command: Value | None = None,
+) -> Call:
+    """``templatefile(...)`` of the start-up script of a VM: a Dask worker, or the scheduler.
+
+    ``fetch`` is the cloud's shell command that copies the VM package (``glacier package``'s
+    ``build/vm-<arch>.zip``) from the artifacts bucket to ``PACKAGE_ZIP``; ``install_python``
+    installs a Python >= 3.11 named ``python`` from the image's own repositories; ``env`` is the
+    deployed environment (:func:`deployed_env`); ``command`` replaces the worker's (the
+    scheduler passes :func:`scheduler_command`).
+    """
     module.uses_worker_template = True
     return call(
         "templatefile",
         template(Expr("path.module"), f"/{WORKER_TEMPLATE}"),
         {
-            "scheduler": scheduler,
-            "package": glacier_package(),
             "name": name,
-            "worker_port": DASK_WORKER_PORT,
-            "nanny_port": NANNY_PORT,
+            "fetch": fetch,
+            "install_python": install_python,
+            "python": python,
+            "env": dict(env or {}),
+            "command": command if command is not None else worker_command(name, scheduler),
         },
     )
 
 
 WORKER_SCRIPT = """\
 #!/bin/sh
-# Start-up script of a Glacier VM worker, rendered by Terraform's templatefile().
-# It installs Glacier in a virtualenv and runs a Dask worker as a systemd service that
-# connects to the pipeline's scheduler; the worker runs Glacier tasks with the VM's identity.
+# Start-up script of a Glacier VM (${name}), rendered by Terraform's templatefile().
+# Everything comes from the pipeline's VM package, which `glacier package` built and Terraform
+# uploaded to the artifacts bucket: Glacier and the pipeline's modules (src/), the wheels of
+# Polars, obstore and Dask for this image (wheels/) and the cluster's TLS certificates (tls/).
+# No package registry and no internet is needed, only the cloud's storage API.
 set -eu
-apt-get update -q || dnf -y -q makecache
-apt-get install -y -q python3-venv || dnf -y -q install python3
-python3 -m venv /opt/glacier
-/opt/glacier/bin/pip install --quiet '${package}' 'dask[distributed]'
+${install_python}
+mkdir -p /opt/glacier
+${fetch}
+${python} -m zipfile -e /opt/glacier/package.zip /opt/glacier/package
+${python} -m venv /opt/glacier/venv
+/opt/glacier/venv/bin/pip install --quiet --no-index --find-links /opt/glacier/package/wheels \\
+  -r /opt/glacier/package/requirements.txt
 useradd --system --home-dir /var/lib/glacier --create-home glacier || true
-cat > /etc/systemd/system/glacier-worker.service <<'UNIT'
+chown -R glacier /opt/glacier/package/tls
+chmod 600 /opt/glacier/package/tls/node.key
+cat > /etc/glacier.env <<'ENV'
+%{ for key, value in env ~}
+${key}='${value}'
+%{ endfor ~}
+ENV
+cat > /etc/systemd/system/glacier-dask.service <<'UNIT'
 [Unit]
-Description=Glacier Dask worker ${name}
+Description=Glacier Dask node ${name}
 After=network-online.target
 Wants=network-online.target
 
 [Service]
 User=glacier
 WorkingDirectory=/var/lib/glacier
-ExecStart=/opt/glacier/bin/dask worker ${scheduler} --name ${name} \\
-  --worker-port ${worker_port} --nanny-port ${nanny_port}
+Environment=PYTHONPATH=/opt/glacier/package/src
+EnvironmentFile=/etc/glacier.env
+ExecStart=${command}
 Restart=always
 RestartSec=5
 
@@ -218,5 +274,5 @@ RestartSec=5
 WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
-systemctl enable --now glacier-worker.service
+systemctl enable --now glacier-dask.service
 """

@@ -67,3 +67,11 @@ resource "aws_lambda_function" "ingest" {
   }
   depends_on = [aws_iam_role_policy.ingest, aws_cloudwatch_log_group.ingest]
 }
+
+resource "aws_s3_object" "vm_package_arm64" {
+  bucket      = aws_s3_bucket.artifacts.id
+  key         = "vms/vm-arm64.zip"
+  source      = "${path.module}/build/vm-arm64.zip"
+  source_hash = filemd5("${path.module}/build/vm-arm64.zip")
+  kms_key_id  = aws_kms_key.glacier.arn
+}

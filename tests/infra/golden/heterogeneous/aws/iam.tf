@@ -187,6 +187,11 @@ data "aws_iam_policy_document" "worker" {
     ]
   }
   statement {
+    sid       = "ReadVmPackage"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${aws_s3_object.vm_package_arm64.key}"]
+  }
+  statement {
     sid       = "UseDataKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.glacier.arn]
@@ -207,4 +212,43 @@ resource "aws_iam_role_policy" "worker" {
 resource "aws_iam_instance_profile" "worker" {
   name = "${local.name_prefix}-worker"
   role = aws_iam_role.worker.name
+}
+
+data "aws_iam_policy_document" "dask_scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "dask_scheduler" {
+  name               = "${local.name_prefix}-dask-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.dask_scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "dask_scheduler" {
+  statement {
+    sid       = "ReadVmPackage"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${aws_s3_object.vm_package_arm64.key}"]
+  }
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.glacier.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "dask_scheduler" {
+  name   = "glacier-access"
+  role   = aws_iam_role.dask_scheduler.id
+  policy = data.aws_iam_policy_document.dask_scheduler.json
+}
+
+resource "aws_iam_instance_profile" "dask_scheduler" {
+  name = "${local.name_prefix}-dask-scheduler"
+  role = aws_iam_role.dask_scheduler.name
 }

@@ -46,22 +46,17 @@ variable "lambda_reserved_concurrency" {
   default     = 10
 }
 
+variable "scheduler_cidr" {
+  description = "CIDR block the Dask scheduler runs in."
+  type        = string
+}
+
 variable "vpc_id" {
-  description = "VPC of the VM workers."
+  description = "VPC of the VMs."
   type        = string
 }
 
 variable "subnet_id" {
-  description = "Private subnet of the VM workers."
-  type        = string
-}
-
-variable "dask_scheduler_address" {
-  description = "Dask scheduler the VM workers join (tcp://host:8786)."
-  type        = string
-}
-
-variable "scheduler_cidr" {
-  description = "CIDR block the Dask scheduler runs in."
+  description = "Private subnet of the VMs."
   type        = string
 }

@@ -24,11 +24,12 @@ resource "azurerm_linux_virtual_machine" "worker" {
   vtpm_enabled                    = true
   allow_extension_operations      = false
   custom_data = base64encode(templatefile("${path.module}/worker_init.sh.tftpl", {
-    scheduler   = var.dask_scheduler_address
-    package     = "glacier-pipelines==0.1.0"
-    name        = "worker"
-    worker_port = 8788
-    nanny_port  = 8789
+    name           = "worker"
+    fetch          = "echo 'this cloud does not fetch the VM package yet' >&2; exit 1"
+    install_python = "apt-get update -q && apt-get install -y -q python3-venv"
+    python         = "python3"
+    env            = {}
+    command        = "/opt/glacier/venv/bin/dask worker ${var.dask_scheduler_address} --name worker --worker-port 8788 --nanny-port 8789 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
   }))
   tags = var.tags
   admin_ssh_key {

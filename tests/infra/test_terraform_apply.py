@@ -1,0 +1,221 @@
+"""The AWS output of every shipped example validates, applies against moto, and destroys.
+
+``terraform init`` installs ``hashicorp/aws`` from the filesystem mirror on the machine (the only
+provider plugin to be had offline); an override file points every endpoint at the moto server on
+127.0.0.1 and skips the credential checks. Resources moto does not implement are listed with
+moto's error; every other planned resource must be created, and destroyed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from glacier.infra.terraform import generate
+from glacier.loader import load_pipeline
+from tests.cloud.servers import S3Server
+from tests.infra.test_terraform_validation import terraform_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ("simple", "cloud_agnostic", "heterogeneous")
+UNSUPPORTED = {
+    "aws_emrserverless_application": "ValidationException: Unsupported engine spark",
+    # moto answers HTTP 500 "NotImplementedError: Monitoring.monitor_instances is not yet
+    # implemented" (in its log) when the provider turns on detailed monitoring
+    "aws_instance": "operation error EC2: MonitorInstances",
+}
+"""Resource type -> the error Terraform reports for what moto (5.2) cannot create."""
+PREFIXES = {"simple": "simple-one", "cloud_agnostic": "agnostic-one", "heterogeneous": "hetero-one"}
+SECOND = ("cloud_agnostic", "agnostic-two")
+"""cloud_agnostic again, in the same moto account, under another name prefix."""
+SERVICES = ("ec2", "emrserverless", "iam", "kms", "lambda", "logs", "s3", "sts")
+MIRRORS = ("/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/share/terraform/plugins")
+_ZIP = re.compile(r'"\$\{path\.module\}/(build/[\w.-]+\.zip)"')
+
+pytestmark = [pytest.mark.cloud, pytest.mark.slow]
+
+
+def plugin_dir() -> Path:
+    """The filesystem mirror holding ``hashicorp/aws`` (GLACIER_TF_PLUGIN_DIR, else the usual)."""
+    roots = [os.environ.get("GLACIER_TF_PLUGIN_DIR", ""), *MIRRORS]
+    for root in (Path(r).expanduser() for r in roots if r):
+        pattern = "registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*"
+        if root.is_dir() and any(root.glob(pattern)):
+            return root
+    pytest.skip(
+        f"no hashicorp/aws provider mirror in {', '.join(MIRRORS)}: set GLACIER_TF_PLUGIN_DIR "
+        f"to a directory holding registry.terraform.io/hashicorp/aws/<version>/<os_arch>/"
+    )
+
+
+def override(endpoint: str) -> str:
+    """The provider settings that aim the generated code at moto instead of AWS."""
+    lines = [
+        'provider "aws" {',
+        '  access_key                  = "testing"',
+        '  secret_key                  = "testing"',
+        "  skip_credentials_validation = true",
+        "  skip_requesting_account_id  = true",
+        "  skip_metadata_api_check     = true",
+        "  s3_use_path_style           = true",
+        "  max_retries                 = 1",
+        "  endpoints {",
+        *(f'    {service} = "{endpoint}"' for service in SERVICES),
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    example: str
+    directory: Path
+    variables: dict[str, str]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+        done = subprocess.run(
+            [terraform_binary(), *args, "-no-color"],
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+        if check:
+            assert done.returncode == 0, f"{self.example}: terraform {args[0]}\n{done.stderr}"
+        return done
+
+    def var_args(self) -> list[str]:
+        return [f"-var={name}={value}" for name, value in self.variables.items()]
+
+
+def workspace(root: Path, example: str, endpoint: str, name_prefix: str) -> Workspace:
+    """The example's AWS Terraform, its zips (placeholders: moto runs no code) and the override."""
+    directory = root / f"{example}-{name_prefix}"
+    generate(load_pipeline(str(ROOT / "examples" / f"{example}_pipeline.py")), directory, "aws")
+    code = "".join(tf.read_text() for tf in directory.glob("*.tf"))
+    for path in sorted(set(_ZIP.findall(code))):
+        (directory / path).parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(directory / path, "w") as zf:
+            zf.writestr("glacier_handler.py", "def handler(event, context):\n    return {}\n")
+    (directory / "moto_override.tf").write_text(override(endpoint))
+    variables = {"name_prefix": name_prefix, **_network(code, endpoint)}
+    ws = Workspace(example, directory, variables)
+    ws.run("init", "-backend=false", f"-plugin-dir={plugin_dir()}", "-input=false")
+    return ws
+
+
+def _network(code: str, endpoint: str) -> dict[str, str]:
+    """VM examples need a VPC and subnet: moto's default ones."""
+    if 'variable "vpc_id"' not in code:
+        return {}
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=endpoint,
+        region_name=S3Server.region,
+        aws_access_key_id=S3Server.access_key,
+        aws_secret_access_key=S3Server.access_key,
+    )
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+    return {
+        "vpc_id": vpc["VpcId"],
+        "subnet_id": subnet["Subnets"][0]["SubnetId"],
+        "scheduler_cidr": vpc["CidrBlock"],
+        "dask_scheduler_address": "tls://10.0.0.1:8786",
+    }
+
+
+@dataclass(frozen=True)
+class Applied:
+    planned: set[str]
+    created: set[str]
+    errors: dict[str, str]
+    """Resource address -> the error its creation failed with."""
+    destroyed: int
+    left: set[str]
+
+
+def apply_and_destroy(ws: Workspace) -> Applied:
+    ws.run("plan", "-input=false", "-out=tfplan", *ws.var_args())
+    plan = json.loads(ws.run("show", "-json", "tfplan").stdout)
+    planned = {
+        r["address"] for r in plan["resource_changes"] if r["change"]["actions"] == ["create"]
+    }
+    done = ws.run("apply", "-input=false", "-json", "tfplan", check=False)
+    errors = {}
+    for line in done.stdout.splitlines():
+        message = json.loads(line)
+        diagnostic = message.get("diagnostic", {})
+        if message.get("type") == "diagnostic" and diagnostic.get("severity") == "error":
+            errors[diagnostic.get("address", "?")] = diagnostic["summary"] + diagnostic["detail"]
+    state = json.loads(ws.run("show", "-json").stdout)
+    resources = state.get("values", {}).get("root_module", {}).get("resources", [])
+    created = {r["address"] for r in resources if r["mode"] == "managed" and not r.get("tainted")}
+    destroy = ws.run("destroy", "-auto-approve", "-input=false", *ws.var_args())
+    count = re.search(r"Resources: (\d+) destroyed", destroy.stdout)
+    left = set(ws.run("state", "list", check=False).stdout.split())
+    return Applied(planned, created, errors, int(count.group(1)) if count else 0, left)
+
+
+@pytest.fixture(scope="module")
+def applied(
+    s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[tuple[str, str], Applied]]:
+    """Each example applied and destroyed, and cloud_agnostic twice in the same moto account
+    under two name prefixes at once; in parallel, as each apply mostly waits on the provider."""
+    root = tmp_path_factory.mktemp("apply")
+    runs = [*((example, PREFIXES[example]) for example in EXAMPLES), SECOND]
+    spaces = [workspace(root, example, s3_server.endpoint, prefix) for example, prefix in runs]
+    with ThreadPoolExecutor(max_workers=len(spaces)) as pool:
+        results = list(pool.map(apply_and_destroy, spaces))
+    yield {
+        (ws.example, ws.variables["name_prefix"]): r for ws, r in zip(spaces, results, strict=True)
+    }
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_the_aws_output_validates(example: str, s3_server: S3Server, tmp_path: Path) -> None:
+    ws = workspace(tmp_path, example, s3_server.endpoint, "validate-only")
+    assert "Success! The configuration is valid." in ws.run("validate").stdout
+
+
+def test_every_resource_moto_implements_is_created_then_destroyed(
+    applied: dict[tuple[str, str], Applied],
+) -> None:
+    for (example, prefix), result in applied.items():
+        failed = result.planned - result.created
+        assert {a.split(".")[0] for a in failed} <= UNSUPPORTED.keys(), (example, result.errors)
+        for address in failed:
+            assert UNSUPPORTED[address.split(".")[0]] in result.errors[address], address
+        assert set(result.errors) == failed, (example, result.errors)
+        assert result.left == set(), (example, prefix)
+        assert result.destroyed >= len(result.created), (example, prefix)
+        print(  # the counts the closing note quotes (pytest -s)
+            f"{example} ({prefix}): planned {len(result.planned)}, created "
+            f"{len(result.created)}, destroyed {result.destroyed}, failed {sorted(failed)}"
+        )
+    assert len(applied[("cloud_agnostic", PREFIXES["cloud_agnostic"])].created) >= 30
+
+
+def test_two_name_prefixes_coexist_in_one_account(
+    applied: dict[tuple[str, str], Applied],
+) -> None:
+    one = applied[("cloud_agnostic", PREFIXES["cloud_agnostic"])]
+    two = applied[SECOND]
+    assert one.created == two.created  # the second deployment collided with nothing
+    assert any(a.startswith("aws_s3_bucket.") for a in two.created)
