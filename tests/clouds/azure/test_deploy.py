@@ -187,3 +187,21 @@ def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "my-rg"
     assert "rejected: The event has no 'invocation' string" in done.stdout
+
+
+def test_vms_boot_from_the_package_in_the_artifacts_container_with_their_environment() -> None:
+    files = parsed(heterogeneous("azure"), "azure")
+    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    script = vm["custom_data"]
+    assert "client_id=${azurerm_user_assigned_identity.worker.client_id}" in script
+    assert "-o /opt/glacier/package.zip ${azurerm_storage_blob.vm_package.url}" in script
+    for variable in ("GLACIER_PROVIDER", "AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID"):
+        assert variable in script
+    blob = blocks(files, "resource", "azurerm_storage_blob")["vm_package"]
+    assert blob["source"] == '"${path.module}/build/vm-x86_64.zip"'
+    reader = blocks(files, "resource", "azurerm_role_assignment")["worker_artifacts"]
+    assert reader["scope"] == "${azurerm_storage_container.artifacts.id}"
+    definitions = blocks(files, "resource", "azurerm_role_definition")
+    label = reader["role_definition_id"].split(".")[1]
+    blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    assert definitions[label]["permissions"][0]["data_actions"] == [f'"{blobs}/read"']

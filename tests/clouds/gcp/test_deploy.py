@@ -312,3 +312,25 @@ def test_vms_boot_an_image_with_python_3_11() -> None:
     (vm,) = blocks(files, "resource", "google_compute_instance").values()
     image = vm["boot_disk"][0]["initialize_params"][0]["image"]
     assert image == '"debian-cloud/debian-12"'  # Debian 12's python3 is 3.11
+
+
+def test_vms_boot_from_the_package_in_the_artifacts_bucket_with_their_environment() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    script = vm["metadata_startup_script"]
+    assert (
+        'fetch = "gcloud storage cp --quiet gs://${google_storage_bucket.artifacts.name}/'
+        '${google_storage_bucket_object.vm_package.name} /opt/glacier/package.zip"' in script
+    )
+    for variable in ("GLACIER_PROVIDER", "GOOGLE_CLOUD_PROJECT", "GLACIER_BUCKETS"):
+        assert variable in script
+    package_object = blocks(files, "resource", "google_storage_bucket_object")["vm_package"]
+    assert package_object["source"] == '"${path.module}/build/vm-x86_64.zip"'
+    reader = blocks(files, "resource", "google_storage_bucket_iam_member")["worker_artifacts"]
+    assert _roles(files)[reader["role"]] == ["storage.objects.get", "storage.objects.list"]
+
+
+def test_the_vm_package_is_built_for_debian_12(tmp_path: Path) -> None:
+    written = build(heterogeneous("gcp"), tmp_path, dependencies=False)
+    assert tmp_path / "build" / "vm-x86_64.zip" in written
+    assert package.VM_PLATFORM.python == "3.11"  # Debian 12's python3

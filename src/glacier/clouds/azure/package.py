@@ -8,10 +8,11 @@ import tempfile
 from pathlib import Path
 
 from glacier.core.kinds import ExecutorKind
-from glacier.infra.inventory import Inventory
+from glacier.infra.inventory import ExecutorPlan, Inventory
 from glacier.infra.package import (
     Files,
     FunctionPackaging,
+    VmPlatform,
     pip_install,
     requirements_txt,
     runtime_requirements,
@@ -69,4 +70,12 @@ def _python(inv: Inventory) -> str:
     return max(versions)
 
 
-PACKAGING = FunctionPackaging(files=_files)
+VM_PLATFORM = VmPlatform(arch="x86_64", python="3.12", glibc=(2, 39))
+"""Ubuntu 24.04 on the x86_64 sizes Glacier picks: python3 is 3.12, glibc 2.39."""
+
+
+def _vm_platform(ex: ExecutorPlan) -> VmPlatform:
+    return VM_PLATFORM
+
+
+PACKAGING = FunctionPackaging(files=_files, vm_platform=_vm_platform)

@@ -10,7 +10,7 @@ holds each function's default key for the runner's ``x-functions-key`` header.
 
 from __future__ import annotations
 
-from glacier.clouds.azure import iam
+from glacier.clouds.azure import iam, package
 from glacier.clouds.azure.config import (
     AzureBlobConfig,
     AzureConfig,
@@ -24,11 +24,12 @@ from glacier.config.compute import ClusterConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
-from glacier.infra.hcl import Block, Expr, Value, call, ref, template
+from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
+    PACKAGE_ZIP,
     Module,
     cloud_name,
     declare_name_prefix,
@@ -461,7 +462,10 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     vm.attr("secure_boot_enabled", True)
     vm.attr("vtpm_enabled", True)
     vm.attr("allow_extension_operations", False)
-    vm.attr("custom_data", call("base64encode", worker_init(m, ex.name, scheduler)))
+    init = worker_init(
+        m, ex.name, scheduler, fetch=_fetch_vm_package(m, ex), env=executor_env(inv, ex)
+    )
+    vm.attr("custom_data", call("base64encode", init))
     vm.attr("tags", tags)
     vm.block("admin_ssh_key").attr("username", config.admin_username).attr("public_key", key)
     vm.block("os_disk").attr("caching", "ReadWrite").attr("storage_account_type", "Premium_LRS")
@@ -471,6 +475,46 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         "identity_ids", [ref("azurerm_user_assigned_identity", t, "id")]
     )
     m.add("vms.tf", nic, vm)
+
+
+def _fetch_vm_package(m: Module, ex: ExecutorPlan) -> Template:
+    """Upload ``glacier package``'s VM package (once) to an artifacts container that ``ex`` may
+    read; the command a VM copies it with: a token for its identity from the instance metadata
+    service, then a Blob GET (Ubuntu has curl and python3; no Azure CLI is needed)."""
+    blob = ref("azurerm_storage_blob", "vm_package")
+    if not any(
+        b.labels == ("azurerm_storage_blob", "vm_package") for b in m.files.get("vms.tf", [])
+    ):
+        container = skip(
+            Block("resource", ("azurerm_storage_container", "artifacts")), "CKV2_AZURE_21"
+        )
+        container.attr("name", "glacier-artifacts")
+        container.attr("storage_account_id", ref("azurerm_storage_account", "data", "id"))
+        container.attr("container_access_type", "private")
+        path = template(Expr("path.module"), f"/{artifacts.vm_zip(package.VM_PLATFORM.arch)}")
+        upload = Block("resource", ("azurerm_storage_blob", "vm_package"))
+        upload.attr("name", "vms/glacier.zip")
+        upload.attr("storage_account_name", ref("azurerm_storage_account", "data", "name"))
+        upload.attr("storage_container_name", ref("azurerm_storage_container", "artifacts", "name"))
+        upload.attr("type", "Block").attr("source", path).attr("content_md5", call("filemd5", path))
+        m.add("vms.tf", container, upload)
+    _role(
+        m,
+        f"{ex.tf_name}_artifacts",
+        ref("azurerm_storage_container", "artifacts", "id"),
+        _blob_role(m, operations_for(reads=True, writes=False)),
+        ex,
+    )
+    client = ref("azurerm_user_assigned_identity", ex.tf_name, "client_id")
+    return template(
+        "token=$(curl -sf -H Metadata:true 'http://169.254.169.254/metadata/identity/oauth2/token"
+        "?api-version=2018-02-01&resource=https://storage.azure.com/&client_id=",
+        client,
+        "' | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])') && "
+        'curl -sf -H "Authorization: Bearer $token" -H "x-ms-version: 2021-08-06" -o '
+        f"{PACKAGE_ZIP} ",
+        Expr(f"{blob.text}.url"),
+    )
 
 
 def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 from glacier.clouds.databricks.config import DatabricksConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.infra import artifacts
-from glacier.infra.inventory import Inventory
+from glacier.infra.inventory import ExecutorPlan, Inventory
 from glacier.infra.package import (
     Files,
     FunctionPackaging,
+    VmPlatform,
     code_files,
     pip_install,
     requirements_txt,
@@ -115,4 +116,12 @@ def _shared(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]:
     return {"dataproc": path}
 
 
-PACKAGING = FunctionPackaging(files=_files, shared=_shared)
+VM_PLATFORM = VmPlatform(arch="x86_64", python="3.11", glibc=(2, 36))
+"""Compute Engine's debian-12 image: E2 machines are x86_64, python3 is 3.11, glibc 2.36."""
+
+
+def _vm_platform(ex: ExecutorPlan) -> VmPlatform:
+    return VM_PLATFORM
+
+
+PACKAGING = FunctionPackaging(files=_files, shared=_shared, vm_platform=_vm_platform)

@@ -17,11 +17,12 @@ from glacier.config.compute import ClusterConfig, SparkConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
-from glacier.infra.hcl import Block, Expr, Value, call, ref, template
+from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
+    PACKAGE_ZIP,
     Module,
     declare_name_prefix,
     deployed_env,
@@ -106,11 +107,12 @@ def render(inv: Inventory) -> Module:
         _bucket(m, b.tf_name, prefixed(b.name), b.config, region, expire_days)
     _apis(m, inv, project)
     roles = {ops for ex in inv.deployed for _, ops in _grants(ex)}
-    if package.has_dataproc(inv):
-        roles.add(READ)  # Dataproc nodes read their archive from the artifacts bucket
+    if package.has_dataproc(inv) or inv.of_kind(ExecutorKind.VM):
+        roles.add(READ)  # Dataproc nodes and VMs read their package from the artifacts bucket
     for operations in sorted(roles, key=len):
         _object_role(m, inv, operations)
-    if inv.of_kind(ExecutorKind.SERVERLESS) or package.has_dataproc(inv):
+    vms = inv.of_kind(ExecutorKind.VM)
+    if inv.of_kind(ExecutorKind.SERVERLESS) or vms or package.has_dataproc(inv):
         # function sources and cluster archives
         _bucket(m, "artifacts", prefixed("glacier-artifacts"), GcsConfig(), region, None)
     for ex in inv.deployed:
@@ -353,8 +355,44 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     for key, value in _SHIELDED.items():
         shielded.attr(key, value)
     vm.attr("metadata", {"block-project-ssh-keys": "true", "enable-oslogin": "TRUE"})
-    vm.attr("metadata_startup_script", worker_init(m, ex.name, scheduler))
+    vm.attr(
+        "metadata_startup_script",
+        worker_init(
+            m,
+            ex.name,
+            scheduler,
+            fetch=_fetch_vm_package(m),
+            env=_environment(inv, ex),
+        ),
+    )
     m.add("vms.tf", firewall, vm)
+    _read_artifacts(m, ex)
+
+
+def _read_artifacts(m: Module, ex: ExecutorPlan) -> None:
+    """Let ``ex`` read (list + get) the artifacts bucket, where its package is."""
+    reader = Block("resource", ("google_storage_bucket_iam_member", f"{ex.tf_name}_artifacts"))
+    reader.attr("bucket", ARTIFACTS)
+    reader.attr("role", ref("google_project_iam_custom_role", _role_label(READ), "id"))
+    reader.attr("member", template("serviceAccount:", _email(ex)))
+    m.add("iam.tf", reader)
+
+
+def _fetch_vm_package(m: Module) -> Template:
+    """Upload ``glacier package``'s VM package (once); the command a VM copies it with."""
+    label = "vm_package"
+    if not any(
+        b.labels == ("google_storage_bucket_object", label) for b in m.files.get("vms.tf", [])
+    ):
+        path = template(Expr("path.module"), f"/{artifacts.vm_zip(package.VM_PLATFORM.arch)}")
+        archive = Block("resource", ("google_storage_bucket_object", label))
+        archive.attr("name", template("vms/glacier-", call("filemd5", path), ".zip"))
+        archive.attr("bucket", ARTIFACTS)
+        archive.attr("source", path)
+        m.add("vms.tf", archive)
+    obj = ref("google_storage_bucket_object", label, "name")
+    # debian-12 images ship the Google Cloud CLI; the VM's service account reads the object
+    return template("gcloud storage cp --quiet gs://", ARTIFACTS, "/", obj, f" {PACKAGE_ZIP}")
 
 
 def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
@@ -399,12 +437,8 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     init = body.block("initialization_action")
     init.attr("script", template("gs://", ARTIFACTS, "/", _dataproc_init(m)))
     init.attr("timeout_sec", 600)
-    reader = Block("resource", ("google_storage_bucket_iam_member", f"{ex.tf_name}_artifacts"))
-    reader.attr("bucket", ARTIFACTS)
-    reader.attr("role", ref("google_project_iam_custom_role", _role_label(READ), "id"))
-    reader.attr("member", template("serviceAccount:", _email(ex)))
     m.add("clusters.tf", cluster)
-    m.add("iam.tf", reader)
+    _read_artifacts(m, ex)
 
 
 def _dataproc_init(m: Module) -> Expr:

@@ -90,3 +90,20 @@ resource "azurerm_role_assignment" "worker_glacier_staging" {
   principal_id       = azurerm_user_assigned_identity.worker.principal_id
   principal_type     = "ServicePrincipal"
 }
+
+resource "azurerm_role_definition" "blobs_list_get" {
+  name        = "${local.name_prefix}-blobs-list-get"
+  scope       = azurerm_storage_account.data.id
+  description = "What Glacier does to a container's blobs: glacier.storage.access."
+  permissions {
+    data_actions = ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"]
+  }
+  assignable_scopes = [azurerm_storage_account.data.id]
+}
+
+resource "azurerm_role_assignment" "worker_artifacts" {
+  scope              = azurerm_storage_container.artifacts.id
+  role_definition_id = azurerm_role_definition.blobs_list_get.role_definition_resource_id
+  principal_id       = azurerm_user_assigned_identity.worker.principal_id
+  principal_type     = "ServicePrincipal"
+}

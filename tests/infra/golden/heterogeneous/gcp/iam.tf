@@ -100,3 +100,10 @@ resource "google_project_iam_member" "worker_logWriter" {
   member     = "serviceAccount:${google_service_account.worker.email}"
   depends_on = [google_project_service.apis]
 }
+
+resource "google_storage_bucket_iam_member" "worker_artifacts" {
+  bucket     = google_storage_bucket.artifacts.name
+  role       = google_project_iam_custom_role.objects_list_get.id
+  member     = "serviceAccount:${google_service_account.worker.email}"
+  depends_on = [google_project_service.apis]
+}
