@@ -135,7 +135,6 @@ def _network(code: str, endpoint: str) -> dict[str, str]:
         "vpc_id": vpc["VpcId"],
         "subnet_id": subnet["Subnets"][0]["SubnetId"],
         "scheduler_cidr": vpc["CidrBlock"],
-        "dask_scheduler_address": "tls://10.0.0.1:8786",
     }
 
 

@@ -123,7 +123,7 @@ def build_packages(
             written.append(build_vm_package(inv, path, platform, dependencies))
     if report is not None:
         for path in written:
-            report(f"{path}: {path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped")
+            report(f"{path}  ({path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped)")
     return written
 
 
