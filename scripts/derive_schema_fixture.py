@@ -3,14 +3,18 @@
 How it was derived (run once; rerun when the renderers emit a new resource type):
 
 1. The cdktf provider packages on PyPI embed a jsii assembly generated from each Terraform
-   provider's schema (cdktf is deprecated, so these are frozen):
+   provider's schema (cdktf is deprecated, so these are frozen; its last google package has
+   hashicorp/google 6.50.0). CDK Terrain (cdktn), cdktf's community fork, publishes the same
+   assemblies for newer providers: cdktn-provider-google 20.3.1 has hashicorp/google 7.46.1,
+   the newest of the major Glacier pins (21.x is google 8.x).
 
        pip download --no-deps -d WHEELS cdktf-cdktf-provider-aws==21.22.1 \
-           cdktf-cdktf-provider-google==16.12.1 cdktf-cdktf-provider-azurerm==14.23.1 \
+           cdktn-provider-google==20.3.1 cdktf-cdktf-provider-azurerm==14.23.1 \
            cdktf-cdktf-provider-databricks==15.16.1
 
-   (hashicorp/aws 6.25.0, hashicorp/google 7.x, hashicorp/azurerm 4.x, databricks 1.99.0:
-   the versions are read from the registry links inside the assemblies and kept in the fixture.)
+   (hashicorp/aws 6.25.0, hashicorp/google 7.46.1, hashicorp/azurerm 4.55.0, databricks
+   1.99.0: the versions are read from the registry links inside the assemblies and kept in
+   the fixture.)
 2. Generate Terraform for the test pipelines into directories (tests/test_terraform_validation.py
    does this; any `glacier terraform` output works), then:
 
@@ -45,9 +49,9 @@ _LINK = re.compile(
 )
 _TYPES = re.compile(r'^(resource|data|provider)\s+"(\w+)"', re.MULTILINE)
 _BASES = {
-    "cdktf.TerraformResource": "resource",
-    "cdktf.TerraformDataSource": "data",
-    "cdktf.TerraformProvider": "provider",
+    f"{cdk}.Terraform{base}": kind
+    for cdk in ("cdktf", "cdktn")
+    for base, kind in (("Resource", "resource"), ("DataSource", "data"), ("Provider", "provider"))
 }
 
 
@@ -68,7 +72,7 @@ def _doc_link(prop: dict[str, Any]) -> re.Match[str] | None:
 
 def _struct_fqn(type_ref: dict[str, Any]) -> str | None:
     """The struct a property holds (directly, in a list, or in a union with IResolvable)."""
-    if "fqn" in type_ref and not type_ref["fqn"].startswith("cdktf."):
+    if "fqn" in type_ref and not type_ref["fqn"].startswith(("cdktf.", "cdktn.")):
         return str(type_ref["fqn"])
     if "collection" in type_ref:
         return _struct_fqn(type_ref["collection"]["elementtype"])
@@ -163,7 +167,7 @@ def main(argv: list[str]) -> None:
     }
     found: dict[str, Any] = {}
     versions: dict[str, str] = {}
-    sources = [Path(source)] if plugin else sorted(Path(source).glob("cdktf_cdktf_provider_*.whl"))
+    sources = [Path(source)] if plugin else sorted(Path(source).glob("cdkt*_provider_*.whl"))
     for path in sources:
         print(f"reading {path.name}", file=sys.stderr)
         got, vers = plugin_schemas(path) if plugin else schemas(load_assembly(path))
@@ -174,7 +178,7 @@ def main(argv: list[str]) -> None:
     missing = sorted(wanted - found.keys())
     if missing:
         raise SystemExit(f"not in any schema: {missing}")
-    how = "terraform providers schema -json" if plugin else "cdktf provider jsii assemblies"
+    how = "terraform providers schema -json" if plugin else "cdktf/cdktn jsii assemblies"
     fixture = {
         "derived_from": f"{how}; see scripts/derive_schema_fixture.py",
         "provider_versions": dict(sorted(versions.items())),

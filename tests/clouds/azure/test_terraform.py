@@ -14,7 +14,7 @@ def test_vm_sizes_are_the_smallest_that_fit() -> None:
 
 def test_role_assignments_follow_reads_and_writes() -> None:
     iam = render(build_inventory(portable(PROVIDERS["azure"])))["iam.tf"]
-    assert 'resource "azurerm_role_assignment" "join_write_warehouse"' in iam
-    assert 'resource "azurerm_role_assignment" "parse_read_orders"' in iam
-    assert "parse_write_warehouse" not in iam
+    assert 'resource "azurerm_role_assignment" "join_warehouse"' in iam
+    assert 'resource "azurerm_role_assignment" "parse_orders"' in iam
+    assert "parse_warehouse" not in iam
     assert "/subscriptions/" not in iam  # scopes are containers, never the subscription

@@ -14,6 +14,6 @@ def test_vm_sizes_are_the_smallest_that_fit() -> None:
 
 def test_bindings_follow_reads_and_writes() -> None:
     iam = render(build_inventory(portable(PROVIDERS["gcp"])))["iam.tf"]
-    assert 'resource "google_storage_bucket_iam_member" "parse_read_orders"' in iam
-    assert 'resource "google_storage_bucket_iam_member" "join_write_warehouse"' in iam
-    assert "parse_write_warehouse" not in iam and "parse_read_customers" not in iam
+    assert 'resource "google_storage_bucket_iam_member" "parse_orders"' in iam
+    assert 'resource "google_storage_bucket_iam_member" "join_warehouse"' in iam
+    assert "parse_warehouse" not in iam and "parse_customers" not in iam

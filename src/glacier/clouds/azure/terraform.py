@@ -1,42 +1,48 @@
 """Azure: one hardened storage account (a container per bucket), Flex Consumption functions,
 Linux VMs on a private subnet, Databricks; one user-assigned identity per executor.
 
-Role assignments are scoped to containers: ``Storage Blob Data Reader`` where an executor reads,
-``Storage Blob Data Contributor`` where it writes (Azure has no narrower built-in write role).
+Role assignments are scoped to containers, to custom roles holding exactly the blob data actions
+of what an executor does there (``storage.access.operations_for``, mapped by ``azure.iam``).
 Function host storage lives in a separate account so the data account keeps that scoping.
+Functions take a function key (``AuthLevel.FUNCTION``): output ``function_keys`` (sensitive)
+holds each function's default key for the runner's ``x-functions-key`` header.
 """
 
 from __future__ import annotations
 
-import re
-
+from glacier.clouds.azure import iam, package
 from glacier.clouds.azure.config import (
     AzureBlobConfig,
     AzureConfig,
     AzureFunctionConfig,
     AzureVmConfig,
 )
+from glacier.clouds.azure.package import FUNCTION_ROUTE
 from glacier.clouds.databricks import terraform as databricks
 from glacier.clouds.databricks.config import DatabricksConfig
 from glacier.config.compute import ClusterConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
-from glacier.infra.hcl import Block, Expr, Value, call, ref, template
+from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
+    PACKAGE_ZIP,
     Module,
     cloud_name,
+    declare_name_prefix,
     deployed_env,
     noncurrent_expiry_days,
+    prefixed,
     scheduler_address,
     scheduler_cidr,
     worker_init,
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
+from glacier.storage.access import Operation, operations_for
 
 PIN = ("hashicorp/azurerm", "~> 4.0")
 """The Terraform provider this module pins."""
@@ -70,10 +76,21 @@ SKIPS: dict[str, str] = {
         "Glacier functions are stateless and retried by the scheduler; zone redundancy of Flex "
         "Consumption plans exists only in some regions"
     ),
+    "CKV_AZURE_158": (
+        "a workspace without public network access needs VNet injection, private endpoints and "
+        "private DNS in a network the user owns; clusters run with single-user access and "
+        "encrypted local disks"
+    ),
+    "CKV2_AZURE_48": (
+        "a customer-managed key for the DBFS root needs a Key Vault the user owns; Glacier "
+        "keeps no data in DBFS (buckets are in the storage account) and the workspace uses "
+        "infrastructure encryption"
+    ),
 }
 """The checkov checks this module skips on purpose, each with the reason it is true."""
 skip = skipper(SKIPS)
 RG_NAME = ref("azurerm_resource_group", "glacier", "name")
+DATA_ACCOUNT = ref("azurerm_storage_account", "data")
 RG_LOCATION = ref("azurerm_resource_group", "glacier", "location")
 _ACCOUNT_SKIPS = (
     "CKV2_AZURE_1",
@@ -114,25 +131,26 @@ def render(inv: Inventory) -> Module:
     rg = Block("resource", ("azurerm_resource_group", "glacier"))
     rg.attr("name", group).attr("location", location).attr("tags", tags)
     m.add("storage.tf", rg)
-    account_name = (config.storage_account if config else None) or _account_name(
-        inv.pipeline, "data"
-    )
+    declare_name_prefix(m, inv.pipeline, subscription)
     data_account = m.variable(
-        "storage_account", "string", "Storage account of the data.", account_name
+        "storage_account",
+        "string",
+        "Storage account of the data (default: name_prefix without dashes, then 'd').",
+        config.storage_account if config else None,
     )
     replication, tier = _account_settings(inv)
-    _account(m, "data", data_account, replication, tier, tags)
+    _account(m, "data", _account_name(data_account, "d"), replication, tier, tags)
     _containers(m, inv)
     if inv.of_kind(ExecutorKind.SERVERLESS):
         host = m.variable(
             "host_storage_account",
             "string",
-            "Storage account for function hosting (deployments, host state).",
-            _account_name(inv.pipeline, "host"),
+            "Storage account for function hosting (default: name_prefix without dashes, then 'h').",
+            None,
         )
-        _account(m, "host", host, "ZRS", "Hot", tags)
+        _account(m, "host", _account_name(host, "h"), "ZRS", "Hot", tags)
         workspace = Block("resource", ("azurerm_log_analytics_workspace", "glacier"))
-        workspace.attr("name", cloud_name(inv.pipeline, "glacier-logs"))
+        workspace.attr("name", prefixed("logs"))
         workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
         workspace.attr("sku", "PerGB2018").attr("retention_in_days", inv.log_retention_days)
         workspace.attr("tags", tags)
@@ -145,6 +163,7 @@ def render(inv: Inventory) -> Module:
             ExecutorKind.CLUSTER: _cluster,
         }[ex.kind](m, inv, ex, tags)
     _outputs(m, inv, group, location)
+    _function_keys(m, inv)
     m.notes += [
         "Artifacts: run `glacier package` first; it writes the function packages into build/.",
         "VMs: set `ssh_public_key`, `dask_scheduler_address` and `scheduler_cidr`.",
@@ -152,11 +171,9 @@ def render(inv: Inventory) -> Module:
     return m
 
 
-def _account_name(pipeline: str, role: str) -> str:
-    """3-24 lower-case letters and digits, the storage account rule."""
-    return cloud_name(
-        "glacier", re.sub(r"[^a-z0-9]", "", pipeline.lower()), role, max_len=24, sep=""
-    )
+def _account_name(chosen: Expr, role: str) -> Value:
+    """The account the user chose, else 3-24 lower-case letters and digits from the prefix."""
+    return call("coalesce", chosen, prefixed(role, max_len=24, sep=""))
 
 
 def _account_settings(inv: Inventory) -> tuple[str, str]:
@@ -233,27 +250,47 @@ def _containers(m: Module, inv: Inventory) -> None:
 def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     t = ex.tf_name
     identity = Block("resource", ("azurerm_user_assigned_identity", t))
-    identity.attr("name", cloud_name(inv.pipeline, ex.name, max_len=128))
+    identity.attr("name", prefixed(ex.name, max_len=128))
     identity.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     m.add("iam.tf", identity)
     for bucket in sorted(set(ex.reads) | set(ex.writes)):
         plan = inv.bucket(bucket)
-        writes = bucket in ex.writes
-        role = "Storage Blob Data Contributor" if writes else "Storage Blob Data Reader"
-        access = "write" if writes else "read"
+        operations = operations_for(bucket in ex.reads, bucket in ex.writes)
         _role(
             m,
-            f"{t}_{access}_{plan.tf_name}",
+            f"{t}_{plan.tf_name}",
             ref("azurerm_storage_container", plan.tf_name, "id"),
-            role,
+            _blob_role(m, operations),
             ex,
         )
 
 
-def _role(m: Module, label: str, scope: Value, role: str, ex: ExecutorPlan) -> None:
+def _blob_role(m: Module, operations: frozenset[Operation]) -> Expr:
+    """The custom role of ``operations`` on the data account's containers (declared once)."""
+    label = f"blobs_{iam.role_suffix(operations).replace('-', '_')}"
+    role = ref("azurerm_role_definition", label, "role_definition_resource_id")
+    if any(b.labels == ("azurerm_role_definition", label) for b in m.files.get("iam.tf", [])):
+        return role
+    definition = Block("resource", ("azurerm_role_definition", label))
+    definition.attr("name", prefixed("blobs", iam.role_suffix(operations)))  # unique per tenant
+    definition.attr("scope", ref("azurerm_storage_account", "data", "id"))
+    definition.attr(
+        "description", "What Glacier does to a container's blobs: glacier.storage.access."
+    )
+    definition.block("permissions").attr("data_actions", iam.data_actions(operations))
+    definition.attr("assignable_scopes", [ref("azurerm_storage_account", "data", "id")])
+    m.add("iam.tf", definition)
+    return role
+
+
+def _role(m: Module, label: str, scope: Value, role: str | Expr, ex: ExecutorPlan) -> None:
+    """Assign ``role`` (a built-in role's name, or a custom role's id) to ``ex``'s identity."""
     assignment = Block("resource", ("azurerm_role_assignment", label))
     assignment.attr("scope", scope)
-    assignment.attr("role_definition_name", role)
+    if isinstance(role, Expr):
+        assignment.attr("role_definition_id", role)
+    else:
+        assignment.attr("role_definition_name", role)
     assignment.attr(
         "principal_id", ref("azurerm_user_assigned_identity", ex.tf_name, "principal_id")
     )
@@ -271,7 +308,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     deploy.attr("storage_account_id", ref("azurerm_storage_account", "host", "id"))
     deploy.attr("container_access_type", "private")
     insights = Block("resource", ("azurerm_application_insights", t))
-    insights.attr("name", cloud_name(inv.pipeline, ex.name))
+    insights.attr("name", prefixed(ex.name))
     insights.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
     insights.attr("workspace_id", ref("azurerm_log_analytics_workspace", "glacier", "id"))
     insights.attr("application_type", "other")
@@ -289,11 +326,11 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         ex,
     )
     plan = skip(Block("resource", ("azurerm_service_plan", t)), "CKV_AZURE_212", "CKV_AZURE_225")
-    plan.attr("name", cloud_name(inv.pipeline, ex.name, "plan"))
+    plan.attr("name", prefixed(ex.name, "plan"))
     plan.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
     plan.attr("os_type", "Linux").attr("sku_name", "FC1").attr("tags", tags)
     app = Block("resource", ("azurerm_function_app_flex_consumption", t))
-    app.attr("name", cloud_name(inv.pipeline, ex.name, max_len=60))
+    app.attr("name", prefixed(ex.name, max_len=60))  # <name>.azurewebsites.net: global
     app.attr("resource_group_name", RG_NAME)
     app.attr("location", RG_LOCATION)
     app.attr("service_plan_id", ref("azurerm_service_plan", t, "id"))
@@ -334,14 +371,25 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             "AzureWebJobsStorage__accountName": ref("azurerm_storage_account", "host", "name"),
             "AzureWebJobsStorage__clientId": Expr(f"{identity.text}.client_id"),
             "AzureWebJobsStorage__credential": "managedidentity",
-            "AZURE_CLIENT_ID": Expr(f"{identity.text}.client_id"),
-            # In name order, as this module has always listed them (the golden files pin it).
-            **dict(sorted(deployed_env(inv, ex, _container_name).items())),
-            "GLACIER_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
+            **executor_env(inv, ex),
         },
     )
     app.attr("depends_on", [ref("azurerm_role_assignment", f"{t}_host")])
     m.add("functions.tf", deploy, plan, app)
+
+
+def executor_env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+    """What ``Provider.from_env()`` needs in a deployed executor, next to Glacier's own names.
+
+    ``AZURE_CLIENT_ID`` picks the executor's user-assigned identity for every Azure SDK call.
+    """
+    cloud: dict[str, Value] = {
+        "AZURE_CLIENT_ID": ref("azurerm_user_assigned_identity", ex.tf_name, "client_id"),
+        "AZURE_RESOURCE_GROUP": RG_NAME,
+        "AZURE_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
+        "AZURE_SUBSCRIPTION_ID": ref("var", "subscription_id"),
+    }
+    return deployed_env(inv, ex, _container_name, cloud)
 
 
 def vm_size(cpus: int, memory: int) -> str:
@@ -399,23 +447,25 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     key = m.variable("ssh_public_key", "string", "SSH public key for the VMs' admin user.")
     scheduler = scheduler_address(m)
     nic = Block("resource", ("azurerm_network_interface", t))
-    nic.attr("name", cloud_name(inv.pipeline, ex.name, "nic"))
+    nic.attr("name", prefixed(ex.name, "nic"))
     nic.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     ip = nic.block("ip_configuration").attr("name", "internal").attr("subnet_id", subnet)
     ip.attr("private_ip_address_allocation", "Dynamic")
     vm = Block("resource", ("azurerm_linux_virtual_machine", t))
-    vm.attr("name", cloud_name(inv.pipeline, ex.name, max_len=64))
+    vm.attr("name", prefixed(ex.name, max_len=64))
     vm.attr("resource_group_name", RG_NAME)
     vm.attr("location", RG_LOCATION)
     vm.attr("size", config.size or vm_size(config.cpus, config.memory))
     vm.attr("admin_username", config.admin_username)
     vm.attr("disable_password_authentication", True)
     vm.attr("network_interface_ids", [ref("azurerm_network_interface", t, "id")])
-    vm.attr("encryption_at_host_enabled", True)
     vm.attr("secure_boot_enabled", True)
     vm.attr("vtpm_enabled", True)
     vm.attr("allow_extension_operations", False)
-    vm.attr("custom_data", call("base64encode", worker_init(m, ex.name, scheduler)))
+    init = worker_init(
+        m, ex.name, scheduler, fetch=_fetch_vm_package(m, ex), env=executor_env(inv, ex)
+    )
+    vm.attr("custom_data", call("base64encode", init))
     vm.attr("tags", tags)
     vm.block("admin_ssh_key").attr("username", config.admin_username).attr("public_key", key)
     vm.block("os_disk").attr("caching", "ReadWrite").attr("storage_account_type", "Premium_LRS")
@@ -425,6 +475,46 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         "identity_ids", [ref("azurerm_user_assigned_identity", t, "id")]
     )
     m.add("vms.tf", nic, vm)
+
+
+def _fetch_vm_package(m: Module, ex: ExecutorPlan) -> Template:
+    """Upload ``glacier package``'s VM package (once) to an artifacts container that ``ex`` may
+    read; the command a VM copies it with: a token for its identity from the instance metadata
+    service, then a Blob GET (Ubuntu has curl and python3; no Azure CLI is needed)."""
+    blob = ref("azurerm_storage_blob", "vm_package")
+    if not any(
+        b.labels == ("azurerm_storage_blob", "vm_package") for b in m.files.get("vms.tf", [])
+    ):
+        container = skip(
+            Block("resource", ("azurerm_storage_container", "artifacts")), "CKV2_AZURE_21"
+        )
+        container.attr("name", "glacier-artifacts")
+        container.attr("storage_account_id", ref("azurerm_storage_account", "data", "id"))
+        container.attr("container_access_type", "private")
+        path = template(Expr("path.module"), f"/{artifacts.vm_zip(package.VM_PLATFORM.arch)}")
+        upload = Block("resource", ("azurerm_storage_blob", "vm_package"))
+        upload.attr("name", "vms/glacier.zip")
+        upload.attr("storage_account_name", ref("azurerm_storage_account", "data", "name"))
+        upload.attr("storage_container_name", ref("azurerm_storage_container", "artifacts", "name"))
+        upload.attr("type", "Block").attr("source", path).attr("content_md5", call("filemd5", path))
+        m.add("vms.tf", container, upload)
+    _role(
+        m,
+        f"{ex.tf_name}_artifacts",
+        ref("azurerm_storage_container", "artifacts", "id"),
+        _blob_role(m, operations_for(reads=True, writes=False)),
+        ex,
+    )
+    client = ref("azurerm_user_assigned_identity", ex.tf_name, "client_id")
+    return template(
+        "token=$(curl -sf -H Metadata:true 'http://169.254.169.254/metadata/identity/oauth2/token"
+        "?api-version=2018-02-01&resource=https://storage.azure.com/&client_id=",
+        client,
+        "' | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])') && "
+        'curl -sf -H "Authorization: Bearer $token" -H "x-ms-version: 2021-08-06" -o '
+        f"{PACKAGE_ZIP} ",
+        Expr(f"{blob.text}.url"),
+    )
 
 
 def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
@@ -444,8 +534,9 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         databricks.provider(m, databricks.host_variable(m, config))
     elif "databricks" not in m.providers:
         workspace = Block("resource", ("azurerm_databricks_workspace", "glacier"))
-        workspace.attr("name", cloud_name(inv.pipeline, "glacier-dbx"))
+        workspace.attr("name", prefixed("dbx"))
         workspace.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION)
+        workspace = skip(workspace, "CKV_AZURE_158", "CKV2_AZURE_48")
         workspace.attr("sku", "premium").attr("infrastructure_encryption_enabled", True)
         workspace.attr("tags", tags)
         m.add("clusters.tf", workspace)
@@ -453,15 +544,15 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         databricks.provider(m, template("https://", Expr(f"{ws.text}.workspace_url")))
         m.files["providers.tf"][-1].attr("azure_workspace_resource_id", Expr(f"{ws.text}.id"))
     connector = Block("resource", ("azurerm_databricks_access_connector", ex.tf_name))
-    connector.attr("name", cloud_name(inv.pipeline, ex.name, "connector"))
+    connector.attr("name", prefixed(ex.name, "connector"))
     connector.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     connector.block("identity").attr("type", "UserAssigned").attr(
         "identity_ids", [ref("azurerm_user_assigned_identity", ex.tf_name, "id")]
     )
     m.add("clusters.tf", connector)
     m.notes.append(
-        f"Databricks executor {ex.name}: register access connector "
-        f"`{cloud_name(inv.pipeline, ex.name, 'connector')}` as a Unity Catalog storage credential."
+        f"Databricks executor {ex.name}: register its access connector (output `identities` "
+        f"names its identity) as a Unity Catalog storage credential."
     )
     databricks.cluster(
         m,
@@ -511,8 +602,33 @@ def _function_output(ex: ExecutorPlan) -> Value:
     app = f"azurerm_function_app_flex_consumption.{ex.tf_name}"
     return {
         "name": Expr(f"{app}.name"),
-        "url": template("https://", Expr(f"{app}.default_hostname")),
+        "url": template("https://", Expr(f"{app}.default_hostname"), f"/api/{FUNCTION_ROUTE}"),
     }
+
+
+def _function_keys(m: Module, inv: Inventory) -> None:
+    """Each function's default key, read back after deployment (the runner sends it)."""
+    functions = inv.of_kind(ExecutorKind.SERVERLESS)
+    if not functions:
+        return
+    keys: dict[str, Value] = {}
+    for ex in functions:
+        app = ref("azurerm_function_app_flex_consumption", ex.tf_name)
+        data = Block("data", ("azurerm_function_app_host_keys", ex.tf_name))
+        data.attr("name", Expr(f"{app.text}.name")).attr("resource_group_name", RG_NAME)
+        m.add("functions.tf", data)
+        keys[ex.name] = ref(
+            "data.azurerm_function_app_host_keys", ex.tf_name, "default_function_key"
+        )
+    output = Block("output", ("function_keys",))
+    output.attr("description", "Serverless executor -> function key (header x-functions-key).")
+    output.attr("value", keys).attr("sensitive", True)
+    m.outputs.append(output)
+    m.notes.append(
+        "Functions: POST to the `url` in output `functions` with the header `x-functions-key` "
+        "set to the executor's key in output `function_keys` (`terraform output -json "
+        "function_keys`; it is sensitive)."
+    )
 
 
 def _container_name(b: BucketPlan) -> Expr:

@@ -1,28 +1,33 @@
 """GCP: private GCS buckets, Cloud Functions (2nd gen), Compute Engine, Dataproc or Databricks.
 
-Each deployed executor gets its own service account, bound per bucket: ``objectViewer`` (get +
-list) where it reads, a custom role with ``storage.objects.create`` (+ ``delete``, which GCS
-requires to overwrite an object) where it writes.
+Each deployed executor gets its own service account, bound per bucket to a custom role holding
+exactly the permissions of what it does there (``storage.access.operations_for``, mapped by
+``gcp.iam``). Every API the resources use is enabled first (``google_project_service``), and
+every resource waits for it. Functions are internal-only unless ``var.public_ingress`` says
+otherwise, and callable by ``var.runner_member`` (``roles/run.invoker``).
 """
 
 from __future__ import annotations
 
 from glacier.clouds.databricks import terraform as databricks
 from glacier.clouds.databricks.config import DatabricksConfig
+from glacier.clouds.gcp import iam, package
 from glacier.clouds.gcp.config import CloudFunctionConfig, ComputeEngineConfig, GcpConfig, GcsConfig
 from glacier.config.compute import ClusterConfig, SparkConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
 from glacier.infra import artifacts
-from glacier.infra.hcl import Block, Expr, Value, call, ref, template
+from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
     DASK_WORKER_PORT,
     NANNY_PORT,
+    PACKAGE_ZIP,
     Module,
-    cloud_name,
+    declare_name_prefix,
     deployed_env,
     noncurrent_expiry_days,
+    prefixed,
     scheduler_address,
     scheduler_cidr,
     slug,
@@ -30,6 +35,7 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
+from glacier.storage.access import Operation, operations_for
 
 PIN = ("hashicorp/google", "~> 7.0")
 """The Terraform provider this module pins."""
@@ -50,8 +56,23 @@ SKIPS: dict[str, str] = {
 """The checkov checks this module skips on purpose, each with the reason it is true."""
 skip = skipper(SKIPS)
 DATAPROC_IMAGE = "2.2-debian12"
-READ_ROLE = "roles/storage.objectViewer"
-WRITER = ref("google_project_iam_custom_role", "glacier_object_writer", "id")
+SERVICES = ref("google_project_service", "apis")
+READ = operations_for(reads=True, writes=False)
+ARTIFACTS = ref("google_storage_bucket", "artifacts", "name")
+_APIS = {
+    # What every module creates: buckets, service accounts, custom roles.
+    None: ("iam.googleapis.com", "storage.googleapis.com"),
+    ExecutorKind.SERVERLESS: (
+        "artifactregistry.googleapis.com",  # where Cloud Build puts the function's image
+        "cloudbuild.googleapis.com",
+        "cloudfunctions.googleapis.com",
+        "run.googleapis.com",  # a 2nd-gen function is a Cloud Run service
+    ),
+    ExecutorKind.VM: ("compute.googleapis.com", "logging.googleapis.com"),
+    ExecutorKind.CLUSTER: ("compute.googleapis.com", "dataproc.googleapis.com"),
+}
+"""The Google APIs each kind of executor needs enabled (a Databricks cluster runs in the
+workspace's own project, so it needs none here)."""
 _SHIELDED = {"enable_secure_boot": True, "enable_vtpm": True, "enable_integrity_monitoring": True}
 
 
@@ -79,24 +100,21 @@ def render(inv: Inventory) -> Module:
         "default_labels", m.variable("labels", "map(string)", "Labels on every resource.", labels)
     )
     m.add("providers.tf", provider)
+    declare_name_prefix(m, inv.pipeline, project)
     for b in inv.buckets:
         assert isinstance(b.config, GcsConfig)
-        _bucket(m, b.tf_name, b.name, b.config, region, STAGING_EXPIRY_DAYS if b.staging else None)
-    if any(e.writes for e in inv.deployed):
-        role = Block("resource", ("google_project_iam_custom_role", "glacier_object_writer"))
-        role.attr("role_id", cloud_name("glacier", inv.pipeline, "writer", max_len=64, sep="_"))
-        role.attr("title", f"Glacier object writer ({inv.pipeline})")
-        role.attr("description", "Create objects; delete is what GCS requires to overwrite one.")
-        role.attr("permissions", ["storage.objects.create", "storage.objects.delete"])
-        m.add("iam.tf", role)
-    if inv.of_kind(ExecutorKind.SERVERLESS):
-        name = m.variable(
-            "artifacts_bucket",
-            "string",
-            "GCS bucket for function source archives.",
-            cloud_name(inv.pipeline, "glacier-artifacts"),
-        )
-        _bucket(m, "artifacts", name, GcsConfig(), region, None)
+        expire_days = STAGING_EXPIRY_DAYS if b.staging else None
+        _bucket(m, b.tf_name, prefixed(b.name), b.config, region, expire_days)
+    _apis(m, inv, project)
+    roles = {ops for ex in inv.deployed for _, ops in _grants(ex)}
+    if package.has_dataproc(inv) or inv.of_kind(ExecutorKind.VM):
+        roles.add(READ)  # Dataproc nodes and VMs read their package from the artifacts bucket
+    for operations in sorted(roles, key=len):
+        _object_role(m, inv, operations)
+    vms = inv.of_kind(ExecutorKind.VM)
+    if inv.of_kind(ExecutorKind.SERVERLESS) or vms or package.has_dataproc(inv):
+        # function sources and cluster archives
+        _bucket(m, "artifacts", prefixed("glacier-artifacts"), GcsConfig(), region, None)
     for ex in inv.deployed:
         _identity(m, inv, ex, project)
         {
@@ -105,12 +123,65 @@ def render(inv: Inventory) -> Module:
             ExecutorKind.CLUSTER: _cluster,
         }[ex.kind](m, inv, ex, region)
     _outputs(m, inv, project, region)
+    _wait_for_apis(m)
     m.notes += [
         "Artifacts: run `glacier package` first; it writes the function source zips into build/.",
         "VMs and Dataproc: set `subnetwork` (a private subnet with Private Google Access); VMs "
         "also need `network`, `dask_scheduler_address` and `scheduler_cidr`.",
+        "APIs: the module enables every Google API it uses and leaves them on at destroy "
+        "(other workloads of the project may use them).",
     ]
+    if inv.of_kind(ExecutorKind.SERVERLESS):
+        m.notes.append(
+            "Functions: set `runner_member` to the principal that runs the pipeline (it gets "
+            "`roles/run.invoker`); they accept internal traffic only unless `public_ingress` is "
+            "true. Call them with an identity token (`gcloud auth print-identity-token`)."
+        )
     return m
+
+
+def _apis(m: Module, inv: Inventory, project: Expr) -> None:
+    kinds = [None, *(ex.kind for ex in inv.deployed if not _on_databricks(ex))]
+    apis = sorted({api for kind in kinds for api in _APIS[kind]})
+    service = Block("resource", ("google_project_service", "apis"))
+    service.attr("for_each", call("toset", apis))
+    service.attr("project", project).attr("service", Expr("each.value"))
+    service.attr("disable_on_destroy", False)
+    m.add("apis.tf", service)
+
+
+def _wait_for_apis(m: Module) -> None:
+    """Make every resource wait for the APIs: Terraform cannot see that it calls them."""
+    for file, blocks in m.files.items():
+        for block in blocks:
+            if block.type == "resource" and file != "apis.tf":
+                block.attr("depends_on", [SERVICES])
+
+
+def _on_databricks(ex: ExecutorPlan) -> bool:
+    return isinstance(ex.config, DatabricksConfig)
+
+
+def _grants(ex: ExecutorPlan) -> list[tuple[str, frozenset[Operation]]]:
+    """(bucket, operations) for every bucket ``ex`` reads or writes."""
+    return [
+        (b, operations_for(b in ex.reads, b in ex.writes))
+        for b in sorted(set(ex.reads) | set(ex.writes))
+    ]
+
+
+def _role_label(operations: frozenset[Operation]) -> str:
+    return f"objects_{iam.role_suffix(operations)}"
+
+
+def _object_role(m: Module, inv: Inventory, operations: frozenset[Operation]) -> None:
+    role = Block("resource", ("google_project_iam_custom_role", _role_label(operations)))
+    # A deleted custom role keeps its id for up to 44 days: a new name_prefix avoids the wait.
+    role.attr("role_id", prefixed("objects", iam.role_suffix(operations), max_len=64, sep="_"))
+    role.attr("title", f"Glacier {inv.pipeline} objects: {iam.role_suffix(operations)}")
+    role.attr("description", "What Glacier does to a bucket's objects: glacier.storage.access.")
+    role.attr("permissions", iam.permissions(operations))
+    m.add("iam.tf", role)
 
 
 def _bucket(
@@ -141,12 +212,6 @@ def _bucket(
     m.add("storage.tf", bucket)
 
 
-def _account_id(inv: Inventory, ex: ExecutorPlan) -> str:
-    """6-30 characters, starting with a letter: the service account id rules."""
-    name = cloud_name(inv.pipeline, ex.name, max_len=30)
-    return name if len(name) >= 6 and name[0].isalpha() else cloud_name("glacier", name, max_len=30)
-
-
 def _email(ex: ExecutorPlan) -> Expr:
     return ref("google_service_account", ex.tf_name, "email")
 
@@ -154,18 +219,15 @@ def _email(ex: ExecutorPlan) -> Expr:
 def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, project: Expr) -> None:
     t = ex.tf_name
     account = Block("resource", ("google_service_account", t))
-    account.attr("account_id", _account_id(inv, ex))
+    account.attr("account_id", prefixed(ex.name, max_len=30))  # 6-30 characters
     account.attr("display_name", f"Glacier {inv.pipeline} executor {ex.name}")
     m.add("iam.tf", account)
     member = template("serviceAccount:", _email(ex))
-    grants = [(b, "read", READ_ROLE) for b in ex.reads] + [(b, "write", WRITER) for b in ex.writes]
-    for bucket, access, role in grants:
+    for bucket, operations in _grants(ex):
         plan = inv.bucket(bucket)
-        binding = Block(
-            "resource", ("google_storage_bucket_iam_member", f"{t}_{access}_{plan.tf_name}")
-        )
+        binding = Block("resource", ("google_storage_bucket_iam_member", f"{t}_{plan.tf_name}"))
         binding.attr("bucket", ref("google_storage_bucket", plan.tf_name, "name"))
-        binding.attr("role", role)
+        binding.attr("role", ref("google_project_iam_custom_role", _role_label(operations), "id"))
         binding.attr("member", member)
         m.add("iam.tf", binding)
     project_roles = []
@@ -180,6 +242,7 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, project: Expr) -> Non
 
 
 def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
+    """A 2nd-gen function: internal-only unless ``var.public_ingress``, invoked by the runner."""
     config = ex.config
     assert isinstance(config, CloudFunctionConfig)
     t = ex.tf_name
@@ -189,7 +252,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     source.attr("bucket", ref("google_storage_bucket", "artifacts", "name"))
     source.attr("source", path)
     fn = Block("resource", ("google_cloudfunctions2_function", t))
-    fn.attr("name", cloud_name(inv.pipeline, ex.name))
+    fn.attr("name", prefixed(ex.name))
     fn.attr("location", region)
     fn.attr("description", f"Glacier pipeline {inv.pipeline}, executor {ex.name}")
     build = fn.block("build_config").attr("runtime", config.runtime).attr("entry_point", "handler")
@@ -203,11 +266,40 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
         service.attr("available_cpu", cpu)
     service.attr("timeout_seconds", config.timeout)
     service.attr("max_instance_count", config.max_instances)
-    service.attr("ingress_settings", "ALLOW_INTERNAL_ONLY")
+    public = m.variable(
+        "public_ingress",
+        "bool",
+        "Accept calls from outside the project's VPC networks (the runner's laptop, CI); "
+        "callers still need roles/run.invoker.",
+        False,
+    )
+    service.attr("ingress_settings", Expr(f'{public.text} ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"'))
     service.attr("all_traffic_on_latest_revision", True)
     service.attr("service_account_email", _email(ex))
-    service.attr("environment_variables", deployed_env(inv, ex, _bucket_name))
-    m.add("functions.tf", source, fn)
+    service.attr("environment_variables", _environment(inv, ex))
+    invoker = Block("resource", ("google_cloud_run_v2_service_iam_member", f"{t}_invoker"))
+    invoker.attr("name", ref("google_cloudfunctions2_function", t, "name"))
+    invoker.attr("location", region)
+    invoker.attr("role", "roles/run.invoker")
+    invoker.attr(
+        "member",
+        m.variable(
+            "runner_member",
+            "string",
+            "IAM member that runs the pipeline and calls its functions, e.g. "
+            "serviceAccount:runner@PROJECT.iam.gserviceaccount.com or user:me@example.com.",
+        ),
+    )
+    m.add("functions.tf", source, fn, invoker)
+
+
+def _environment(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+    """What ``Provider.from_env()`` needs in a deployed executor, next to Glacier's own names."""
+    cloud = {
+        "GOOGLE_CLOUD_PROJECT": ref("var", "project_id"),
+        "GOOGLE_CLOUD_REGION": ref("var", "region"),
+    }
+    return deployed_env(inv, ex, _bucket_name, cloud)
 
 
 def _cpu(memory: int) -> str | None:
@@ -243,7 +335,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     scheduler = scheduler_address(m)
     cidr = scheduler_cidr(m)
     firewall = Block("resource", ("google_compute_firewall", t))
-    firewall.attr("name", cloud_name(inv.pipeline, ex.name, "dask"))
+    firewall.attr("name", prefixed(ex.name, "dask"))
     firewall.attr("network", network)
     firewall.attr("description", "Dask scheduler to Glacier worker and nanny")
     firewall.attr("direction", "INGRESS")
@@ -253,7 +345,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
         "ports", [f"{DASK_WORKER_PORT}-{NANNY_PORT}"]
     )
     vm = skip(Block("resource", ("google_compute_instance", t)), "CKV_GCP_38")
-    vm.attr("name", cloud_name(inv.pipeline, ex.name))
+    vm.attr("name", prefixed(ex.name))
     vm.attr("machine_type", config.machine_type or machine_type(config.cpus, config.memory))
     vm.attr("zone", config.zone or template(region, "-b"))
     vm.block("boot_disk").block("initialize_params").attr("image", config.image)
@@ -263,15 +355,51 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     for key, value in _SHIELDED.items():
         shielded.attr(key, value)
     vm.attr("metadata", {"block-project-ssh-keys": "true", "enable-oslogin": "TRUE"})
-    vm.attr("metadata_startup_script", worker_init(m, ex.name, scheduler))
+    vm.attr(
+        "metadata_startup_script",
+        worker_init(
+            m,
+            ex.name,
+            scheduler,
+            fetch=_fetch_vm_package(m),
+            env=_environment(inv, ex),
+        ),
+    )
     m.add("vms.tf", firewall, vm)
+    _read_artifacts(m, ex)
+
+
+def _read_artifacts(m: Module, ex: ExecutorPlan) -> None:
+    """Let ``ex`` read (list + get) the artifacts bucket, where its package is."""
+    reader = Block("resource", ("google_storage_bucket_iam_member", f"{ex.tf_name}_artifacts"))
+    reader.attr("bucket", ARTIFACTS)
+    reader.attr("role", ref("google_project_iam_custom_role", _role_label(READ), "id"))
+    reader.attr("member", template("serviceAccount:", _email(ex)))
+    m.add("iam.tf", reader)
+
+
+def _fetch_vm_package(m: Module) -> Template:
+    """Upload ``glacier package``'s VM package (once); the command a VM copies it with."""
+    label = "vm_package"
+    if not any(
+        b.labels == ("google_storage_bucket_object", label) for b in m.files.get("vms.tf", [])
+    ):
+        path = template(Expr("path.module"), f"/{artifacts.vm_zip(package.VM_PLATFORM.arch)}")
+        archive = Block("resource", ("google_storage_bucket_object", label))
+        archive.attr("name", template("vms/glacier-", call("filemd5", path), ".zip"))
+        archive.attr("bucket", ARTIFACTS)
+        archive.attr("source", path)
+        m.add("vms.tf", archive)
+    obj = ref("google_storage_bucket_object", label, "name")
+    # debian-12 images ship the Google Cloud CLI; the VM's service account reads the object
+    return template("gcloud storage cp --quiet gs://", ARTIFACTS, "/", obj, f" {PACKAGE_ZIP}")
 
 
 def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     config = ex.config
     assert isinstance(config, ClusterConfig)
     if isinstance(config, DatabricksConfig):
-        databricks.provider(m, databricks.host_variable(m, config))
+        databricks.provider(m, databricks.host_variable(m, config))  # no API of this project
         attributes: dict[str, Value] = {
             "google_service_account": _email(ex),
             "availability": "ON_DEMAND_GCP",
@@ -280,7 +408,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
         return
     machine = config.instance_type or "n2-standard-4"
     cluster = skip(Block("resource", ("google_dataproc_cluster", ex.tf_name)), "CKV_GCP_91")
-    cluster.attr("name", cloud_name(inv.pipeline, ex.name, max_len=51))
+    cluster.attr("name", prefixed(ex.name, max_len=51))
     cluster.attr("region", region)
     body = cluster.block("cluster_config")
     body.block("master_config").attr("num_instances", 1).attr("machine_type", machine)
@@ -301,11 +429,44 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     gce.attr("service_account_scopes", ["cloud-platform"])
     gce.attr("internal_ip_only", True)
     gce.attr("subnetwork", _subnetwork(m))
+    gce.attr("metadata", {package.METADATA_KEY: call("jsonencode", _environment(inv, ex))})
     shielded = gce.block("shielded_instance_config")
     for key, value in _SHIELDED.items():
         shielded.attr(key, value)
     body.block("lifecycle_config").attr("idle_delete_ttl", f"{config.autoterminate_minutes * 60}s")
+    init = body.block("initialization_action")
+    init.attr("script", template("gs://", ARTIFACTS, "/", _dataproc_init(m)))
+    init.attr("timeout_sec", 600)
     m.add("clusters.tf", cluster)
+    _read_artifacts(m, ex)
+
+
+def _dataproc_init(m: Module) -> Expr:
+    """The archive ``glacier package`` builds and the script that unpacks it, uploaded once.
+
+    Returns the script's object name, for the clusters' ``initialization_action``.
+    """
+    init = ref("google_storage_bucket_object", "dataproc_init", "name")
+    if any(b.labels == tuple(init.text.split(".")[:2]) for b in m.files.get("clusters.tf", [])):
+        return init
+    path = template(Expr("path.module"), f"/{package.DATAPROC_ARCHIVE}")
+    archive = Block("resource", ("google_storage_bucket_object", "dataproc_archive"))
+    archive.attr("name", template("dataproc/glacier-", call("filemd5", path), ".zip"))
+    archive.attr("bucket", ARTIFACTS)
+    archive.attr("source", path)
+    before, after = package.INIT_ACTION.split(package.ARCHIVE_MARKER)
+    archive_name = ref("google_storage_bucket_object", "dataproc_archive", "name")
+    script = Block("resource", ("google_storage_bucket_object", "dataproc_init"))
+    script.attr("name", "dataproc/glacier-init.sh")
+    script.attr("bucket", ARTIFACTS)
+    script.attr("content", template(before, "gs://", ARTIFACTS, "/", archive_name, after))
+    m.add("clusters.tf", archive, script)
+    m.notes.append(
+        "Dataproc: run `glacier package` first (it builds build/dataproc.zip); every node "
+        f"unpacks it at start-up, and a job runs file:///opt/glacier/{package.JOB_MODULE}.py "
+        "with the invocation event as its argument."
+    )
+    return init
 
 
 def _outputs(m: Module, inv: Inventory, project: Expr, region: Expr) -> None:

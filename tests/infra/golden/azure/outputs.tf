@@ -39,7 +39,7 @@ output "functions" {
   value = {
     serverless = {
       name = azurerm_function_app_flex_consumption.serverless.name
-      url  = "https://${azurerm_function_app_flex_consumption.serverless.default_hostname}"
+      url  = "https://${azurerm_function_app_flex_consumption.serverless.default_hostname}/api/run"
     }
   }
 }
@@ -59,4 +59,12 @@ output "identities" {
   value = {
     serverless = azurerm_user_assigned_identity.serverless.client_id
   }
+}
+
+output "function_keys" {
+  description = "Serverless executor -> function key (header x-functions-key)."
+  value = {
+    serverless = data.azurerm_function_app_host_keys.serverless.default_function_key
+  }
+  sensitive = true
 }

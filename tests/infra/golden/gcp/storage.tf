@@ -2,7 +2,7 @@
 
 resource "google_storage_bucket" "curated" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = "curated"
+  name                        = "${local.name_prefix}-curated"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -19,11 +19,12 @@ resource "google_storage_bucket" "curated" {
       age = 7
     }
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket" "glacier_staging" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = "glacier-staging"
+  name                        = "${local.name_prefix}-glacier-staging"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -56,11 +57,12 @@ resource "google_storage_bucket" "glacier_staging" {
       age = 7
     }
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket" "raw_sales" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = "raw-sales"
+  name                        = "${local.name_prefix}-raw-sales"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -85,11 +87,12 @@ resource "google_storage_bucket" "raw_sales" {
       days_since_noncurrent_time = 30
     }
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket" "artifacts" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = var.artifacts_bucket
+  name                        = "${local.name_prefix}-glacier-artifacts"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -114,4 +117,5 @@ resource "google_storage_bucket" "artifacts" {
       days_since_noncurrent_time = 30
     }
   }
+  depends_on = [google_project_service.apis]
 }

@@ -10,7 +10,7 @@ resource "azurerm_storage_container" "ingest_deploy" {
 resource "azurerm_service_plan" "ingest" {
   #checkov:skip=CKV_AZURE_212:a Flex Consumption plan scales from zero on demand; a minimum instance count means always-ready instances billed while idle, and the scheduler retries failed tasks
   #checkov:skip=CKV_AZURE_225:Glacier functions are stateless and retried by the scheduler; zone redundancy of Flex Consumption plans exists only in some regions
-  name                = "heterogeneous-ingest-plan"
+  name                = "${local.name_prefix}-ingest-plan"
   resource_group_name = azurerm_resource_group.glacier.name
   location            = azurerm_resource_group.glacier.location
   os_type             = "Linux"
@@ -19,7 +19,7 @@ resource "azurerm_service_plan" "ingest" {
 }
 
 resource "azurerm_function_app_flex_consumption" "ingest" {
-  name                                           = "heterogeneous-ingest"
+  name                                           = "${local.name_prefix}-ingest"
   resource_group_name                            = azurerm_resource_group.glacier.name
   location                                       = azurerm_resource_group.glacier.location
   service_plan_id                                = azurerm_service_plan.ingest.id
@@ -49,16 +49,23 @@ resource "azurerm_function_app_flex_consumption" "ingest" {
     AzureWebJobsStorage__accountName          = azurerm_storage_account.host.name
     AzureWebJobsStorage__clientId             = azurerm_user_assigned_identity.ingest.client_id
     AzureWebJobsStorage__credential           = "managedidentity"
+    GLACIER_PIPELINE                          = "heterogeneous"
+    GLACIER_MODULE                            = "tests.infra.pipelines"
+    GLACIER_EXECUTOR                          = "ingest"
+    GLACIER_PROVIDER                          = "azure"
     AZURE_CLIENT_ID                           = azurerm_user_assigned_identity.ingest.client_id
+    AZURE_RESOURCE_GROUP                      = azurerm_resource_group.glacier.name
+    AZURE_STORAGE_ACCOUNT                     = azurerm_storage_account.data.name
+    AZURE_SUBSCRIPTION_ID                     = var.subscription_id
+    GLACIER_STAGING_BUCKET                    = azurerm_storage_container.glacier_staging.name
     GLACIER_BUCKETS = jsonencode({
       glacier-staging = azurerm_storage_container.glacier_staging.name
     })
-    GLACIER_EXECUTOR        = "ingest"
-    GLACIER_MODULE          = "tests.infra.pipelines"
-    GLACIER_PIPELINE        = "heterogeneous"
-    GLACIER_PROVIDER        = "azure"
-    GLACIER_STAGING_BUCKET  = azurerm_storage_container.glacier_staging.name
-    GLACIER_STORAGE_ACCOUNT = azurerm_storage_account.data.name
   }
   depends_on = [azurerm_role_assignment.ingest_host]
+}
+
+data "azurerm_function_app_host_keys" "ingest" {
+  name                = azurerm_function_app_flex_consumption.ingest.name
+  resource_group_name = azurerm_resource_group.glacier.name
 }

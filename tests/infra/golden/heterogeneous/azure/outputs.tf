@@ -39,7 +39,7 @@ output "functions" {
   value = {
     ingest = {
       name = azurerm_function_app_flex_consumption.ingest.name
-      url  = "https://${azurerm_function_app_flex_consumption.ingest.default_hostname}"
+      url  = "https://${azurerm_function_app_flex_consumption.ingest.default_hostname}/api/run"
     }
   }
 }
@@ -76,4 +76,12 @@ output "identities" {
     spark  = azurerm_user_assigned_identity.spark.client_id
     worker = azurerm_user_assigned_identity.worker.client_id
   }
+}
+
+output "function_keys" {
+  description = "Serverless executor -> function key (header x-functions-key)."
+  value = {
+    ingest = data.azurerm_function_app_host_keys.ingest.default_function_key
+  }
+  sensitive = true
 }

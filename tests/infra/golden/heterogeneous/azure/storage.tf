@@ -12,7 +12,7 @@ resource "azurerm_storage_account" "data" {
   #checkov:skip=CKV_AZURE_33:Glacier creates no storage queues, so there is no queue service to log
   #checkov:skip=CKV_AZURE_59:public network access is needed by the Functions host and callers outside Azure; shared keys are disabled and every request needs an Entra ID role
   #checkov:skip=CKV_AZURE_206:ZRS keeps three synchronous copies across availability zones; geo-replication doubles the cost and is one setting away (AzureBlobConfig(replication='GZRS'))
-  name                              = var.storage_account
+  name                              = coalesce(var.storage_account, replace("${local.name_prefix}d", "-", ""))
   resource_group_name               = azurerm_resource_group.glacier.name
   location                          = azurerm_resource_group.glacier.location
   account_kind                      = "StorageV2"
@@ -85,7 +85,7 @@ resource "azurerm_storage_account" "host" {
   #checkov:skip=CKV_AZURE_33:Glacier creates no storage queues, so there is no queue service to log
   #checkov:skip=CKV_AZURE_59:public network access is needed by the Functions host and callers outside Azure; shared keys are disabled and every request needs an Entra ID role
   #checkov:skip=CKV_AZURE_206:ZRS keeps three synchronous copies across availability zones; geo-replication doubles the cost and is one setting away (AzureBlobConfig(replication='GZRS'))
-  name                              = var.host_storage_account
+  name                              = coalesce(var.host_storage_account, replace("${local.name_prefix}h", "-", ""))
   resource_group_name               = azurerm_resource_group.glacier.name
   location                          = azurerm_resource_group.glacier.location
   account_kind                      = "StorageV2"

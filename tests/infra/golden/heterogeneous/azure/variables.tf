@@ -26,16 +26,30 @@ variable "tags" {
   }
 }
 
-variable "storage_account" {
-  description = "Storage account of the data."
+variable "name_prefix" {
+  description = "Start of every globally unique resource name (3-23 lower-case letters, digits and dashes); default: heterogeneous-<8 hex of the account id>."
   type        = string
-  default     = "glacierheterogeneousdata"
+  default     = null
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,21}[a-z0-9]$", coalesce(var.name_prefix, "heterogeneous")))
+    error_message = "name_prefix must be 3-23 lower-case letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+}
+
+locals {
+  name_prefix = coalesce(var.name_prefix, "heterogeneous-${substr(sha256(var.subscription_id), 0, 8)}")
+}
+
+variable "storage_account" {
+  description = "Storage account of the data (default: name_prefix without dashes, then 'd')."
+  type        = string
+  default     = null
 }
 
 variable "host_storage_account" {
-  description = "Storage account for function hosting (deployments, host state)."
+  description = "Storage account for function hosting (default: name_prefix without dashes, then 'h')."
   type        = string
-  default     = "glacierheterogeneoushost"
+  default     = null
 }
 
 variable "databricks_host" {

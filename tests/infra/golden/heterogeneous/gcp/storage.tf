@@ -2,7 +2,7 @@
 
 resource "google_storage_bucket" "events" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = "events"
+  name                        = "${local.name_prefix}-events"
   location                    = var.region
   storage_class               = "NEARLINE"
   uniform_bucket_level_access = true
@@ -19,11 +19,12 @@ resource "google_storage_bucket" "events" {
       age = 7
     }
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket" "features" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = "features"
+  name                        = "${local.name_prefix}-features"
   location                    = var.region
   storage_class               = "NEARLINE"
   uniform_bucket_level_access = true
@@ -40,11 +41,12 @@ resource "google_storage_bucket" "features" {
       age = 7
     }
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket" "glacier_staging" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = "glacier-staging"
+  name                        = "${local.name_prefix}-glacier-staging"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -77,11 +79,12 @@ resource "google_storage_bucket" "glacier_staging" {
       age = 7
     }
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_storage_bucket" "artifacts" {
   #checkov:skip=CKV_GCP_62:GCS usage logs need a separate log bucket chosen by the project owner; Cloud Audit Logs record data access instead
-  name                        = var.artifacts_bucket
+  name                        = "${local.name_prefix}-glacier-artifacts"
   location                    = var.region
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
@@ -106,4 +109,5 @@ resource "google_storage_bucket" "artifacts" {
       days_since_noncurrent_time = 30
     }
   }
+  depends_on = [google_project_service.apis]
 }

@@ -20,10 +20,18 @@ variable "labels" {
   }
 }
 
-variable "artifacts_bucket" {
-  description = "GCS bucket for function source archives."
+variable "name_prefix" {
+  description = "Start of every globally unique resource name (3-23 lower-case letters, digits and dashes); default: heterogeneous-<8 hex of the account id>."
   type        = string
-  default     = "heterogeneous-glacier-artifacts"
+  default     = null
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,21}[a-z0-9]$", coalesce(var.name_prefix, "heterogeneous")))
+    error_message = "name_prefix must be 3-23 lower-case letters, digits and dashes, starting with a letter and not ending with a dash."
+  }
+}
+
+locals {
+  name_prefix = coalesce(var.name_prefix, "heterogeneous-${substr(sha256(var.project_id), 0, 8)}")
 }
 
 variable "databricks_host" {
@@ -34,6 +42,17 @@ variable "databricks_host" {
 
 variable "databricks_user" {
   description = "Databricks user the clusters run as."
+  type        = string
+}
+
+variable "public_ingress" {
+  description = "Accept calls from outside the project's VPC networks (the runner's laptop, CI); callers still need roles/run.invoker."
+  type        = bool
+  default     = false
+}
+
+variable "runner_member" {
+  description = "IAM member that runs the pipeline and calls its functions, e.g. serviceAccount:runner@PROJECT.iam.gserviceaccount.com or user:me@example.com."
   type        = string
 }
 

@@ -1,0 +1,27 @@
+"""GCS permissions of each storage operation, so a bucket binding grants what the runtime does.
+
+Predefined roles grant more (``objectViewer`` also reads managed folders, ``objectUser`` edits
+ACLs), so Glacier defines one custom role per set of operations its executors need.
+"""
+
+from __future__ import annotations
+
+from glacier.storage.access import Operation
+
+PERMISSIONS: dict[Operation, tuple[str, ...]] = {
+    Operation.LIST: ("storage.objects.list",),
+    Operation.GET: ("storage.objects.get",),
+    Operation.PUT: ("storage.objects.create",),
+    Operation.DELETE: ("storage.objects.delete",),
+}
+"""GCS needs ``delete`` to overwrite an object too, which a write does with its commit marker."""
+
+
+def permissions(operations: frozenset[Operation]) -> list[str]:
+    """The GCS permissions of ``operations``, sorted (a custom role's ``permissions``)."""
+    return sorted(p for op in operations for p in PERMISSIONS[op])
+
+
+def role_suffix(operations: frozenset[Operation]) -> str:
+    """A stable name for an operation set: ``list_get`` / ``list_get_put_delete``."""
+    return "_".join(op.value for op in Operation if op in operations)

@@ -1,0 +1,207 @@
+"""What an Azure deployment needs beyond valid HCL: what a runner needs to call a function, an
+environment the deployed code configures itself from, container roles that match the runtime,
+VMs that need no subscription feature, and packages that carry their dependencies."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glacier import Provider
+from glacier.clouds.azure import iam
+from glacier.clouds.azure.config import AzureConfig
+from glacier.clouds.azure.package import FUNCTION_ROUTE, HANDLER
+from glacier.infra.package import build
+from glacier.storage.access import Operation, operations_for
+from tests.infra.deployed import blocks, environment, example, parsed
+from tests.infra.pipelines import PROVIDERS, heterogeneous, portable
+from tests.infra.test_package import names
+
+ROOT = Path(__file__).resolve().parents[3]
+SITE = ".python_packages/lib/site-packages"
+KNOWN = {
+    "var.subscription_id": "11111111-2222-3333-4444-555555555555",
+    "azurerm_resource_group.glacier.name": "my-rg",
+    "azurerm_storage_account.data.name": "mydata",
+    "azurerm_storage_account.host.name": "myhost",
+    "azurerm_user_assigned_identity.serverless.client_id": "client-1",
+}
+
+
+def test_the_runner_gets_each_function_url_and_key() -> None:
+    files = parsed(portable(PROVIDERS["azure"]), "azure")
+    apps = blocks(files, "resource", "azurerm_function_app_flex_consumption")
+    keys = blocks(files, "data", "azurerm_function_app_host_keys")
+    assert set(keys) == set(apps) == {"parse", "join"}
+    for name, key in keys.items():
+        assert key["name"] == f"${{azurerm_function_app_flex_consumption.{name}.name}}"
+    outputs = {k.strip('"'): v for e in files["outputs.tf"]["output"] for k, v in e.items()}
+    assert outputs["function_keys"]["sensitive"] is True
+    assert outputs["function_keys"]["value"] == {
+        name: f"${{data.azurerm_function_app_host_keys.{name}.default_function_key}}"
+        for name in apps
+    }
+    # the URL is the handler's route, which takes the function key (AuthLevel.FUNCTION)
+    url = outputs["functions"]["value"]["parse"]["url"]
+    assert url.endswith(f'/api/{FUNCTION_ROUTE}"')
+    assert f'route="{FUNCTION_ROUTE}"' in HANDLER and "AuthLevel.FUNCTION" in HANDLER
+
+
+def test_no_function_no_key_output() -> None:
+    files = parsed(example("simple_pipeline"), "azure")
+    outputs = {k.strip('"') for e in files["outputs.tf"]["output"] for k in e}
+    assert "function_keys" not in outputs
+
+
+def _app_settings(pipeline: Any) -> dict[str, str]:
+    files = parsed(pipeline, "azure")
+    (app,) = blocks(files, "resource", "azurerm_function_app_flex_consumption").values()
+    return environment(app["app_settings"], KNOWN)
+
+
+def test_the_app_settings_are_what_from_env_reads() -> None:
+    settings = _app_settings(example("cloud_agnostic_pipeline"))
+    assert settings["AZURE_CLIENT_ID"] == "client-1"  # the executor's own identity
+    config = Provider.from_env(settings).config
+    assert isinstance(config, AzureConfig)
+    assert (config.subscription_id, config.resource_group, config.storage_account) == (
+        KNOWN["var.subscription_id"],
+        "my-rg",
+        "mydata",
+    )
+    assert config.bucket_names == {"glacier-staging": "real-glacier_staging"}
+
+
+def test_every_globally_named_resource_starts_with_the_name_prefix() -> None:
+    files = parsed(example("heterogeneous_pipeline"), "azure")
+    for tf_type in (
+        "azurerm_storage_account",  # global DNS names
+        "azurerm_function_app_flex_consumption",  # <name>.azurewebsites.net
+        "azurerm_role_definition",  # unique in the tenant
+        "azurerm_user_assigned_identity",
+        "azurerm_linux_virtual_machine",
+        "azurerm_databricks_workspace",
+    ):
+        found = blocks(files, "resource", tf_type)
+        assert found, tf_type
+        for label, body in found.items():
+            assert "${local.name_prefix}" in body["name"], (tf_type, label)
+
+
+def test_the_pipeline_module_imports_with_only_the_app_settings() -> None:
+    """Before the subscription and group were set, the import failed in `Provider.from_env()`."""
+    settings = _app_settings(example("cloud_agnostic_pipeline"))
+    done = subprocess.run(
+        [sys.executable, "-c", "import cloud_agnostic_pipeline as p; print(p.provider.config)"],
+        env={
+            **settings,
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'examples'}",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resource_group='my-rg'" in done.stdout
+
+
+def test_container_roles_hold_exactly_the_declared_data_actions() -> None:
+    files = parsed(portable(PROVIDERS["azure"]), "azure")
+    definitions = {
+        f"${{azurerm_role_definition.{label}.role_definition_resource_id}}": sorted(
+            a.strip('"') for a in d["permissions"][0]["data_actions"]
+        )
+        for label, d in blocks(files, "resource", "azurerm_role_definition").items()
+    }
+    assignments = blocks(files, "resource", "azurerm_role_assignment")
+    blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    read = [f"{blobs}/read"]
+    write = [f"{blobs}/delete", f"{blobs}/read", f"{blobs}/write"]
+    assert iam.data_actions(operations_for(reads=True, writes=False)) == read
+    assert iam.data_actions(operations_for(reads=False, writes=True)) == write
+    assert definitions[assignments["parse_orders"]["role_definition_id"]] == read
+    assert definitions[assignments["join_warehouse"]["role_definition_id"]] == write
+    assert assignments["join_warehouse"]["scope"] == ("${azurerm_storage_container.warehouse.id}")
+    for definition in blocks(files, "resource", "azurerm_role_definition").values():
+        assert definition["assignable_scopes"] == ["${azurerm_storage_account.data.id}"]
+        assert "actions" not in definition["permissions"][0]  # no control-plane rights
+
+
+def test_every_operation_has_a_data_action() -> None:
+    assert set(iam.DATA_ACTIONS) == set(Operation)
+
+
+def test_vms_need_no_subscription_feature() -> None:
+    files = parsed(heterogeneous("azure"), "azure")
+    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    assert "encryption_at_host_enabled" not in vm  # needs Microsoft.Compute/EncryptionAtHost
+    assert vm["source_image_reference"][0]["offer"] == '"ubuntu-24_04-lts"'  # Python 3.12
+
+
+def _package(tmp_path: Path) -> Path:
+    pipeline = example("cloud_agnostic_pipeline")
+    (zip_path,) = build(pipeline, tmp_path / "out", "azure")
+    return zip_path
+
+
+@pytest.mark.network
+def test_the_package_vendors_its_dependencies(tmp_path: Path) -> None:
+    inside = names(_package(tmp_path))
+    for package in ("polars", "cloudpickle", "obstore", "azure/functions"):
+        assert f"{SITE}/{package}/__init__.py" in inside, package
+
+
+@pytest.mark.network
+def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
+    """Only the package and the app settings: the handler imports, finds its config, and
+    rejects an event that is not an invocation."""
+    app = tmp_path / "app"
+    with zipfile.ZipFile(_package(tmp_path)) as zf:
+        zf.extractall(app)
+    venv.create(tmp_path / "venv", with_pip=False)
+    settings = _app_settings(example("cloud_agnostic_pipeline"))
+    script = (
+        "import function_app, importlib, os\n"
+        "from glacier.runtime.cloud import BadEvent, handle_event\n"
+        "pipeline = importlib.import_module(os.environ['GLACIER_MODULE'])\n"
+        "print(pipeline.provider.config.resource_group)\n"
+        "try:\n    handle_event({'not': 'an invocation'})\n"
+        "except BadEvent as e:\n    print('rejected:', e)\n"
+    )
+    done = subprocess.run(
+        [str(tmp_path / "venv/bin/python"), "-c", script],
+        cwd=app,
+        env={**settings, "PYTHONPATH": f"{app}:{app / SITE}"},  # as the Functions host sets it
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "my-rg"
+    assert "rejected: The event has no 'invocation' string" in done.stdout
+
+
+def test_vms_boot_from_the_package_in_the_artifacts_container_with_their_environment() -> None:
+    files = parsed(heterogeneous("azure"), "azure")
+    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    script = vm["custom_data"]
+    assert "client_id=${azurerm_user_assigned_identity.worker.client_id}" in script
+    assert "-o /opt/glacier/package.zip ${azurerm_storage_blob.vm_package.url}" in script
+    for variable in ("GLACIER_PROVIDER", "AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID"):
+        assert variable in script
+    blob = blocks(files, "resource", "azurerm_storage_blob")["vm_package"]
+    assert blob["source"] == '"${path.module}/build/vm-x86_64.zip"'
+    reader = blocks(files, "resource", "azurerm_role_assignment")["worker_artifacts"]
+    assert reader["scope"] == "${azurerm_storage_container.artifacts.id}"
+    definitions = blocks(files, "resource", "azurerm_role_definition")
+    label = reader["role_definition_id"].split(".")[1]
+    blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    assert definitions[label]["permissions"][0]["data_actions"] == [f'"{blobs}/read"']

@@ -1,0 +1,336 @@
+"""What a GCP deployment needs beyond valid HCL: APIs on, a runner that may call the functions,
+an environment the deployed code configures itself from, grants that match the runtime, and
+Dataproc nodes that have Glacier."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glacier import Provider
+from glacier.clouds.gcp import iam, package
+from glacier.clouds.gcp.config import GcpConfig
+from glacier.infra.package import build
+from glacier.storage.access import Operation, operations_for
+from tests.infra.deployed import blocks, environment, example, parsed
+from tests.infra.pipelines import PROVIDERS, heterogeneous, portable
+from tests.infra.test_package import names
+
+ROOT = Path(__file__).resolve().parents[3]
+KNOWN = {"var.project_id": "my-project", "var.region": "europe-west4"}
+
+
+def test_every_api_the_resources_use_is_enabled_and_awaited() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (service,) = blocks(files, "resource", "google_project_service").values()
+    assert service["disable_on_destroy"] is False
+    enabled = set(re.findall(r'"([a-z]+)\.googleapis\.com"', service["for_each"]))
+    assert enabled == {
+        "artifactregistry", "cloudbuild", "cloudfunctions", "run",  # the function
+        "compute", "logging", "dataproc",  # the VM and the Dataproc cluster
+        "iam", "storage",  # service accounts, custom roles, buckets
+    }  # fmt: skip
+    waiting = [
+        (tf_type, label)
+        for name, content in files.items()
+        if name != "apis.tf"
+        for entry in content.get("resource", [])
+        for tf_type, labelled in entry.items()
+        for label, body in labelled.items()
+        if "${google_project_service.apis}" not in body.get("depends_on", [])
+    ]
+    assert waiting == []
+
+
+def test_no_function_no_function_apis() -> None:
+    files = parsed(example("simple_pipeline"), "gcp")
+    (service,) = blocks(files, "resource", "google_project_service").values()
+    assert "cloudfunctions" not in service["for_each"] and "storage" in service["for_each"]
+
+
+def test_the_runner_may_invoke_each_function_which_stays_internal_by_default() -> None:
+    files = parsed(portable(PROVIDERS["gcp"]), "gcp")
+    functions = blocks(files, "resource", "google_cloudfunctions2_function")
+    invokers = blocks(files, "resource", "google_cloud_run_v2_service_iam_member")
+    assert (
+        set(invokers)
+        == {f"{name}_invoker" for name in functions}
+        == {
+            "parse_invoker",
+            "join_invoker",
+        }
+    )
+    for name, binding in invokers.items():
+        assert binding["role"] == '"roles/run.invoker"'
+        assert binding["member"] == "${var.runner_member}"
+        assert binding["name"] == f"${{google_cloudfunctions2_function.{name[:-8]}.name}}"
+    variables = {k.strip('"'): v for e in files["variables.tf"]["variable"] for k, v in e.items()}
+    assert "default" not in variables["runner_member"]  # the user must say who runs
+    assert variables["public_ingress"]["default"] is False
+    for fn in functions.values():
+        (service,) = fn["service_config"]
+        assert service["ingress_settings"] == (
+            '${var.public_ingress ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"}'
+        )
+
+
+def _function_env(pipeline: Any) -> dict[str, str]:
+    files = parsed(pipeline, "gcp")
+    (fn,) = blocks(files, "resource", "google_cloudfunctions2_function").values()
+    return environment(fn["service_config"][0]["environment_variables"], KNOWN)
+
+
+def test_the_function_environment_is_what_from_env_reads() -> None:
+    env = _function_env(example("cloud_agnostic_pipeline"))
+    config = Provider.from_env(env).config
+    assert isinstance(config, GcpConfig)
+    assert (config.project_id, config.region) == ("my-project", "europe-west4")
+    assert config.bucket_names == {"glacier-staging": "real-glacier_staging"}
+
+
+def test_every_globally_named_resource_starts_with_the_name_prefix() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    named = {
+        "google_storage_bucket": "name",
+        "google_service_account": "account_id",
+        "google_project_iam_custom_role": "role_id",
+        "google_cloudfunctions2_function": "name",
+        "google_compute_firewall": "name",
+        "google_compute_instance": "name",
+        "google_dataproc_cluster": "name",
+    }
+    for tf_type, attribute in named.items():
+        found = blocks(files, "resource", tf_type)
+        assert found, tf_type
+        for label, body in found.items():
+            assert "${local.name_prefix}" in body[attribute], (tf_type, label)
+
+
+def test_the_pipeline_module_imports_with_only_the_function_environment() -> None:
+    """Before the project and region were set, the import failed in `Provider.from_env()`."""
+    env = _function_env(example("cloud_agnostic_pipeline"))
+    done = subprocess.run(
+        [sys.executable, "-c", "import cloud_agnostic_pipeline as p; print(p.provider.config)"],
+        env={
+            **env,
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'examples'}",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "project_id='my-project'" in done.stdout
+
+
+def _roles(files: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        f"${{google_project_iam_custom_role.{label}.id}}": [p.strip('"') for p in r["permissions"]]
+        for label, r in blocks(files, "resource", "google_project_iam_custom_role").items()
+    }
+
+
+def test_bucket_grants_are_exactly_the_declared_operations() -> None:
+    pipeline = portable(PROVIDERS["gcp"])
+    files = parsed(pipeline, "gcp")
+    roles = _roles(files)
+    bindings = blocks(files, "resource", "google_storage_bucket_iam_member")
+    granted = {label: sorted(roles[b["role"]]) for label, b in bindings.items()}
+    read = sorted(iam.permissions(operations_for(reads=True, writes=False)))
+    write = sorted(iam.permissions(operations_for(reads=False, writes=True)))
+    assert read == ["storage.objects.get", "storage.objects.list"]
+    # a write-only bucket: a write reads back, lists and deletes temporaries
+    assert write == sorted(f"storage.objects.{p}" for p in ("create", "delete", "get", "list"))
+    assert granted["parse_orders"] == read  # parse only reads orders
+    assert granted["join_warehouse"] == write  # join only writes the warehouse
+    assert "parse_warehouse" not in granted
+
+
+def test_every_operation_has_a_permission() -> None:
+    assert set(iam.PERMISSIONS) == set(Operation)
+
+
+def test_dataproc_nodes_unpack_glacier_from_the_artifacts_bucket() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (cluster,) = blocks(files, "resource", "google_dataproc_cluster").values()
+    (init,) = cluster["cluster_config"][0]["initialization_action"]
+    objects = blocks(files, "resource", "google_storage_bucket_object")
+    assert init["script"] == (
+        '"gs://${google_storage_bucket.artifacts.name}/'
+        '${google_storage_bucket_object.dataproc_init.name}"'
+    )
+    script = objects["dataproc_init"]["content"]
+    assert (
+        'gsutil -q cp \\"gs://${google_storage_bucket.artifacts.name}/'
+        '${google_storage_bucket_object.dataproc_archive.name}\\" /tmp/glacier.zip' in script
+    )
+    assert objects["dataproc_archive"]["source"] == '"${path.module}/build/dataproc.zip"'
+    # the cluster's service account may read the archive, and nothing else of that bucket
+    reader = blocks(files, "resource", "google_storage_bucket_iam_member")["spark_artifacts"]
+    assert _roles(files)[reader["role"]] == ["storage.objects.get", "storage.objects.list"]
+
+
+def test_the_init_action_puts_the_archive_and_environment_on_the_node(tmp_path: Path) -> None:
+    """Run the script with stand-ins for gsutil and the metadata server, under tmp_path."""
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"{package.JOB_MODULE}.py", "")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "gsutil").write_text(f'#!/bin/sh\ncp {archive} "$4"\n')
+    (fake / "get_metadata_value").write_text('#!/bin/sh\necho \'{"GLACIER_PROVIDER": "gcp"}\'\n')
+    for tool in fake.iterdir():
+        tool.chmod(0o755)
+    site = tmp_path / "site"
+    site.mkdir()
+    script = package.INIT_ACTION.replace(package.ARCHIVE_MARKER, "gs://b/o")
+    script = script.replace("/usr/share/google/", f"{fake}/").replace("/opt/", f"{tmp_path}/opt/")
+    script = re.sub(r"(?m)^python=.*$", f"python={sys.executable}", script)
+    script = re.sub(r"(?m)^site=.*$", f"site={site}", script)
+    done = subprocess.run(
+        ["bash", "-c", script],
+        env={"PATH": f"{fake}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    glacier = tmp_path / "opt/glacier"
+    assert (glacier / f"{package.JOB_MODULE}.py").is_file()
+    assert (site / "glacier.pth").read_text().split() == [
+        str(glacier),
+        str(glacier / package.WHEELS_DIR),
+    ]
+    assert json.loads((glacier / package.ENVIRONMENT_FILE).read_text()) == {
+        "GLACIER_PROVIDER": "gcp"
+    }
+
+
+def test_the_cluster_metadata_carries_the_deployed_environment() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (cluster,) = blocks(files, "resource", "google_dataproc_cluster").values()
+    metadata = cluster["cluster_config"][0]["gce_cluster_config"][0]["metadata"]
+    encoded = metadata[package.METADATA_KEY]
+    for variable in ("GLACIER_PROVIDER", "GOOGLE_CLOUD_PROJECT", "GLACIER_BUCKETS"):
+        assert variable in encoded
+
+
+def test_the_job_entry_point_takes_the_environment_and_rejects_a_bad_event(
+    tmp_path: Path,
+) -> None:
+    job = tmp_path / f"{package.JOB_MODULE}.py"
+    job.write_text(package.JOB)
+    environment = {"GLACIER_PROVIDER": "gcp", "GOOGLE_CLOUD_PROJECT": "my-project"}
+    (tmp_path / package.ENVIRONMENT_FILE).write_text(json.dumps(environment))
+    done = subprocess.run(
+        [sys.executable, str(job), '{"not": "an invocation"}'],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "BadEvent: The event has no 'invocation' string" in done.stderr
+
+
+def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: Path) -> None:
+    written = build(heterogeneous("gcp"), tmp_path, dependencies=False)
+    archive = tmp_path / package.DATAPROC_ARCHIVE
+    assert archive in written
+    assert {
+        f"{package.JOB_MODULE}.py",
+        "glacier/runtime/cloud.py",
+        "tests/infra/pipelines.py",
+    } <= names(archive)
+
+
+def test_a_pipeline_without_dataproc_builds_no_archive(tmp_path: Path) -> None:
+    build(portable(PROVIDERS["gcp"]), tmp_path, dependencies=False)
+    assert not (tmp_path / package.DATAPROC_ARCHIVE).exists()
+
+
+@pytest.mark.network
+def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
+    """What Cloud Build does (requirements.txt into a fresh Python), then the function with only
+    its environment: the handler imports, finds its config, and rejects a malformed event."""
+    out = tmp_path / "out"
+    build(example("cloud_agnostic_pipeline"), out, "gcp", dependencies=False)  # Cloud Build's job
+    zip_path = out / "build" / "serverless.zip"
+    app = tmp_path / "app"
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(app)
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = str(tmp_path / "venv/bin/python")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "-r", str(app / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    script = (
+        "import importlib, os, main\n"
+        "pipeline = importlib.import_module(os.environ['GLACIER_MODULE'])\n"
+        "print(pipeline.provider.config.project_id)\n"
+        "class Request:\n    def get_json(self):\n        return {'not': 'an invocation'}\n"
+        "try:\n    main.handler(Request())\n"
+        "except Exception as e:\n    print('rejected:', type(e).__name__, e)\n"
+    )
+    done = subprocess.run(
+        [python, "-c", script],
+        cwd=app,
+        env={**_function_env(example("cloud_agnostic_pipeline")), "PYTHONPATH": str(app)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "my-project"
+    assert "rejected: BadEvent The event has no 'invocation' string" in done.stdout
+
+
+@pytest.mark.network
+def test_the_dataproc_archive_carries_the_wheels(tmp_path: Path) -> None:
+    build(heterogeneous("gcp"), tmp_path, dependencies=True)
+    inside = names(tmp_path / package.DATAPROC_ARCHIVE)
+    for module in ("polars", "cloudpickle", "obstore"):
+        assert f"{package.WHEELS_DIR}/{module}/__init__.py" in inside, module
+
+
+def test_vms_boot_an_image_with_python_3_11() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    image = vm["boot_disk"][0]["initialize_params"][0]["image"]
+    assert image == '"debian-cloud/debian-12"'  # Debian 12's python3 is 3.11
+
+
+def test_vms_boot_from_the_package_in_the_artifacts_bucket_with_their_environment() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    script = vm["metadata_startup_script"]
+    assert (
+        'fetch = "gcloud storage cp --quiet gs://${google_storage_bucket.artifacts.name}/'
+        '${google_storage_bucket_object.vm_package.name} /opt/glacier/package.zip"' in script
+    )
+    for variable in ("GLACIER_PROVIDER", "GOOGLE_CLOUD_PROJECT", "GLACIER_BUCKETS"):
+        assert variable in script
+    package_object = blocks(files, "resource", "google_storage_bucket_object")["vm_package"]
+    assert package_object["source"] == '"${path.module}/build/vm-x86_64.zip"'
+    reader = blocks(files, "resource", "google_storage_bucket_iam_member")["worker_artifacts"]
+    assert _roles(files)[reader["role"]] == ["storage.objects.get", "storage.objects.list"]
+
+
+def test_the_vm_package_is_built_for_debian_12(tmp_path: Path) -> None:
+    written = build(heterogeneous("gcp"), tmp_path, dependencies=False)
+    assert tmp_path / "build" / "vm-x86_64.zip" in written
+    assert package.VM_PLATFORM.python == "3.11"  # Debian 12's python3
