@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -184,6 +185,29 @@ def load(ref: str) -> Any:
     """Import ``"module:attr"`` once and return the attribute."""
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def lazy_exports(
+    module: str, table: Mapping[str, str], namespace: MutableMapping[str, Any], names: Sequence[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` re-exporting ``table``'s parts lazily.
+
+    A public name (``glacier.config.AwsConfig``) stays importable while its cloud's module
+    loads only on first access; the loaded value is kept in ``namespace``, so later lookups
+    skip ``__getattr__``.
+    """
+
+    def getattr_(name: str) -> Any:
+        ref = table.get(name)
+        if ref is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = namespace[name] = load(ref)
+        return value
+
+    def dir_() -> list[str]:
+        return sorted({*namespace, *names})
+
+    return getattr_, dir_
 
 
 def part(cloud: Cloud | str, name: str) -> Any:

@@ -9,7 +9,7 @@ lazily through the registry (``glacier.clouds.CONFIGS``), so ``import glacier`` 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from glacier import clouds
 from glacier.clouds import Cloud
@@ -45,20 +45,6 @@ _PORTABLE: tuple[type[Config], ...] = (
     VmConfig,
     BucketConfig,
 )
-
-
-def __getattr__(name: str) -> Any:
-    """Load a cloud's config on first access (``from glacier.config import <name>``)."""
-    ref = clouds.CONFIGS.get(name)
-    if ref is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = clouds.load(ref)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
 
 
 def config_classes() -> tuple[type[Config], ...]:
@@ -107,3 +93,6 @@ __all__ = [
     "config_classes",
     "provider_config_from_env",
 ]
+
+# a cloud's configs load on first access: ``from glacier.config import <name>``
+__getattr__, __dir__ = clouds.lazy_exports(__name__, clouds.CONFIGS, globals(), __all__)

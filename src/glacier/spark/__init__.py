@@ -8,8 +8,6 @@ its session factory raises are re-exported here lazily, through the registry.
 
 from __future__ import annotations
 
-from typing import Any
-
 from glacier import clouds
 from glacier.spark.errors import (
     FrameTooLargeError,
@@ -19,21 +17,6 @@ from glacier.spark.errors import (
     SparkTypeError,
 )
 
-
-def __getattr__(name: str) -> Any:
-    """Load a platform's Spark error on first access (``from glacier.spark import <name>``)."""
-    ref = clouds.SPARK_ERRORS.get(name)
-    if ref is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = clouds.load(ref)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
 __all__ = [
     "FrameTooLargeError",
     "JavaNotFoundError",
@@ -42,3 +25,6 @@ __all__ = [
     "SparkTypeError",
 ]
 __all__ += list(clouds.SPARK_ERRORS)  # the platforms' errors, loaded by __getattr__
+
+# a platform's Spark errors load on first access: ``from glacier.spark import <name>``
+__getattr__, __dir__ = clouds.lazy_exports(__name__, clouds.SPARK_ERRORS, globals(), __all__)
