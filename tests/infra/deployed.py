@@ -45,9 +45,10 @@ _OBJECT = re.compile(r"\$\{jsonencode\(\{(.*)\}\)\}", re.S)
 
 
 def _value(reference: str, known: Mapping[str, str]) -> str:
-    """A bucket's real name is ``real-<label>``; anything else must be ``known``."""
+    """A bucket's real name is ``real-<label>`` (``_`` as ``-``, valid on every cloud); anything
+    else must be ``known``."""
     bucket = _BUCKET.fullmatch(reference)
-    return f"real-{bucket.group(1)}" if bucket else known[reference]
+    return f"real-{bucket.group(1).replace('_', '-')}" if bucket else known[reference]
 
 
 def resolve(value: str, known: Mapping[str, str]) -> str:

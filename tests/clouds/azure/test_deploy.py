@@ -76,7 +76,7 @@ def test_the_app_settings_are_what_from_env_reads() -> None:
         "my-rg",
         "mydata",
     )
-    assert config.bucket_names == {"glacier-staging": "real-glacier_staging"}
+    assert config.bucket_names == {"glacier-staging": "real-glacier-staging"}
 
 
 def test_every_globally_named_resource_starts_with_the_name_prefix() -> None:

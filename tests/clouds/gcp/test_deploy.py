@@ -94,7 +94,7 @@ def test_the_function_environment_is_what_from_env_reads() -> None:
     config = Provider.from_env(env).config
     assert isinstance(config, GcpConfig)
     assert (config.project_id, config.region) == ("my-project", "europe-west4")
-    assert config.bucket_names == {"glacier-staging": "real-glacier_staging"}
+    assert config.bucket_names == {"glacier-staging": "real-glacier-staging"}
 
 
 def test_every_globally_named_resource_starts_with_the_name_prefix() -> None:
