@@ -132,22 +132,6 @@ def test_a_failing_spark_task_names_task_and_executor(provider: Provider) -> Non
     assert "no_such_column" in str(info.value)
 
 
-def test_two_frame_arguments_are_refused_with_the_fix(provider: Provider) -> None:
-    sales = provider.bucket("raw", "sales.parquet")
-    cluster = provider.cluster()
-
-    @cluster.task()
-    def join(left: pl.LazyFrame, right: pl.LazyFrame) -> pl.LazyFrame:
-        return left.join(right, on="day")
-
-    @pipeline(name="spark_join")
-    def joined() -> pl.LazyFrame:
-        return join(sales, sales)
-
-    with pytest.raises(TaskFailed, match=r"takes 2 frame arguments\. Join or union"):
-        joined.run()
-
-
 def test_partitioned_and_by_belong_to_cluster_tasks(tmp_path: Path) -> None:
     provider = Provider(config=LocalConfig(base_path=tmp_path))
     with pytest.raises(ConfigError, match=r"executor 'local' is local"):

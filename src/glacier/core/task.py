@@ -5,16 +5,24 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, ParamSpec, TypeVar
+from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
-from glacier.core.specs import ExecutorSpec
-from glacier.core.trace import current_tracer
-from glacier.errors import ConfigError
+import polars as pl
+
+from glacier.core.dag import Ref
+from glacier.core.specs import ExecutorSpec, is_source
+from glacier.core.trace import Placeholder, current_tracer
+from glacier.errors import ConfigError, PipelineDefinitionError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+Reading = Literal["scan", "read"]
+"""How a bucket is handed to a parameter annotated as a frame: ``scan()`` or ``read()``."""
+_READINGS: dict[object, Reading] = {pl.LazyFrame: "scan", pl.DataFrame: "read"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,28 @@ class Task(Generic[P, R]):
         self.cache = cache
         self.options = options or TaskOptions()
         self.signature = inspect.signature(fn)
+        self.readings = _readings(fn, self.signature)
+        """Parameters annotated ``pl.LazyFrame``/``pl.DataFrame``: a bucket given to one is
+        scanned/read for it, on every executor alike (any other parameter gets the bucket)."""
         functools.update_wrapper(self, fn)
+
+    def readings_for(self, n_args: int, keywords: Mapping[str, object]) -> dict[int | str, Reading]:
+        """:attr:`readings` of a call with ``n_args`` positional arguments and ``keywords``,
+        keyed by argument position or keyword, as the call's arguments are stored."""
+        if not self.readings:
+            return {}
+        positional = [
+            p.name
+            for p in self.signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        out: dict[int | str, Reading] = {
+            i: self.readings[name]
+            for i, name in enumerate(positional[:n_args])
+            if name in self.readings
+        }
+        out.update({k: self.readings[k] for k in keywords if k in self.readings})
+        return out
 
     @property
     def qualified_name(self) -> str:
@@ -97,7 +126,65 @@ class Task(Generic[P, R]):
         tracer = current_tracer()
         if tracer is None:
             return self.fn(*args, **kwargs)
+        if self.options.partitioned or self.options.by:
+            self._check_one_frame(args, kwargs)
         return tracer.record_task(self, args, kwargs)  # type: ignore[return-value]
+
+    def _check_one_frame(self, args: tuple[object, ...], kwargs: Mapping[str, object]) -> None:
+        """A partitioned or grouped task is spread over the partitions of one frame; two frames
+        have no partitions in common, so a second one is refused here, before anything runs."""
+        given = [*zip(self.signature.parameters, args, strict=False), *kwargs.items()]
+        frames = [
+            name
+            for name, value in given
+            if is_source(value) or (isinstance(value, Placeholder) and _is_output(value))
+        ]
+        if len(frames) > 1:
+            by = list(self.options.by or ())
+            how = "partitioned=True" if self.options.partitioned else f"by={by}"
+            raise PipelineDefinitionError(
+                f"Task {self.name!r} is {how}, which spreads one frame over the cluster, but it "
+                f"is given {len(frames)} frames ({', '.join(frames)}). Drop {how} to get each "
+                f"frame whole, or join them in a task before it."
+            )
+
+
+def _is_output(value: Placeholder) -> bool:
+    return isinstance(value._glacier_ref, Ref)
+
+
+def _readings(fn: Callable[..., Any], signature: inspect.Signature) -> dict[str, Reading]:
+    """Resolved once, at definition. When not all annotations resolve (a name imported only for
+    type checking), each is tried on its own; one that does not resolve counts as none, so
+    that parameter gets what it is given."""
+    try:
+        hints: Mapping[str, object] = typing.get_type_hints(fn)
+    except Exception:  # any failure of user annotations: resolve them one by one
+        hints = {n: _resolved(fn, p.annotation) for n, p in signature.parameters.items()}
+    return {
+        name: _READINGS[hint]
+        for name, hint in hints.items()
+        if name in signature.parameters and isinstance(hint, type) and hint in _READINGS
+    }
+
+
+def _resolved(fn: Callable[..., Any], annotation: object) -> object:
+    """One annotation as ``get_type_hints`` would resolve it, or None when it does not."""
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return typing.get_type_hints(_Annotated(annotation), getattr(fn, "__globals__", None))[
+            "value"
+        ]
+    except Exception:  # the name does not resolve here: as if not annotated
+        return None
+
+
+class _Annotated:
+    """Carries one annotation for ``get_type_hints`` to resolve against the task's module."""
+
+    def __init__(self, annotation: str) -> None:
+        self.__annotations__ = {"value": annotation}
 
 
 def _seconds(value: object, *, allow_zero: bool) -> bool:

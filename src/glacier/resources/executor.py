@@ -89,7 +89,9 @@ class Executor:
         runs a row-local function per partition and ``by=[...]`` a group-local one on whole
         groups: each call sees every row of its groups, usually several groups at once, so
         write it per group (``group_by(by).agg``, ``.over(by)``); by default the function sees
-        the whole frame on the driver.
+        each of its frames whole on the driver (several for a join). Both spread one frame, so a
+        call that gives such a task two frames is a ``PipelineDefinitionError`` when the
+        pipeline is defined.
 
         Args:
             fn: The function, when the decorator is used bare (``@executor.task``).

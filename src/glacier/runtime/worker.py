@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
+from glacier.core.task import Reading
 from glacier.core.trace import resolve
 from glacier.resources.bucket import Bucket
 from glacier.runtime.interrupt import by_user
@@ -36,6 +37,9 @@ class Step:
     sink: Bucket | None = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    readings: Mapping[int | str, Reading] = field(default_factory=dict)
+    """Arguments (by position or keyword) whose parameter is annotated as a frame: a bucket
+    given there is scanned or read for the function (``Task.readings``)."""
 
 
 def steps_of(unit: Unit) -> list[Step]:
@@ -46,9 +50,17 @@ def steps_of(unit: Unit) -> list[Step]:
             sink=n.bucket if isinstance(n, SinkNode) else None,
             args=n.args,
             kwargs=n.kwargs,
+            readings=n.task.readings_for(len(n.args), n.kwargs) if isinstance(n, TaskNode) else {},
         )
         for n in unit.nodes
     ]
+
+
+def as_annotated(value: Any, reading: Reading | None) -> Any:
+    """A bucket as a parameter annotated ``reading`` takes it; anything else as it is."""
+    if reading is None or not isinstance(value, Bucket):
+        return value
+    return value.scan() if reading == "scan" else value.read()
 
 
 @dataclass
@@ -145,6 +157,11 @@ class InProcess:
     def call(self, step: Step, scope: Scope) -> Any:
         assert step.fn is not None
         arg = scope.arg
+        if step.readings:
+            reads = step.readings.get
+            args = [as_annotated(resolve(a, arg), reads(i)) for i, a in enumerate(step.args)]
+            kwargs = {k: as_annotated(resolve(v, arg), reads(k)) for k, v in step.kwargs.items()}
+            return step.fn(*args, **kwargs)
         if not step.kwargs:  # the common case, and a step's cost is mostly this call
             return step.fn(*resolve(step.args, arg))
         return step.fn(*resolve(step.args, arg), **resolve(step.kwargs, arg))

@@ -17,9 +17,9 @@ from glacier.spark.types import check_returned_schema, from_spark_arrow, to_spar
 TaskFn = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
 
 
-def run_task(task: TaskFn, df: pl.DataFrame) -> pl.DataFrame:
-    """Run a Polars task on ``df`` and collect its result."""
-    out = task(df.lazy())
+def run_task(task: Callable[..., object], *frames: pl.DataFrame) -> pl.DataFrame:
+    """Run a Polars task on ``frames`` (one per frame argument) and collect its result."""
+    out = task(*(df.lazy() for df in frames))
     if isinstance(out, pl.LazyFrame):
         return out.collect()
     if isinstance(out, pl.DataFrame):
@@ -105,11 +105,47 @@ def make_group_mapper(
     return map_groups
 
 
+class SparkRead:
+    """A bucket as a task on Spark receives it where its parameter asks for a bucket: Spark
+    has already read its files, so ``scan()``/``read()`` give the frame (or partition) it read,
+    the rows the same task on another executor would get from the bucket."""
+
+    def __init__(self, address: str, frame: pl.LazyFrame) -> None:
+        self.address = address
+        self._frame = frame
+
+    def __repr__(self) -> str:
+        return f"<SparkRead {self.address}>"
+
+    def scan(self) -> pl.LazyFrame:
+        return self._frame
+
+    def read(self) -> pl.DataFrame:
+        return self._frame.collect()
+
+
+class FrameSlot:
+    """Where a frame goes in a task's call and in which form: ``position`` (an index, or a
+    keyword name); ``as_`` is ``"scan"`` (a LazyFrame), ``"read"`` (a DataFrame) or a bucket's
+    address (a :class:`SparkRead` of it)."""
+
+    def __init__(self, position: int | str, as_: str) -> None:
+        self.position = position
+        self.as_ = as_
+
+    def form(self, frame: pl.LazyFrame) -> object:
+        if self.as_ == "scan":
+            return frame
+        if self.as_ == "read":
+            return frame.collect()
+        return SparkRead(self.as_, frame)
+
+
 class BoundTask:
-    """A task function with every argument but its frame bound, picklable without Glacier.
+    """A task function with every argument but its frames bound, picklable without Glacier.
 
     ``func`` is the user's function (``modes.ship_by_value`` looks there for the module to
-    ship); the frame goes in at position ``frame_at`` (an index, or a keyword name).
+    ship); the frames go in at ``slots``, in the order they are passed to the call.
     """
 
     def __init__(
@@ -117,19 +153,27 @@ class BoundTask:
         func: Callable[..., object],
         args: tuple[object, ...],
         kwargs: dict[str, object],
-        frame_at: int | str,
+        slots: Sequence[FrameSlot],
     ) -> None:
         self.func = func
         self.args = args
         self.kwargs = kwargs
-        self.frame_at = frame_at
+        self.slots = tuple(slots)
 
-    def __call__(self, frame: pl.LazyFrame) -> pl.LazyFrame | pl.DataFrame:
+    def __call__(self, *frames: pl.LazyFrame) -> pl.LazyFrame | pl.DataFrame:
         args, kwargs = list(self.args), dict(self.kwargs)
-        if isinstance(self.frame_at, int):
-            args.insert(self.frame_at, frame)
-        else:
-            kwargs[self.frame_at] = frame
+        placed = sorted(zip(self.slots, frames, strict=True), key=_positional_first)
+        for slot, frame in placed:
+            if isinstance(slot.position, int):
+                args.insert(slot.position, slot.form(frame))
+            else:
+                kwargs[slot.position] = slot.form(frame)
         out = self.func(*args, **kwargs)
         assert isinstance(out, (pl.LazyFrame, pl.DataFrame)), type(out)
         return out
+
+
+def _positional_first(placed: tuple[FrameSlot, pl.LazyFrame]) -> tuple[int, int]:
+    """Positions ascending, so each insert lands where the call had it."""
+    position = placed[0].position
+    return (0, position) if isinstance(position, int) else (1, 0)

@@ -11,7 +11,8 @@ with the Polars schema of the task's output (``Written``), to restore the types 
   the task runs via ``mapInArrow`` on whole groups: each call sees every row of the groups
   it gets, several groups per call (one call per Arrow batch, not per group).
 * ``run_whole_frame``: the task needs all rows at once. The input is collected to the driver
-  (``toArrow``) under a size guard, the task runs there, and Spark writes the result.
+  (``toArrow``) under a size guard, the task runs there, and Spark writes the result;
+  ``run_whole_frames`` does so for a task of several frames (a join), each its own argument.
 
 Tasks travel to Spark's Python workers with PySpark's own cloudpickle. Glacier's worker code
 and the task's module (unless it is installed in site-packages or is the standard library)
@@ -55,6 +56,7 @@ __all__ = [
     "run_partitioned",
     "run_spark_task",
     "run_whole_frame",
+    "run_whole_frames",
     "ship_by_value",
 ]
 
@@ -328,10 +330,29 @@ def run_whole_frame(
             the driver's memory can hold (``DRIVER_SHARE`` of ``spark.driver.memory``); the
             message suggests ``partitioned=True`` or ``by=[...]``, or the setting to raise.
     """
-    sdf = _read(spark, inputs)
+    return run_whole_frames(spark, task, [inputs], output, max_rows=max_rows, max_bytes=max_bytes)
+
+
+def run_whole_frames(
+    spark: Any,
+    task: Callable[..., pl.LazyFrame | pl.DataFrame],
+    inputs: Sequence[Paths],
+    output: str | Path,
+    *,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> Written:
+    """``run_whole_frame`` for a task of several frames: ``inputs`` holds each frame's
+    Parquet, and the task gets one LazyFrame per frame, in that order. The limits bound the
+    frames together, as they are all on the driver at once."""
+    sdfs = [_read(spark, paths) for paths in inputs]
     if max_rows is not None or max_bytes is not None:
-        rows = int(sdf.count())
-        estimate = rows * estimate_row_bytes(polars_schema_for_spark(sdf.schema))
+        counts = [int(sdf.count()) for sdf in sdfs]
+        rows = sum(counts)
+        estimate = sum(
+            n * estimate_row_bytes(polars_schema_for_spark(sdf.schema))
+            for n, sdf in zip(counts, sdfs, strict=True)
+        )
         if max_rows is not None and rows > max_rows:
             raise _too_large(f"{rows:,} rows", f"max_rows={max_rows:,}")
         if max_bytes is not None and estimate > max_bytes:
@@ -341,16 +362,17 @@ def run_whole_frame(
         memory = driver_memory(spark)
         if max_bytes is not None and memory is not None and estimate > memory * DRIVER_SHARE:
             raise _driver_too_small(estimate, rows, memory)
-    if not hasattr(sdf, "toArrow"):
+    if not all(hasattr(sdf, "toArrow") for sdf in sdfs):
         raise SparkTaskError(
             "whole-frame mode needs DataFrame.toArrow (a PySpark 4 client); use "
             "partitioned=True or by=[...] with this client"
         )
-    table = sdf.toArrow()
-    if max_bytes is not None and table.nbytes > max_bytes:
-        raise _too_large(f"{_mib(table.nbytes)} of Arrow data", f"max_bytes={_mib(max_bytes)}")
-    out = _worker.run_task(task, from_spark_arrow(table))
-    del table
+    tables = [sdf.toArrow() for sdf in sdfs]
+    nbytes = sum(t.nbytes for t in tables)
+    if max_bytes is not None and nbytes > max_bytes:
+        raise _too_large(f"{_mib(nbytes)} of Arrow data", f"max_bytes={_mib(max_bytes)}")
+    out = _worker.run_task(task, *(from_spark_arrow(t) for t in tables))
+    del tables
     spark_schema = spark_schema_for_polars(out.schema)
     arrow = to_spark_arrow(out, spark_arrow_schema(spark_schema))
     sdf_out = spark.createDataFrame(arrow, schema=spark_schema)

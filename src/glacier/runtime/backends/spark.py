@@ -6,8 +6,11 @@ output to the run's staging area, so frames never pass through this process on t
 
 A task runs in one of three ways (see :mod:`glacier.spark.modes`): ``partitioned=True`` per
 partition with ``mapInArrow``, ``by=[...]`` on batches of whole groups, or by default on
-the driver over the whole frame, under a size guard. Every frame argument, a bucket included,
-reaches the function as a LazyFrame over its rows. Outputs written by Spark are directories,
+the driver over the whole frame, under a size guard; a task of several frames gets each whole.
+A frame argument reaches the function as its parameter's annotation asks, as on every
+executor: a LazyFrame (a staged frame, or a bucket to ``pl.LazyFrame``), a DataFrame (a bucket
+to ``pl.DataFrame``), or for a bucket to any other parameter an object whose ``scan()`` and
+``read()`` give the rows Spark read. Outputs written by Spark are directories,
 so they are handed on but not kept in the cache.
 
 The session is shared by the run's cluster executors and stopped at the end of the run,
@@ -121,32 +124,34 @@ class OnSpark:
 
     def call(self, step: Step, scope: Scope) -> StagedFrame:
         # pyarrow and the Polars-Spark type layer load only once a task runs on Spark
-        from glacier.spark.modes import run_spark_task  # noqa: PLC0415
+        from glacier.spark.modes import run_spark_task, run_whole_frames  # noqa: PLC0415
 
-        frames = [
-            ref
-            for ref in iter_refs((step.args, step.kwargs))
-            if isinstance(ref, Ref) and isinstance(scope.value(ref), (StagedFrame, Bucket))
-        ]
-        if len(frames) != 1:
+        frames = _frames(step, scope)
+        if not frames:
             raise ConfigError(
                 f"Task {step.node!r} runs on cluster executor {self.backend.executor.name!r}, "
-                f"which spreads one frame over Spark, but it takes {len(frames)} frame "
-                f"arguments. Join or union the frames in a task on another executor first."
+                f"which runs a task over frames Spark reads, but it is given no frame (a task's "
+                f"output or a bucket). Run it on another executor, or pass it its input."
             )
         task = self.tasks[step.node]
         staging = self.staging
         out_dir = staging.provider.store.uri(
             staging.bucket, f"{staging.prefix}/{safe_name(step.node)}.spark"
         )
-        written = run_spark_task(
-            self.backend.spark_session(),
-            _bind(step, frames[0], scope),
-            _uris(scope.value(frames[0])),
-            out_dir,
-            partitioned=task.options.partitioned,
-            by=task.options.by,
-        )
+        bound = _bind(step, frames, scope)
+        inputs = [_uris(scope.value(ref)) for ref in frames.values()]
+        spark = self.backend.spark_session()
+        if len(inputs) == 1:
+            written = run_spark_task(
+                spark,
+                bound,
+                inputs[0],
+                out_dir,
+                partitioned=task.options.partitioned,
+                by=task.options.by,
+            )
+        else:  # several frames: each whole (partitioned/by were refused at definition)
+            written = run_whole_frames(spark, bound, inputs, out_dir)
         return StagedFrame(
             uri=f"{out_dir}/*.parquet",
             rows=written.rows,
@@ -160,22 +165,41 @@ class OnSpark:
         return value, None  # staged by Spark; a directory, so not kept in the cache
 
 
-def _bind(step: Step, frame: Ref, scope: Scope) -> BoundTask:
-    """The task with its other arguments resolved now: only plain data travels to Spark."""
-    from glacier.spark._worker import BoundTask  # noqa: PLC0415 - pyarrow, as above
+def _frames(step: Step, scope: Scope) -> dict[int | str, Ref]:
+    """The step's frame arguments (staged frames and buckets) by position or keyword, in call
+    order; one inside a list or dict is refused, as Spark hands each frame to its own
+    parameter."""
+
+    def is_frame(ref: object) -> bool:
+        return isinstance(ref, Ref) and isinstance(scope.value(ref), (StagedFrame, Bucket))
+
+    placed: list[tuple[int | str, object]] = [*enumerate(step.args), *step.kwargs.items()]
+    frames = {at: arg for at, arg in placed if isinstance(arg, Ref) and is_frame(arg)}
+    if any(is_frame(ref) for at, arg in placed if at not in frames for ref in iter_refs(arg)):
+        raise ConfigError(
+            f"Task {step.node!r}: pass each frame as an argument of its own, not inside a list "
+            f"or dict, so Spark can read it and hand it to the function."
+        )
+    return frames
+
+
+def _bind(step: Step, frames: dict[int | str, Ref], scope: Scope) -> BoundTask:
+    """The task with its other arguments resolved now: only plain data travels to Spark. Each
+    frame reaches the function as its parameter's annotation asks, as on other executors: a
+    staged frame or a bucket given to a frame parameter as that frame, a bucket given to any
+    other parameter as a :class:`~glacier.spark._worker.SparkRead` of what Spark read."""
+    from glacier.spark._worker import BoundTask, FrameSlot  # noqa: PLC0415 - pyarrow, as above
 
     assert step.fn is not None
-    positions = [i for i, arg in enumerate(step.args) if arg == frame]
-    names = [k for k, arg in step.kwargs.items() if arg == frame]
-    if len(positions) + len(names) != 1:
-        raise ConfigError(
-            f"Task {step.node!r}: pass its frame as an argument of its own, not inside a list or "
-            f"dict, so Spark can hand each partition to it."
-        )
-    at: int | str = positions[0] if positions else names[0]
-    args = tuple(resolve(a, scope.value) for i, a in enumerate(step.args) if i != at)
-    kwargs = {k: resolve(v, scope.value) for k, v in step.kwargs.items() if k != at}
-    return BoundTask(step.fn, args, kwargs, at)
+    slots = []
+    for at, ref in frames.items():
+        value = scope.value(ref)
+        reading = step.readings.get(at)
+        form = "scan" if isinstance(value, StagedFrame) and reading is None else reading
+        slots.append(FrameSlot(at, form or value.address))
+    args = tuple(resolve(a, scope.value) for i, a in enumerate(step.args) if i not in frames)
+    kwargs = {k: resolve(v, scope.value) for k, v in step.kwargs.items() if k not in frames}
+    return BoundTask(step.fn, args, kwargs, slots)
 
 
 def _uris(value: StagedFrame | Bucket) -> list[str]:
