@@ -66,25 +66,26 @@ class Placeholder:
         return Placeholder(self._glacier_tracer, Ref(self._glacier_ref.node, key))
 
     def _several(self, action: str) -> tuple[int | str, ...]:
-        """The task's outputs, or a refusal that says how to declare them."""
+        """The task's outputs, or a refusal that also says how to declare several."""
         if self._glacier_outputs is None:
-            if isinstance(self._glacier_ref, Ref) and self._glacier_ref.output is None:
-                raise PipelineDefinitionError(
-                    f"Pipeline {self._glacier_tracer.pipeline!r}: {action} the "
-                    f"{self._describe()}, which has one output. For several outputs, annotate "
-                    f"the task's return type with their number, e.g. "
-                    f"-> tuple[pl.LazyFrame, pl.LazyFrame], or return a NamedTuple or a "
-                    f"dataclass of frames; then `a, b = task(...)` and `out[0]` work."
+            ref = self._glacier_ref
+            if isinstance(ref, Ref) and ref.output is None:
+                self._misuse(
+                    action,
+                    " A task with several outputs declares them in its return annotation, e.g. "
+                    "-> tuple[pl.LazyFrame, pl.LazyFrame], or returns a NamedTuple or a "
+                    "dataclass of frames; then `a, b = task(...)`, `out[0]` and `out.field` "
+                    "work in the body.",
                 )
             self._misuse(action)
         return self._glacier_outputs
 
-    def _misuse(self, action: str) -> NoReturn:
+    def _misuse(self, action: str, hint: str = "") -> NoReturn:
         raise PipelineDefinitionError(
             f"Pipeline {self._glacier_tracer.pipeline!r}: {action} the {self._describe()} while "
             f"defining the pipeline. Its value exists only when the pipeline runs, so the body "
             f"cannot branch on it, loop over it or call its methods. Move this logic into a task "
-            f"(a function decorated with @executor.task()) and pass the value to it."
+            f"(a function decorated with @executor.task()) and pass the value to it.{hint}"
         )
 
     def _misuse_text(self, action: str) -> NoReturn:
@@ -126,14 +127,12 @@ class Placeholder:
             return self._element(outputs[key])
         if isinstance(key, str) and key in outputs:
             return self._element(key)
+        fields = [k for k in outputs if isinstance(k, str)]
+        named = f" or the fields {', '.join(fields)}" if fields else ""
         raise PipelineDefinitionError(
             f"Pipeline {self._glacier_tracer.pipeline!r}: the {self._describe()} has no output "
-            f"{key!r}; it has {len(outputs)}: positions 0-{len(outputs) - 1}"
-            + (
-                f" or fields {', '.join(k for k in outputs if isinstance(k, str))}."
-                if isinstance(outputs[0], str)
-                else "."
-            )
+            f"{key!r}. Its task declares {len(outputs)} outputs: use a position "
+            f"0-{len(outputs) - 1}{named}."
         )
 
     def __call__(self, *args: object, **kwargs: object) -> NoReturn:
