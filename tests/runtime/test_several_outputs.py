@@ -106,6 +106,30 @@ def test_namedtuple_fields_and_dataclass_fields_are_outputs(provider: Provider, 
     by_namedtuple, by_dataclass = flow.run().output
     assert by_namedtuple["a"].to_list() == [1, 2, 3, 4, 5]
     assert by_dataclass["a"].to_list() == [1, 5]
+    again = flow.run()  # each output was cached on its own, and the whole is rebuilt from them
+    assert again.tasks["halves"].cache_hit and again.tasks["parts"].cache_hit
+    assert [f["a"].to_list() for f in again.output] == [[1, 2, 3, 4, 5], [1, 5]]
+
+
+def test_the_whole_value_of_a_cached_namedtuple_keeps_its_type(
+    provider: Provider, name: str
+) -> None:
+    @provider.serverless(name="fn").task()
+    def halves() -> Halves:
+        return Halves(_frame().head(2), _frame().tail(3))
+
+    @provider.local().task(cache=False)  # runs again, on the cached halves
+    def both(h: Halves) -> pl.LazyFrame:
+        return pl.concat([h.high, h.low])
+
+    @pipeline(name=name)
+    def flow() -> object:
+        return both(halves())
+
+    assert flow.run().output["a"].to_list() == [3, 4, 5, 1, 2]
+    again = flow.run()
+    assert again.tasks["halves"].cache_hit and not again.tasks["both"].cache_hit
+    assert again.output["a"].to_list() == [3, 4, 5, 1, 2]
 
 
 @pytest.mark.parametrize("kind", ["local", "serverless"])
