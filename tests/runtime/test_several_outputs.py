@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -73,10 +74,15 @@ def test_unpacked_outputs_are_staged_one_file_each(
     assert {"0.parquet", "1.parquet"} <= files, "each output in a file of its own"
     assert pl.read_parquet(next(cache.glob("*.1.parquet")))["a"].to_list() == [3, 4, 5]
     assert result.tasks["split"].rows == 5
+    assert result.tasks["split"].outputs == {"split[0]": 2, "split[1]": 3}
     assert result.tasks["split"].handoff == "staged"
+    report = json.loads(next(Path(provider.config.base_path).rglob("report.json")).read_text())  # type: ignore[attr-defined]
+    [entry] = [t for t in report["tasks"] if t["name"] == "split"]
+    assert entry["outputs"] == {"split[0]": 2, "split[1]": 3}
 
     again = flow.run()
     assert again.tasks["split"].cache_hit and again.tasks["split"].rows == 5
+    assert again.tasks["split"].outputs == {"split[0]": 2, "split[1]": 3}
     assert [f.to_dicts() for f in again.output] == [f.to_dicts() for f in result.output]
 
 
@@ -108,6 +114,7 @@ def test_namedtuple_fields_and_dataclass_fields_are_outputs(provider: Provider, 
     assert by_dataclass["a"].to_list() == [1, 5]
     again = flow.run()  # each output was cached on its own, and the whole is rebuilt from them
     assert again.tasks["halves"].cache_hit and again.tasks["parts"].cache_hit
+    assert again.tasks["halves"].outputs == {"halves.low": 2, "halves.high": 3}
     assert [f["a"].to_list() for f in again.output] == [[1, 2, 3, 4, 5], [1, 5]]
 
 

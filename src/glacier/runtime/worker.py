@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
-from glacier.core.trace import resolve
+from glacier.core.trace import output_label, resolve
 from glacier.resources.bucket import Bucket
 from glacier.runtime.interrupt import by_user
 from glacier.runtime.staging import OutputTarget, StagedFrame
@@ -57,6 +57,8 @@ class NodeStats:
     seconds: float
     rows: int | None = None
     bytes: int | None = None
+    outputs: dict[str, int | None] | None = None
+    """Rows of each output of a task with several, by label (see :func:`outputs_rows`)."""
 
 
 @dataclass
@@ -142,11 +144,31 @@ def is_outputs(value: Any) -> bool:
     return dataclasses.is_dataclass(cls) and not cls.__module__.startswith("glacier.")
 
 
+def names_of(value: Any) -> list[int | str]:
+    """The names of the elements of ``value`` (see :func:`is_outputs`): positions or fields."""
+    if isinstance(value, tuple):
+        return list(getattr(value, "_fields", range(len(value))))
+    return [f.name for f in dataclasses.fields(value)]
+
+
 def elements_of(value: Any) -> list[Any]:
     """The elements of ``value`` (see :func:`is_outputs`), in order."""
-    if isinstance(value, tuple):
-        return list(value)
-    return [getattr(value, f.name) for f in dataclasses.fields(value)]
+    return (
+        list(value)
+        if isinstance(value, tuple)
+        else [getattr(value, str(n)) for n in names_of(value)]
+    )
+
+
+def outputs_rows(node: str, value: Any) -> dict[str, int | None] | None:
+    """Rows of each output of a value handed on with several (``{"split[0]": 2, ...}``), for
+    the report; None for any other value."""
+    if not is_outputs(value):
+        return None
+    return {
+        output_label(Ref(node, name)): size_of(element, None, None)[0]
+        for name, element in zip(names_of(value), elements_of(value), strict=True)
+    }
 
 
 def on_each(value: Any, fn: Callable[[Any], Any]) -> Any:
@@ -158,10 +180,10 @@ def on_each(value: Any, fn: Callable[[Any], Any]) -> Any:
 def map_outputs(value: Any, fn: Callable[[int | str, Any], Any]) -> Any:
     """``value`` (see :func:`is_outputs`) with ``fn(name, element)`` for each of its elements,
     in a container of the same type; the name is the element's position or field."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = [f.name for f in dataclasses.fields(value)]
-        return dataclasses.replace(value, **{n: fn(n, getattr(value, n)) for n in names})
-    elements = [fn(getattr(value, "_fields", range(len(value)))[i], v) for i, v in enumerate(value)]
+    names = names_of(value)
+    if not isinstance(value, tuple):
+        return dataclasses.replace(value, **{str(n): fn(n, getattr(value, str(n))) for n in names})
+    elements = [fn(n, v) for n, v in zip(names, value, strict=True)]
     return type(value)(*elements) if hasattr(value, "_fields") else tuple(elements)
 
 
@@ -287,7 +309,8 @@ def run_unit(
             elif type(value) is StagedFrame:  # a cluster stages every step
                 rows, size = value.rows, value.bytes
             values[step.node] = value
-            stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
+            seconds = time.perf_counter() - start
+            stats[step.node] = NodeStats(seconds, rows, size, outputs_rows(step.node, value))
     except BaseException as exc:  # a task's SystemExit or CancelledError is its failure too
         if by_user(exc):
             raise
