@@ -164,3 +164,24 @@ def test_a_frame_in_a_returned_dict_is_collected_where_it_was_computed(
     assert out["a"].to_list() == [1, 2, 3, 4, 5]
     if kind == "serverless":
         assert set(out["pid"].to_list()) != {os.getpid()}
+
+
+@pytest.mark.parametrize("kind", ["local", "serverless"])
+def test_a_sink_writes_the_one_output_it_was_given(
+    provider: Provider, name: str, kind: str, tmp_path: Path
+) -> None:
+    ex = provider.local() if kind == "local" else provider.serverless(name="split")
+    out = provider.bucket(bucket="out", path="high.parquet")
+
+    @ex.task()
+    def split() -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        return _frame().filter(pl.col("a") <= 2), _frame().filter(pl.col("a") > 2)
+
+    @pipeline(name=name)
+    def flow() -> object:
+        low, high = split()
+        out.write(high)
+        return low
+
+    assert flow.run().output["a"].to_list() == [1, 2]
+    assert out.read()["a"].to_list() == [3, 4, 5]

@@ -250,7 +250,7 @@ class Tracer:
                 id=node_id,
                 bucket=bucket,
                 executor=producer.executor,
-                args=(Ref(producer.id),),
+                args=(value._glacier_ref,),  # the one output written, of several too
                 kwargs={"partition_by": list(partition_by)} if partition_by else {},
             )
         )
