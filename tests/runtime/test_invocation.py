@@ -48,8 +48,8 @@ def test_an_outcome_crosses_as_a_wire_outcome_and_comes_back_equal(provider: Pro
     )
     wire = WireOutcome.of(outcome)
     assert json.loads(json.dumps(wire.stats)) == {
-        "make": {"seconds": 0.25, "rows": None, "bytes": None},
-        "out": {"seconds": 0.5, "rows": 3, "bytes": staged.bytes},
+        "make": {"seconds": 0.25, "rows": None, "bytes": None, "outputs": None},
+        "out": {"seconds": 0.5, "rows": 3, "bytes": staged.bytes, "outputs": None},
     }
     back = cloudpickle.loads(cloudpickle.dumps(wire)).open(provider)
     assert back == outcome

@@ -30,9 +30,14 @@ class NodeKind(StrEnum):
 
 @dataclass(frozen=True)
 class Ref:
-    """Where a task argument comes from: another node's output."""
+    """Where a task argument comes from: another node's output, or one element of it.
+
+    ``output`` names the element of a task with several outputs (a position of its returned
+    tuple, or a field of its NamedTuple or dataclass); None is the whole output.
+    """
 
     node: str
+    output: int | str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ the pipeline model.
 from __future__ import annotations
 
 import inspect
-from typing import ClassVar, Protocol, TypeGuard
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, TypeGuard
 
 from glacier.core.kinds import ExecutorKind
 
@@ -46,6 +47,11 @@ class TaskSpec(Protocol):
 
     @property
     def signature(self) -> inspect.Signature: ...
+
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The function: its return annotation tells the tracer how many outputs it has."""
+        ...
 
     @property
     def executor(self) -> ExecutorSpec: ...

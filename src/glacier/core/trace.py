@@ -8,7 +8,9 @@ has no value yet, so using it in Python logic is an error that says what to do i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, NoReturn
@@ -33,11 +35,15 @@ def current_tracer() -> Tracer | None:
 class Placeholder:
     """The future output of a task (or a pipeline parameter) inside a pipeline body."""
 
-    __slots__ = ("_glacier_ref", "_glacier_tracer")
+    __slots__ = ("_glacier_outputs", "_glacier_ref", "_glacier_tracer")
 
-    def __init__(self, tracer: Tracer, ref: Ref | ParamRef) -> None:
+    def __init__(
+        self, tracer: Tracer, ref: Ref | ParamRef, outputs: tuple[int | str, ...] | None = None
+    ) -> None:
         self._glacier_tracer = tracer
         self._glacier_ref = ref
+        self._glacier_outputs = outputs
+        """The elements of a task with several outputs (see :func:`outputs_of`), else None."""
 
     def __repr__(self) -> str:
         return f"<{self._describe()}>"  # for debugging only: formatting refuses (below)
@@ -52,14 +58,34 @@ class Placeholder:
         ref = self._glacier_ref
         if isinstance(ref, ParamRef):
             return f"pipeline parameter {ref.name!r}"
-        return f"output of task {ref.node!r}"
+        return f"output of task {output_label(ref)!r}"
 
-    def _misuse(self, action: str) -> NoReturn:
+    def _element(self, key: int | str) -> Placeholder:
+        """The placeholder of one output of a task with several outputs."""
+        assert isinstance(self._glacier_ref, Ref) and self._glacier_outputs is not None
+        return Placeholder(self._glacier_tracer, Ref(self._glacier_ref.node, key))
+
+    def _several(self, action: str) -> tuple[int | str, ...]:
+        """The task's outputs, or a refusal that also says how to declare several."""
+        if self._glacier_outputs is None:
+            ref = self._glacier_ref
+            if isinstance(ref, Ref) and ref.output is None:
+                self._misuse(
+                    action,
+                    " A task with several outputs declares them in its return annotation, e.g. "
+                    "-> tuple[pl.LazyFrame, pl.LazyFrame], or returns a NamedTuple or a "
+                    "dataclass of frames; then `a, b = task(...)`, `out[0]` and `out.field` "
+                    "work in the body.",
+                )
+            self._misuse(action)
+        return self._glacier_outputs
+
+    def _misuse(self, action: str, hint: str = "") -> NoReturn:
         raise PipelineDefinitionError(
             f"Pipeline {self._glacier_tracer.pipeline!r}: {action} the {self._describe()} while "
             f"defining the pipeline. Its value exists only when the pipeline runs, so the body "
             f"cannot branch on it, loop over it or call its methods. Move this logic into a task "
-            f"(a function decorated with @executor.task()) and pass the value to it."
+            f"(a function decorated with @executor.task()) and pass the value to it.{hint}"
         )
 
     def _misuse_text(self, action: str) -> NoReturn:
@@ -72,9 +98,11 @@ class Placeholder:
             f'and build the text there (e.g. f"day={{day}}" inside the task).'
         )
 
-    def __getattr__(self, name: str) -> NoReturn:
+    def __getattr__(self, name: str) -> Placeholder:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)  # protocol probes (copy, pickle, hasattr) stay quiet
+        if self._glacier_outputs is not None and name in self._glacier_outputs:
+            return self._element(name)
         self._misuse(f"accessing .{name} on")
 
     def __bool__(self) -> bool:  # noqa: PLE0304
@@ -83,14 +111,29 @@ class Placeholder:
     def __len__(self) -> int:  # noqa: PLE0303
         self._misuse("calling len() on")
 
-    def __iter__(self) -> NoReturn:
-        self._misuse("iterating over")
+    def __iter__(self) -> Iterator[Placeholder]:
+        return iter([self._element(key) for key in self._several("unpacking or iterating over")])
 
     def __contains__(self, item: object) -> bool:
         self._misuse("using 'in' with")
 
-    def __getitem__(self, key: object) -> NoReturn:
-        self._misuse("indexing")
+    def __getitem__(self, key: object) -> Placeholder:
+        outputs = self._several("indexing")
+        if (
+            isinstance(key, int)
+            and not isinstance(key, bool)
+            and -len(outputs) <= key < len(outputs)
+        ):
+            return self._element(outputs[key])
+        if isinstance(key, str) and key in outputs:
+            return self._element(key)
+        fields = [k for k in outputs if isinstance(k, str)]
+        named = f" or the fields {', '.join(fields)}" if fields else ""
+        raise PipelineDefinitionError(
+            f"Pipeline {self._glacier_tracer.pipeline!r}: the {self._describe()} has no output "
+            f"{key!r}. Its task declares {len(outputs)} outputs: use a position "
+            f"0-{len(outputs) - 1}{named}."
+        )
 
     def __call__(self, *args: object, **kwargs: object) -> NoReturn:
         self._misuse("calling")
@@ -181,7 +224,7 @@ class Tracer:
             )
         )
         self._connect(node)
-        return Placeholder(self, Ref(node.id))
+        return Placeholder(self, Ref(node.id), outputs_of(task))
 
     def record_sink(
         self, bucket: SourceSpec, value: object, partition_by: Sequence[str] | None = None
@@ -207,7 +250,7 @@ class Tracer:
                 id=node_id,
                 bucket=bucket,
                 executor=producer.executor,
-                args=(Ref(producer.id),),
+                args=(value._glacier_ref,),  # the one output written, of several too
                 kwargs={"partition_by": list(partition_by)} if partition_by else {},
             )
         )
@@ -273,6 +316,54 @@ class Tracer:
             candidate = f"{base}_{n + 1}"
         self._counts[base] = n
         return candidate
+
+
+def outputs_of(task: TaskSpec) -> tuple[int | str, ...] | None:
+    """The outputs a task declares by its return annotation: positions of a fixed-length
+    ``tuple[...]`` (fields, when it is a NamedTuple or a dataclass), or None for one output.
+
+    An annotation that does not evaluate (a name only imported for type checking) is one
+    output: unpacking it then says to annotate, instead of failing the definition.
+    """
+    hint = returned_type(task)
+    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
+        return tuple(hint._fields) or None
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return tuple(f.name for f in dataclasses.fields(hint)) or None
+    if typing.get_origin(hint) is tuple:
+        elements = typing.get_args(hint)
+        if elements and Ellipsis not in elements and elements != ((),):
+            return tuple(range(len(elements)))
+    return None
+
+
+def returned_type(task: TaskSpec) -> Any:
+    """The task's evaluated return annotation; None when it has none or it does not evaluate."""
+    try:
+        return typing.get_type_hints(task.fn).get("return")
+    except Exception:  # any failure to evaluate means "not declared"
+        return None
+
+
+def rebuild_outputs(task: TaskSpec, elements: dict[int | str, Any]) -> Any:
+    """The value of a task with several outputs made from its elements (cached ones), in the
+    type its annotation declares, so a consumer of the whole value sees what the task returned."""
+    cls = returned_type(task)
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        return cls(**{str(k): v for k, v in elements.items()})
+    values = list(elements.values())
+    return cls(*values) if isinstance(cls, type) and hasattr(cls, "_fields") else tuple(values)
+
+
+def output_label(ref: Ref) -> str:
+    """How one output is named in messages and reports: ``split``, ``split[0]``, ``split.left``."""
+    match ref.output:
+        case None:
+            return ref.node
+        case int(index):
+            return f"{ref.node}[{index}]"
+        case name:
+            return f"{ref.node}.{name}"
 
 
 def iter_refs(value: object) -> Iterator[Ref | ParamRef]:

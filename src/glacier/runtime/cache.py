@@ -70,7 +70,8 @@ def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
         def lookup(ref: Ref | ParamRef) -> str:
             if isinstance(ref, ParamRef):
                 return f"param:{value_digest(params[ref.name])}"
-            return f"node:{keys[ref.node]}"
+            output = "" if ref.output is None else f":{ref.output!r}"  # which of several
+            return f"node:{keys[ref.node]}{output}"
 
         parts: list[str] = [f"format:{CACHE_FORMAT}", node.kind.value, *map(str, inputs)]
         parts.append(value_digest(resolve(node.args, lookup)))

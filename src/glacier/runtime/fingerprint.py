@@ -30,7 +30,7 @@ import sysconfig
 import types
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -185,8 +185,8 @@ class _Walk:
         for attr, member in sorted(vars(cls).items()):
             if _internal(attr) and not isinstance(member, types.FunctionType):
                 continue  # dunders and enum's _sunder_ internals, but methods like __call__
-            if isinstance(member, types.MemberDescriptorType | types.GetSetDescriptorType):
-                continue  # slots and C-level attributes: their values are the instance's
+            if isinstance(member, _INSTANCE_FIELDS):
+                continue  # slots, C-level attributes, NamedTuple fields: values are the instance's
             parts.append(f"{attr}={self.value(_unwrap(member), f'{name}.{attr}')}")
         return _digest(parts)
 
@@ -202,6 +202,19 @@ class _Walk:
         else:
             raise Uncacheable(name, value)
         return _digest([self.cls(cls, name), self.value(fields, name)])
+
+
+class _Probe(NamedTuple):
+    field: int
+
+
+_INSTANCE_FIELDS = (
+    types.MemberDescriptorType,
+    types.GetSetDescriptorType,
+    type(vars(_Probe)["field"]),
+)
+"""Class attributes that only read a field of an instance (a NamedTuple's are positions,
+hashed as the class's ``_fields``)."""
 
 
 def _internal(attr: str) -> bool:

@@ -34,7 +34,7 @@ from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff, Unit
-from glacier.runtime.worker import NodeStats, Outcome, Step, run_unit, steps_of
+from glacier.runtime.worker import NodeStats, Outcome, Step, on_each, run_unit, steps_of
 from glacier.storage.commit import CommitToken
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ class WireOutcome:
         value = outcome.value
         return cls(
             ok=outcome.ok,
-            value=StagedRef.of(value) if isinstance(value, StagedFrame) else value,
+            value=on_each(value, lambda v: StagedRef.of(v) if isinstance(v, StagedFrame) else v),
             stats={node: vars(s).copy() for node, s in outcome.stats.items()},
             failed_node=outcome.failed_node,
             error=outcome.error,
@@ -165,7 +165,7 @@ class WireOutcome:
         value = self.value
         return Outcome(
             ok=self.ok,
-            value=value.open(provider) if isinstance(value, StagedRef) else value,
+            value=on_each(value, lambda v: v.open(provider) if isinstance(v, StagedRef) else v),
             stats={node: NodeStats(**s) for node, s in self.stats.items()},
             failed_node=self.failed_node,
             error=self.error,
@@ -187,7 +187,7 @@ def describe(job: Job, run_id: str) -> Invocation:
         steps=steps,
         sinks=sinks,
         handoff=job.handoff,
-        inputs={k: _portable(v) for k, v in job.inputs.items()},
+        inputs={k: on_each(v, _portable) for k, v in job.inputs.items()},
         params=dict(job.params),
         output=BucketRef(ProviderRef.of(target.provider), target.bucket, target.key),
         keep_collected=target.keep_collected,
@@ -277,7 +277,7 @@ def execute(invocation: Invocation, deployed: Provider | None = None) -> WireOut
         provider, output.bucket, output.path, invocation.keep_collected, invocation.token
     )
     inputs = {
-        k: v.open(deployed) if isinstance(v, (BucketRef, StagedRef)) else v
+        k: on_each(v, lambda e: e.open(deployed) if isinstance(e, (BucketRef, StagedRef)) else e)
         for k, v in invocation.inputs.items()
     }
     steps = [

@@ -21,9 +21,8 @@ from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.plan import Plan
 from glacier.runtime.report import build_report, write_report
 from glacier.runtime.result import RunResult, TaskRun
-from glacier.runtime.staging import StagedFrame
 from glacier.runtime.units import Unit
-from glacier.runtime.worker import Outcome
+from glacier.runtime.worker import Outcome, outputs_rows, size_of
 
 INTERRUPTED = "KeyboardInterrupt: the run was interrupted (Ctrl-C); its workers were stopped"
 """The error a report records for a run its user interrupted."""
@@ -85,6 +84,7 @@ class RunRecords:
             stats = outcome.stats.get(node.id) if outcome else None
             if stats is not None:
                 record.seconds, record.rows, record.bytes = stats.seconds, stats.rows, stats.bytes
+                record.outputs = stats.outputs
             if outcome is not None and outcome.peak_memory is not None:
                 record.peak_memory = outcome.peak_memory
             if outcome is not None and outcome.cold_start is not None:
@@ -105,13 +105,15 @@ class RunRecords:
                     )
                 )
 
-    def cached(self, unit: Unit, hit: StagedFrame | None) -> None:
-        """``unit`` does not run: its output, ``hit`` when it has one, comes from the cache."""
+    def cached(self, unit: Unit, hit: Any) -> None:
+        """``unit`` does not run: its output, ``hit`` when it has one (a staged frame, or one
+        per output), comes from the cache."""
         for node in unit.nodes:
             self.tasks[node.id].cache_hit = True
         if hit is not None:
             record = self.tasks[unit.root.id]
-            record.rows, record.bytes = hit.rows, hit.bytes
+            record.rows, record.bytes = size_of(hit, None, None)
+            record.outputs = outputs_rows(unit.root.id, hit)
         self.emit(unit, Status.CACHED, 0)
 
     def succeeded(self, output: Any, seconds: float, staging: list[str]) -> RunResult:

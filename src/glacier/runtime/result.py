@@ -41,6 +41,8 @@ class TaskRun:
     """Peak resident bytes of its worker process, where the backend measures it."""
     cold_start: float | None = None
     handoff: str = ""
+    outputs: dict[str, int | None] | None = None
+    """Rows of each output of a task with several (``{"split[0]": 2, "split[1]": 3}``)."""
     cache_hit: bool = False
     error: str | None = None
     inputs: tuple[str, ...] = ()
@@ -57,8 +59,8 @@ class TaskRun:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (``status`` as its value): a task's entry in the run report."""
-        # Every field is a scalar, so a shallow copy does; asdict's deep copy costs more than
-        # the rest of a trivial task's orchestration.
+        # Every field is a scalar (``outputs`` a flat dict, never changed once set), so a shallow
+        # copy does; asdict's deep copy costs more than the rest of a trivial task's orchestration.
         return {k: (str(v) if k == "status" else v) for k, v in vars(self).items()}
 
 

@@ -9,15 +9,17 @@ output (:meth:`RunCache.target`) and what a finished unit leaves for later runs
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from typing import Any
 
-from glacier.core.dag import SinkNode
+from glacier.core.dag import Ref, SinkNode, TaskNode
+from glacier.core.trace import output_label, outputs_of, rebuild_outputs
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
 from glacier.runtime.cache import Cache
 from glacier.runtime.plan import Plan
 from glacier.runtime.staging import OutputTarget, StagedFrame, Staging
 from glacier.runtime.units import Handoff, Unit
-from glacier.runtime.worker import Outcome
+from glacier.runtime.worker import Outcome, elements_of, is_outputs
 
 
 class RunCache:
@@ -34,7 +36,7 @@ class RunCache:
         }
         """Unit id -> the bucket it writes, for units whose root is a sink."""
 
-    def reuse(self, returned: Set[str]) -> tuple[set[str], dict[str, StagedFrame | None]]:
+    def reuse(self, returned: Set[str]) -> tuple[set[str], dict[str, Any]]:
         """The units that must still run, and the cached output of every unit reused.
 
         A unit runs if it has no reusable output and its output is ``returned`` (the pipeline's
@@ -42,7 +44,7 @@ class RunCache:
         keyed by root node; a reused sink's output is None.
         """
         plan = self.plan
-        hits: dict[str, StagedFrame | None] = {}
+        hits: dict[str, Any] = {}
         needed: set[str] = set()
         for uid in reversed(list(plan.units)):  # units are in topological order
             unit = plan.units[uid]
@@ -53,7 +55,7 @@ class RunCache:
                 needed.add(uid)
         return needed, hits
 
-    def _lookup(self, unit: Unit, hits: dict[str, StagedFrame | None]) -> bool:
+    def _lookup(self, unit: Unit, hits: dict[str, Any]) -> bool:
         """Whether ``unit``'s output is in the cache (and intact); adds it to ``hits``."""
         root = unit.root
         key = self.keys.get(root.id)
@@ -67,6 +69,13 @@ class RunCache:
             return True
         if self.plan.handoff[root.id] not in (Handoff.STAGED, Handoff.COLLECT):
             return False
+        if isinstance(root, TaskNode) and (names := outputs_of(root.task)) is not None:
+            # several outputs: cached one by one (see keep), reused only when all of them are
+            found = {name: cache.lookup(f"{key}.{name}") for name in names}
+            if None in found.values():
+                return False
+            hits[root.id] = rebuild_outputs(root.task, found)
+            return True
         staged = cache.lookup(key)
         if staged is None:
             return False
@@ -97,6 +106,11 @@ class RunCache:
             cache.commit_sink(key, root.id, bucket)
         elif outcome.kept is not None:
             cache.commit(key, root.id, outcome.kept)
+        elif isinstance(root, TaskNode) and (names := outputs_of(root.task)) is not None:
+            staged = elements_of(outcome.value) if is_outputs(outcome.value) else []
+            if len(staged) == len(names) and all(isinstance(f, StagedFrame) for f in staged):
+                for name, frame in zip(names, staged, strict=True):
+                    cache.commit(f"{key}.{name}", output_label(Ref(root.id, name)), frame)
 
     def _cache(self, provider: Provider) -> Cache:
         key = id(provider)

@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
 from glacier.core.dag import ParamRef, Ref, SourceNode
 from glacier.core.trace import iter_refs, resolve
 from glacier.errors import ConfigError, TaskFailed, TaskTimeout
@@ -35,9 +33,8 @@ from glacier.runtime.plan import Plan, plan_for
 from glacier.runtime.records import RunRecords, one_line
 from glacier.runtime.result import RunResult
 from glacier.runtime.run_cache import RunCache
-from glacier.runtime.staging import StagedFrame
 from glacier.runtime.units import Unit
-from glacier.runtime.worker import Outcome
+from glacier.runtime.worker import Outcome, in_memory, on_each, pick
 from glacier.storage.commit import CommitToken
 
 if TYPE_CHECKING:
@@ -288,9 +285,9 @@ class _Run:
             if isinstance(ref, ParamRef):
                 return self.params[ref.name]
             value = self.values[ref.node]
-            if isinstance(value, StagedFrame):
-                return value.read()
-            return value.collect() if isinstance(value, pl.LazyFrame) else value
+            if ref.output is not None:
+                value = pick(value, ref.output)
+            return on_each(value, in_memory)
 
         return resolve(self.pipeline.output, lookup)
 

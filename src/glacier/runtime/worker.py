@@ -9,6 +9,7 @@ handed on (a :class:`StepRunner`); the order of steps, sinks, stats and failure 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ import polars as pl
 
 from glacier.core.dag import ParamRef, Ref, SinkNode, TaskNode
 from glacier.core.task import Reading
-from glacier.core.trace import resolve
+from glacier.core.trace import output_label, resolve
 from glacier.resources.bucket import Bucket
 from glacier.runtime.interrupt import by_user
 from glacier.runtime.staging import OutputTarget, StagedFrame
@@ -68,6 +69,8 @@ class NodeStats:
     seconds: float
     rows: int | None = None
     bytes: int | None = None
+    outputs: dict[str, int | None] | None = None
+    """Rows of each output of a task with several, by label (see :func:`outputs_rows`)."""
 
 
 @dataclass
@@ -122,7 +125,8 @@ class Scope:
         """An argument as it was handed on: a staged frame or a bucket stays a reference."""
         if isinstance(ref, ParamRef):
             return self.params[ref.name]
-        return self.values[ref.node] if ref.node in self.values else self.inputs[ref.node]
+        value = self.values[ref.node] if ref.node in self.values else self.inputs[ref.node]
+        return value if ref.output is None else pick(value, ref.output)
 
     def arg(self, ref: Ref | ParamRef) -> Any:
         """An argument as a Polars task receives it: a staged frame is scanned."""
@@ -131,7 +135,93 @@ class Scope:
         # value() inlined: this runs for every argument of every step
         node, values = ref.node, self.values
         value = values[node] if node in values else self.inputs[node]
+        if ref.output is not None:
+            value = pick(value, ref.output)
+        elif is_outputs(value):
+            return map_outputs(value, _scan)
         return value.scan() if isinstance(value, StagedFrame) else value
+
+
+def pick(value: Any, output: int | str) -> Any:
+    """One output of a task with several: a position of its tuple, or a field."""
+    return value[output] if isinstance(output, int) else getattr(value, output)
+
+
+def is_outputs(value: Any) -> bool:
+    """Whether ``value`` holds several outputs: a tuple, a NamedTuple or an instance of a
+    user's dataclass (Glacier's own, such as :class:`StagedFrame`, are single values)."""
+    if isinstance(value, tuple):
+        return True
+    cls = type(value)
+    return dataclasses.is_dataclass(cls) and not cls.__module__.startswith("glacier.")
+
+
+def names_of(value: Any) -> list[int | str]:
+    """The names of the elements of ``value`` (see :func:`is_outputs`): positions or fields."""
+    if isinstance(value, tuple):
+        return list(getattr(value, "_fields", range(len(value))))
+    return [f.name for f in dataclasses.fields(value)]
+
+
+def elements_of(value: Any) -> list[Any]:
+    """The elements of ``value`` (see :func:`is_outputs`), in order."""
+    return (
+        list(value)
+        if isinstance(value, tuple)
+        else [getattr(value, str(n)) for n in names_of(value)]
+    )
+
+
+def outputs_rows(node: str, value: Any) -> dict[str, int | None] | None:
+    """Rows of each output of a value handed on with several (``{"split[0]": 2, ...}``), for
+    the report; None for any other value."""
+    if not is_outputs(value):
+        return None
+    return {
+        output_label(Ref(node, name)): size_of(element, None, None)[0]
+        for name, element in zip(names_of(value), elements_of(value), strict=True)
+    }
+
+
+def on_each(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """``fn(value)``, or ``fn`` applied to each element when ``value`` holds several outputs:
+    how staged frames are turned into wire form and back."""
+    return map_outputs(value, lambda _, v: fn(v)) if is_outputs(value) else fn(value)
+
+
+def map_outputs(value: Any, fn: Callable[[int | str, Any], Any]) -> Any:
+    """``value`` (see :func:`is_outputs`) with ``fn(name, element)`` for each of its elements,
+    in a container of the same type; the name is the element's position or field."""
+    names = names_of(value)
+    if not isinstance(value, tuple):
+        return dataclasses.replace(value, **{str(n): fn(n, getattr(value, str(n))) for n in names})
+    elements = [fn(n, v) for n, v in zip(names, value, strict=True)]
+    return type(value)(*elements) if hasattr(value, "_fields") else tuple(elements)
+
+
+def collected(value: Any) -> Any:
+    """``value`` with every LazyFrame nested in it collected: a plan must not leave the worker
+    that built it, or it would run again where it is received (on the wrong executor)."""
+    if isinstance(value, pl.LazyFrame):
+        return value.collect()
+    if is_outputs(value):
+        return map_outputs(value, lambda _, v: collected(v))
+    if isinstance(value, list):
+        return [collected(v) for v in value]
+    if isinstance(value, dict):
+        return {k: collected(v) for k, v in value.items()}
+    return value
+
+
+def in_memory(value: Any) -> Any:
+    """A returned output as the caller receives it: a frame, read or collected."""
+    if isinstance(value, StagedFrame):
+        return value.read()
+    return value.collect() if isinstance(value, pl.LazyFrame) else value
+
+
+def _scan(_: int | str, value: Any) -> Any:
+    return value.scan() if isinstance(value, StagedFrame) else value
 
 
 class StepRunner(Protocol):
@@ -169,6 +259,10 @@ class InProcess:
     def hand_on(
         self, value: Any, handoff: Handoff, target: OutputTarget
     ) -> tuple[Any, StagedFrame | None]:
+        if handoff is Handoff.MEMORY:
+            return value, None
+        if is_outputs(value):
+            return self._hand_on_each(value, handoff, target), None
         if handoff is Handoff.COLLECT and isinstance(value, pl.LazyFrame):
             value = value.collect()
         if handoff is Handoff.STAGED and isinstance(value, Frame):
@@ -177,7 +271,24 @@ class InProcess:
         keep = handoff is Handoff.COLLECT and target.keep_collected
         if keep and isinstance(value, pl.DataFrame):
             return value, target.put(value)
-        return value, None
+        return collected(value), None
+
+    def _hand_on_each(self, value: Any, handoff: Handoff, target: OutputTarget) -> Any:
+        """Several outputs: each frame staged as its own file (or collected), nothing else
+        leaving as a plan."""
+
+        def one(name: int | str, element: Any) -> Any:
+            if handoff is Handoff.STAGED and isinstance(element, Frame):
+                return target._replace(key=element_key(target.key, name)).put(element)
+            return collected(element)
+
+        return map_outputs(value, one)
+
+
+def element_key(key: str, name: int | str) -> str:
+    """The file of one output of a task with several, beside the task's own ``key``."""
+    stem, dot, ext = key.rpartition(".")  # "[0]" would be a glob pattern to a scan
+    return f"{stem}.{name}.{ext}" if dot else f"{key}.{name}"
 
 
 IN_PROCESS = InProcess()
@@ -211,11 +322,12 @@ def run_unit(
                 value = call(step, scope)
             if step is root:
                 value, kept = runner.hand_on(value, handoff, target)
-                rows, size = _size(value, kept, rows)
+                rows, size = size_of(value, kept, rows)
             elif type(value) is StagedFrame:  # a cluster stages every step
                 rows, size = value.rows, value.bytes
             values[step.node] = value
-            stats[step.node] = NodeStats(time.perf_counter() - start, rows, size)
+            seconds = time.perf_counter() - start
+            stats[step.node] = NodeStats(seconds, rows, size, outputs_rows(step.node, value))
     except BaseException as exc:  # a task's SystemExit or CancelledError is its failure too
         if by_user(exc):
             raise
@@ -243,10 +355,17 @@ def _first_broken(
     return None
 
 
-def _size(value: Any, kept: StagedFrame | None, rows: int | None) -> tuple[int | None, int | None]:
+def size_of(
+    value: Any, kept: StagedFrame | None, rows: int | None
+) -> tuple[int | None, int | None]:
     """Rows and bytes of a step's output, where known without reading it; else ``rows`` (what a
     sink wrote)."""
     staged = kept if kept is not None else value
+    if is_outputs(value):  # several outputs: their total, where every one is known
+        sizes = [size_of(v, None, None) for v in elements_of(value)]
+        if all(r is not None for r, _ in sizes):
+            return sum(r or 0 for r, _ in sizes), sum(b or 0 for _, b in sizes)
+        return rows, None
     if isinstance(staged, StagedFrame):
         return staged.rows, staged.bytes
     if isinstance(value, pl.DataFrame):
