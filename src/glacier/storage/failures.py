@@ -72,8 +72,10 @@ def describe(
     """The user-facing sentence: what is wrong with ``uri`` and how to fix it."""
     if problem is Problem.BUCKET_MISSING:
         return (
-            f"Bucket {bucket!r} does not exist ({uri}). Create it (glacier's Terraform does), "
-            f"or fix the bucket name in the pipeline or the provider config."
+            f"Bucket {bucket!r} does not exist ({uri}). Create it{create_command(uri)}, or "
+            f"`terraform apply` the module `glacier terraform` generates (it creates every bucket "
+            f"of the pipeline and the staging bucket); or fix the bucket name in the pipeline or "
+            f"the provider config."
         )
     if problem is Problem.BAD_CREDENTIALS:
         return f"The credentials were rejected while trying to {action} {uri}. {credential_hint}"
@@ -87,6 +89,20 @@ def describe(
     if problem is Problem.EMPTY_GLOB:
         return f"No file matches {uri}. Check the pattern, or write the data first."
     return f"Could not {action} {uri}."
+
+
+_CREATE = {
+    "s3": "aws s3 mb s3://{name}",
+    "gs": "gcloud storage buckets create gs://{name}",
+    "az": "az storage container create -n {name} --account-name <storage account>",
+}
+
+
+def create_command(uri: str) -> str:
+    """`` with `<the cloud CLI's command>``` for the bucket of ``uri``, or "" off the clouds."""
+    scheme, _, rest = uri.partition("://")
+    command = _CREATE.get(scheme)
+    return f" with `{command.format(name=rest.split('/')[0])}`" if command else ""
 
 
 def storage_error(
