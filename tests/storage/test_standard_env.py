@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 from glacier import Bucket, Provider, StorageError, pipeline
 from glacier.config import AwsConfig, AzureConfig, GcpConfig, ProviderConfig
 from glacier.errors import TaskFailed
+from glacier.storage.failures import storage_error
 from tests.cloud.fixtures import unique_bucket_name
 from tests.cloud.servers import AzureServer, GCSServer, S3Server
 
@@ -260,3 +261,16 @@ def test_missing_staging_bucket_says_how_to_create_it(
     assert f"aws s3 mb s3://{staging}" in message
     assert "terraform apply" in message
     assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    ("uri", "command"),
+    [
+        ("gs://lake-staging/runs/x.parquet", "gcloud storage buckets create gs://lake-staging"),
+        ("az://lake-staging/runs/x.parquet", "az storage container create -n lake-staging"),
+    ],
+)
+def test_a_missing_bucket_names_its_clouds_create_command(uri: str, command: str) -> None:
+    error = storage_error(RuntimeError("ContainerNotFound"), uri, "staging", "write")
+    assert command in str(error)
+    assert "terraform apply" in str(error)

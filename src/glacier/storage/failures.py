@@ -72,10 +72,8 @@ def describe(
     """The user-facing sentence: what is wrong with ``uri`` and how to fix it."""
     if problem is Problem.BUCKET_MISSING:
         return (
-            f"Bucket {bucket!r} does not exist ({uri}). Create it{create_command(uri)}, or "
-            f"`terraform apply` the module `glacier terraform` generates (it creates every bucket "
-            f"of the pipeline and the staging bucket); or fix the bucket name in the pipeline or "
-            f"the provider config."
+            f"Bucket {bucket!r} does not exist ({uri}). Create it{create_command(uri)}; or fix "
+            f"the bucket name in the pipeline or the provider config."
         )
     if problem is Problem.BAD_CREDENTIALS:
         return f"The credentials were rejected while trying to {action} {uri}. {credential_hint}"
@@ -99,10 +97,15 @@ _CREATE = {
 
 
 def create_command(uri: str) -> str:
-    """`` with `<the cloud CLI's command>``` for the bucket of ``uri``, or "" off the clouds."""
+    """How to create the bucket of ``uri`` on its cloud ("" for a local folder)."""
     scheme, _, rest = uri.partition("://")
     command = _CREATE.get(scheme)
-    return f" with `{command.format(name=rest.split('/')[0])}`" if command else ""
+    if not command:
+        return ""
+    return (
+        f" with `{command.format(name=rest.split('/')[0])}`, or `terraform apply` the module "
+        f"`glacier terraform` generates (it creates the pipeline's buckets and staging bucket)"
+    )
 
 
 def storage_error(
