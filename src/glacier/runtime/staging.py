@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import polars as pl
 
 from glacier.config.base import Cloud
+from glacier.errors import StorageError
 from glacier.storage import formats
 from glacier.storage.commit import CommitToken, Notice
 from glacier.storage.formats import Format
@@ -25,6 +26,12 @@ LOCAL_STAGING_FOLDER = ".glacier"
 RUNS_PREFIX = "runs"
 REVOKED = "revoked"
 """Inside a run's folder: one object per attempt the scheduler gave up on."""
+MISSING_STAGING = (
+    "A run on a cloud provider hands frames between executors and caches them in the "
+    "provider's staging bucket (ProviderConfig.staging_bucket, default 'glacier-staging'; the "
+    "generated Terraform creates it, name_prefix-ed, and outputs its name as staging_bucket), "
+    "and it is missing."
+)
 
 
 @dataclass(frozen=True)
@@ -106,12 +113,17 @@ class OutputTarget(NamedTuple):
         """Write ``frame`` once (streaming when lazy) and commit it atomically."""
         store = self.provider.store
         options = store.storage_options()
-        store.write_atomic(
-            self.bucket,
-            self.key,
-            lambda uri: formats.write(frame, uri, Format.PARQUET, options),
-            self.token,
-        )
+        try:
+            store.write_atomic(
+                self.bucket,
+                self.key,
+                lambda uri: formats.write(frame, uri, Format.PARQUET, options),
+                self.token,
+            )
+        except StorageError as exc:
+            if store.bucket_exists(self.bucket):
+                raise
+            raise StorageError(f"{MISSING_STAGING} {exc}") from None
         uri = store.uri(self.bucket, self.key)
         rows = (
             frame.height

@@ -195,14 +195,31 @@ class CloudStore(ObjectStore):
             return client
 
 
-def endpoint_options(endpoint: str | None, key: str | None) -> dict[str, str]:
-    """``{key: endpoint}``, allowing plain HTTP when the endpoint uses it (emulators)."""
+def endpoint_options(
+    endpoint: str | None, key: str | None, allow_http: str | None = None
+) -> dict[str, str]:
+    """``{key: endpoint}``, allowing plain HTTP when the endpoint uses it (emulators).
+
+    ``allow_http`` is the user's own setting (``AWS_ALLOW_HTTP``), which wins when given.
+    """
     if not endpoint:
         return {}
     options = {key: endpoint} if key else {}
-    if endpoint.startswith("http://"):
+    if allow_http:
+        options["allow_http"] = allow_http
+    elif endpoint.startswith("http://"):
         options["allow_http"] = "true"
     return options
+
+
+def first_variable(*names: str) -> str | None:
+    """The value of the first of a cloud's standard variables ``names`` that is set.
+
+    Each cloud's store resolves these itself and passes them explicitly, so Polars and obstore
+    get one and the same complete config: left to read the environment on their own, they read
+    different subsets of it (obstore took ``AWS_ENDPOINT_URL`` but not that HTTP was allowed).
+    """
+    return next((value for name in names if (value := os.environ.get(name))), None)
 
 
 def environment_secrets(*names: str) -> tuple[str, ...]:

@@ -72,8 +72,8 @@ def describe(
     """The user-facing sentence: what is wrong with ``uri`` and how to fix it."""
     if problem is Problem.BUCKET_MISSING:
         return (
-            f"Bucket {bucket!r} does not exist ({uri}). Create it (glacier's Terraform does), "
-            f"or fix the bucket name in the pipeline or the provider config."
+            f"Bucket {bucket!r} does not exist ({uri}). Create it{create_command(uri)}; or fix "
+            f"the bucket name in the pipeline or the provider config."
         )
     if problem is Problem.BAD_CREDENTIALS:
         return f"The credentials were rejected while trying to {action} {uri}. {credential_hint}"
@@ -87,6 +87,25 @@ def describe(
     if problem is Problem.EMPTY_GLOB:
         return f"No file matches {uri}. Check the pattern, or write the data first."
     return f"Could not {action} {uri}."
+
+
+_CREATE = {
+    "s3": "aws s3 mb s3://{name}",
+    "gs": "gcloud storage buckets create gs://{name}",
+    "az": "az storage container create -n {name} --account-name <storage account>",
+}
+
+
+def create_command(uri: str) -> str:
+    """How to create the bucket of ``uri`` on its cloud ("" for a local folder)."""
+    scheme, _, rest = uri.partition("://")
+    command = _CREATE.get(scheme)
+    if not command:
+        return ""
+    return (
+        f" with `{command.format(name=rest.split('/')[0])}`, or `terraform apply` the module "
+        f"`glacier terraform` generates (it creates the pipeline's buckets and staging bucket)"
+    )
 
 
 def storage_error(

@@ -1,8 +1,12 @@
 """Amazon S3 and S3-compatible stores (MinIO, R2, Ceph, moto) for an :class:`AwsConfig`.
 
 Credentials: ``AwsConfig.profile`` and ``assume_role_arn`` are resolved once through boto3 into
-temporary keys; without them, object_store's own chain applies (``AWS_ACCESS_KEY_ID`` /
-``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, web identity, ECS and EC2 instance roles).
+temporary keys; else ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``;
+else object_store's own chain (web identity, ECS and EC2 instance roles).
+
+The standard variables, as boto3 and the AWS CLI read them, fill what the config leaves unset:
+``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (LocalStack, MinIO), ``AWS_REGION`` or
+``AWS_DEFAULT_REGION`` (when ``region`` is left at its default) and ``AWS_ALLOW_HTTP``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,13 @@ from typing import Any
 
 from glacier.clouds.aws.config import AwsConfig
 from glacier.errors import StorageError
-from glacier.storage.cloud import Access, CloudStore, endpoint_options, environment_secrets
+from glacier.storage.cloud import (
+    Access,
+    CloudStore,
+    endpoint_options,
+    environment_secrets,
+    first_variable,
+)
 from glacier.storage.failures import storage_error
 
 HINT = (
@@ -21,14 +31,33 @@ HINT = (
 )
 
 
+# (object_store option, the standard variable that sets it)
+_KEY_VARIABLES = (
+    ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
+    ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+    ("aws_session_token", "AWS_SESSION_TOKEN"),
+)
+
+
 def open_store(config: AwsConfig) -> CloudStore:
-    options = {"aws_region": config.region, **endpoint_options(config.endpoint_url, "aws_endpoint")}
+    endpoint = config.endpoint_url or first_variable("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+    region = config.region
+    if region == AwsConfig.region:  # left at the default: the environment's region, if any
+        region = first_variable("AWS_REGION", "AWS_DEFAULT_REGION") or region
+    options = {
+        "aws_region": region,
+        **endpoint_options(endpoint, "aws_endpoint", first_variable("AWS_ALLOW_HTTP")),
+    }
     secrets = environment_secrets("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     if config.profile or config.assume_role_arn:
         resolved = session_credentials(config)
         options.update(resolved)
         secrets += (resolved["aws_secret_access_key"], resolved.get("aws_session_token", ""))
-    access = Access(options, secrets, HINT, config.endpoint_url)
+    else:
+        options.update(
+            {option: value for option, name in _KEY_VARIABLES if (value := first_variable(name))}
+        )
+    access = Access(options, secrets, HINT, endpoint)
     return CloudStore(config, "S3Store", access)
 
 

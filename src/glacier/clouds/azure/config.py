@@ -44,8 +44,9 @@ class AzureConfig(ProviderConfig):
     location: str = "eastus"
     """Region of every resource, e.g. ``westeurope`` (``AZURE_LOCATION``)."""
     storage_account: str | None = None
-    """Storage account of the data (``AZURE_STORAGE_ACCOUNT``), 3-24 of a-z and 0-9. Runs need
-    it; ``glacier terraform`` derives one from the pipeline's name when it is unset.
+    """Storage account of the data (``AZURE_STORAGE_ACCOUNT_NAME``, ``AZURE_STORAGE_ACCOUNT``),
+    3-24 of a-z and 0-9. Runs need it; ``glacier terraform`` derives one from the pipeline's name
+    when it is unset.
     """
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Tags on every generated resource, besides ``glacier-pipeline``: str to str."""
@@ -85,7 +86,7 @@ ENV: EnvFields = {
     "subscription_id": (("AZURE_SUBSCRIPTION_ID",), True),
     "resource_group": (("AZURE_RESOURCE_GROUP",), True),
     "location": (("AZURE_LOCATION",), False),
-    "storage_account": (("AZURE_STORAGE_ACCOUNT",), False),
+    "storage_account": (("AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"), False),
 }
 
 

@@ -1,8 +1,9 @@
 """Google Cloud Storage (and fake-gcs-server) for a :class:`GcpConfig`.
 
 Credentials: ``service_account_key`` (the JSON itself), else ``credentials_path``, else
-object_store's chain (``GOOGLE_APPLICATION_CREDENTIALS``, then the metadata server). With
-``endpoint_url`` set, requests go unsigned to that emulator.
+``GOOGLE_APPLICATION_CREDENTIALS``, else the metadata server. With ``endpoint_url`` or the
+standard ``STORAGE_EMULATOR_HOST`` set (``host:port`` or a URL, as the Google SDKs accept it),
+requests go unsigned to that emulator.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import os
 
 from glacier.clouds.gcp.config import GcpConfig
-from glacier.storage.cloud import Access, CloudStore, endpoint_options
+from glacier.storage.cloud import Access, CloudStore, endpoint_options, first_variable
 
 KEY_VARIABLE = "GOOGLE_SERVICE_ACCOUNT_KEY"
 """Carries GcpConfig.service_account_key to worker processes (as object_store names it)."""
@@ -27,18 +28,25 @@ def open_store(config: GcpConfig) -> CloudStore:
     options: dict[str, str] = {}
     secrets: tuple[str, ...] = ()
     environment: dict[str, str] = {}
-    if config.endpoint_url:
-        options["google_service_account_key"] = emulator_key(config.endpoint_url)
-        options.update(endpoint_options(config.endpoint_url, None))  # the URL is in the key
+    endpoint = config.endpoint_url or emulator_url(first_variable("STORAGE_EMULATOR_HOST"))
+    credentials_path = config.credentials_path or first_variable("GOOGLE_APPLICATION_CREDENTIALS")
+    if endpoint:
+        options["google_service_account_key"] = emulator_key(endpoint)
+        options.update(endpoint_options(endpoint, None))  # the URL is in the key
     elif key := config.service_account_key or os.environ.get(KEY_VARIABLE):
         options["google_service_account_key"] = key
         secrets = (key, *_private_key(key))
         environment[KEY_VARIABLE] = key
-    elif config.credentials_path:
-        options["google_application_credentials"] = config.credentials_path
-    return CloudStore(
-        config, "GCSStore", Access(options, secrets, HINT, config.endpoint_url, environment)
-    )
+    elif credentials_path:
+        options["google_application_credentials"] = credentials_path
+    return CloudStore(config, "GCSStore", Access(options, secrets, HINT, endpoint, environment))
+
+
+def emulator_url(host: str | None) -> str | None:
+    """``STORAGE_EMULATOR_HOST`` as a URL: the Google SDKs take ``host:port`` as plain HTTP."""
+    if not host:
+        return None
+    return host if "://" in host else f"http://{host}"
 
 
 def emulator_key(endpoint: str) -> str:
