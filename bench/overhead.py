@@ -111,6 +111,7 @@ def _hamilton_module(shape: str) -> tuple[types.ModuleType, str]:
         code += [f"def t{i}(t{i - 1}: int) -> int:\n    return t{i - 1} + 1" for i in range(1, N)]
         last = f"t{N - 1}"
     exec("\n".join(code), module.__dict__)  # the bench's own generated source
+    sys.modules[module.__name__] = module  # Hamilton finds a module's functions through it
     return module, last
 
 
@@ -121,6 +122,7 @@ def _hamilton(shape: str, expected: int) -> float | None:
     except ImportError:
         return None
     module, last = _hamilton_module(shape)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * N))  # Hamilton recurses per node
     built = driver.Builder().with_modules(module).build()
     times = []
     for _ in range(REPEATS):
