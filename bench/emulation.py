@@ -1,7 +1,10 @@
 """Benchmark local emulation: serverless invocation overhead and cross-executor hand-off cost.
 
-Run: python bench/emulation.py [--rows 5000000]. Prints tables; asserts nothing.
+Run: python bench/emulation.py [--rows 5000000] [--no-spark]. Prints tables; asserts nothing.
 
+* fixed cost per run: ``run()`` of a 1-task pipeline per executor kind, cold (its workers,
+  cluster or Spark session started by the run) and warm (the next run in the process reuses
+  them); the cluster row needs PySpark and Java, and its cold cost is measured once;
 * cold start: a fresh worker process (interpreter, Polars import) plus one no-op invocation;
 * warm invocation: one no-op invocation round trip to a warm worker (serialize, pipe, run,
   staging bookkeeping, answer);
@@ -21,8 +24,10 @@ from pathlib import Path
 
 import polars as pl
 
-from glacier import Provider
-from glacier.config import LocalConfig
+from glacier import Provider, pipeline
+from glacier.config import LocalConfig, SparkConfig, VmConfig
+from glacier.resources.executor import Executor
+from glacier.runtime.backends import warm
 from glacier.runtime.backends.process import Worker
 from glacier.runtime.invocation import BucketRef, Invocation, ProviderRef, encode
 from glacier.runtime.staging import OutputTarget, staging_bucket
@@ -77,6 +82,64 @@ def invocation_overhead(
     ]
 
 
+RUN_TARGETS_MS = {"local": 2, "serverless": 20, "vm": 50, "cluster": 300}
+
+
+def one_task_run(executor: Executor, provider: Provider) -> Callable[[], object]:
+    """A 1-task pipeline on ``executor``; a cluster task takes a 3-row Parquet frame."""
+    if executor.kind == "cluster":
+        source = provider.bucket("raw", "tiny.parquet")
+        Path(source.uri).parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame({"a": [1, 2, 3]}).write_parquet(source.uri)
+
+        @executor.task(name=f"one_{executor.kind}")
+        def on_frame(df: pl.LazyFrame) -> pl.LazyFrame:
+            return df
+
+        @pipeline(name=f"fixed_{executor.kind}")
+        def one() -> object:
+            return on_frame(source)
+
+    else:
+        task = executor.task(name=f"one_{executor.kind}")(noop)
+
+        @pipeline(name=f"fixed_{executor.kind}")
+        def one() -> object:
+            return task()
+
+    return lambda: one.run(cache=False)
+
+
+def run_cost(provider: Provider, repeat: int, spark: bool) -> list[tuple[str, ...]]:
+    """Cold: every warm pool closed before the run (Spark: the first session); warm: reused."""
+    executors = [
+        provider.local(),
+        provider.serverless(),
+        provider.vm(config=VmConfig(cpus=1, memory=1024)),
+    ]
+    if spark:
+        executors.append(provider.cluster(config=SparkConfig(master="local[2]")))
+    rows = []
+    for executor in executors:
+        run = one_task_run(executor, provider)
+        cold_repeat = 1 if executor.kind == "cluster" else max(1, repeat // 10)
+        cold = []
+        for _ in range(cold_repeat):
+            warm.close_all()
+            cold += timed(run, 1)
+        warm_times = timed(run, repeat)
+        target = RUN_TARGETS_MS[executor.kind]
+        rows.append(
+            (
+                executor.kind,
+                *_ms(warm_times),
+                f"{statistics.median(cold) * 1000:.1f}",
+                f"<= {target}",
+            )
+        )
+    return rows
+
+
 def handoff_cost(provider: Provider, rows: int, repeat: int) -> list[tuple[str, ...]]:
     frame = pl.DataFrame(
         {
@@ -117,8 +180,11 @@ def _ms(times: list[float]) -> tuple[str, str, str]:
     return f"{statistics.median(ms):.2f}", f"{ms[0]:.2f}", f"{ms[-1]:.2f}"
 
 
-def table(title: str, rows: list[tuple[str, ...]]) -> str:
-    header = ("measure", "median ms", "min ms", "max ms", "target")
+def table(
+    title: str,
+    rows: list[tuple[str, ...]],
+    header: tuple[str, ...] = ("measure", "median ms", "min ms", "max ms", "target"),
+) -> str:
     rows = [header, *rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -129,9 +195,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--no-spark", action="store_true", help="skip the cluster row")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         provider = Provider(config=LocalConfig(base_path=tmp))
+        header = ("executor", "warm median ms", "min ms", "max ms", "cold ms", "warm target")
+        fixed = run_cost(provider, 20, spark=not args.no_spark)
+        print(table("fixed cost per run of a 1-task pipeline", fixed, header))
+        print()
         print(table("serverless invocation", invocation_overhead(provider, 5, 300)))
         print()
         print(table("cross-executor hand-off", handoff_cost(provider, args.rows, args.repeat)))

@@ -10,7 +10,9 @@ only add ints, so this is essentially all orchestration. "net us/task" subtracts
 time as the run records it (``TaskRun.seconds``, which includes the worker's per-node
 bookkeeping). "trace us/task" is the time to define the pipeline (trace the body into a DAG).
 "first run" is a pipeline's first run, which also plans its units; "run" is a later run of the
-same pipeline, as when a defined pipeline runs on a schedule.
+same pipeline, as when a defined pipeline runs on a schedule. "hamilton us/task" runs the same
+shape with Apache Hamilton (``pip install sf-hamilton``; the column is left out without it): a
+built driver's ``execute``, the counterpart of "run".
 Median of 5 runs each; target <= 10 us per task. The "floor" rows time the same number of
 trivial calls handed to a thread pool and back without Glacier: units on other threads cannot be
 cheaper than that.
@@ -30,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -93,6 +96,44 @@ def _measure(define: Callable[[], Pipeline], expected: int) -> tuple[float, floa
     return tuple(statistics.median(xs) * per for xs in (traces, firsts, runs, nets))  # type: ignore[return-value]
 
 
+def _hamilton_module(shape: str) -> tuple[types.ModuleType, str]:
+    """The shape as a Hamilton module (a node per function, wired by parameter names) and the
+    node whose value is the output."""
+    module = types.ModuleType(f"hamilton_{shape}")
+    if shape == "fan":
+        code = ["def source() -> int:\n    return 1"]
+        code += [f"def m{i}(source: int) -> int:\n    return source + {i}" for i in range(N - 2)]
+        params = ", ".join(f"m{i}: int" for i in range(N - 2))
+        code.append(f"def join({params}) -> int:\n    return sum(locals().values())")
+        last = "join"
+    else:
+        code = ["def t0() -> int:\n    return 1"]
+        code += [f"def t{i}(t{i - 1}: int) -> int:\n    return t{i - 1} + 1" for i in range(1, N)]
+        last = f"t{N - 1}"
+    exec("\n".join(code), module.__dict__)  # the bench's own generated source
+    sys.modules[module.__name__] = module  # Hamilton finds a module's functions through it
+    return module, last
+
+
+def _hamilton(shape: str, expected: int) -> float | None:
+    """us per task of Hamilton's ``execute`` on ``shape``; None without Hamilton."""
+    try:
+        from hamilton import driver  # noqa: PLC0415 - optional: the column needs sf-hamilton
+    except ImportError:
+        return None
+    module, last = _hamilton_module(shape)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * N))  # Hamilton recurses per node
+    built = driver.Builder().with_modules(module).build()
+    times = []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        output = built.execute([last])[last]
+        times.append(time.perf_counter() - t0)
+        if output != expected:
+            raise RuntimeError(f"Hamilton: wrong output {output!r}, expected {expected!r}")
+    return statistics.median(times) * 1e6 / N
+
+
 def _thread_floor(sequential: bool) -> float:
     """What handing N trivial calls to a thread pool and back costs on this machine."""
     results: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -120,11 +161,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         provider = Provider(config=LocalConfig(base_path=tmp))
+        fan = sum(1 + i for i in range(N - 2))
         shapes = {
             "chain": (_chain(provider, 1), N),
             "chain, 2 execs": (_chain(provider, 2), N),
-            "fan-out/fan-in": (_fan(provider), sum(1 + i for i in range(N - 2))),
+            "fan-out/fan-in": (_fan(provider), fan),
         }
+        hamilton = {"chain": _hamilton("chain", N), "fan-out/fan-in": _hamilton("fan", fan)}
         if args.profile:
             define, _ = shapes[args.profile]
             p = define()
@@ -134,11 +177,19 @@ def main() -> None:
             return
         print(f"{N} trivial int tasks, median of {REPEATS} runs (target <= {TARGET_US:g} us/task)")
         head = ("shape", "trace us/task", "first run", "run us/task", "net us/task")
-        print(f"{head[0]:<16} {head[1]:>14} {head[2]:>10} {head[3]:>12} {head[4]:>12}  target")
+        side = "  hamilton us/task" if any(v is not None for v in hamilton.values()) else ""
+        print(
+            f"{head[0]:<16} {head[1]:>14} {head[2]:>10} {head[3]:>12} {head[4]:>12}  target{side}"
+        )
         for label, (define, expected) in shapes.items():
             trace, first, run, net = _measure(define, expected)
             verdict = "met" if run <= TARGET_US else "missed"
-            print(f"{label:<16} {trace:>14.1f} {first:>10.1f} {run:>12.1f} {net:>12.1f}  {verdict}")
+            theirs = hamilton.get(label)
+            other = f"  {theirs:>17.1f}" if side and theirs is not None else ""
+            print(
+                f"{label:<16} {trace:>14.1f} {first:>10.1f} {run:>12.1f} {net:>12.1f}  "
+                f"{verdict:<6}{other}"
+            )
         print("\nfloor: a bare ThreadPoolExecutor + queue round trip, no Glacier (us/task)")
         for label, sequential in (("one after another", True), ("all at once", False)):
             print(f"{label:<18} {_thread_floor(sequential):>8.1f}")

@@ -152,6 +152,7 @@ class _Run:
         timers: Timers = []
         try:
             with watch_sigint():
+                self._prepare(needed)
                 self._loop(ready, waiting, running, timers)
         except KeyboardInterrupt:
             self._close()
@@ -165,9 +166,15 @@ class _Run:
             raise records.failed(*self.failure, seconds=seconds, staging=staging)
         return records.succeeded(self._output(), seconds, staging)
 
+    def _prepare(self, needed: set[str]) -> None:
+        """Let the backends of the units to run start their slow parts (Spark) right away."""
+        executors = {id(u.executor): u.executor for u in map(self.plan.units.__getitem__, needed)}
+        for executor in executors.values():
+            self._backend(executor).prepare()
+
     def _close(self) -> None:
-        """Stop every backend's workers (killing what still runs) and the run's threads; a
-        second call does nothing."""
+        """Stop what every backend still runs (warm workers stay for the next run) and the run's
+        threads; a second call does nothing."""
         backends, self.backends = list(self.backends.values()), {}
         for backend in backends:
             backend.close()

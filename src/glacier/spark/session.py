@@ -11,9 +11,11 @@ Three kinds of session, chosen by ``SparkSettings.master``:
   names for it (``glacier.clouds.PLATFORMS``), configured from ``platform_options``, the
   client's own profile/environment, or an ``sc://`` connection string given as ``master``.
 
-One session is kept per process and reused while the settings are the same; asking for
-different settings stops the current session first. PySpark is imported lazily, inside the
-functions, so importing this module never needs PySpark.
+One session is kept per process and reused while the settings are the same (across runs: a
+notebook re-running a pipeline pays the JVM start once); asking for different settings stops the
+current session first, and the interpreter's exit stops it. :func:`start_in_background` starts
+it early, at a low CPU priority, so a run's other tasks are not starved while the JVM boots.
+PySpark is imported lazily, inside the functions, so importing this module never needs PySpark.
 
 Quiet by default: a classic session's JVM (log4j's banner, WARN lines, its Python workers'
 warnings) writes to a log file in the temp folder instead of the terminal, so a run shows only
@@ -24,6 +26,8 @@ end of the log.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
 import os
 import re
@@ -57,6 +61,7 @@ __all__ = [
     "is_connect_master",
     "is_local_master",
     "java_version",
+    "start_in_background",
     "stop_session",
 ]
 
@@ -422,3 +427,56 @@ def stop_session() -> None:
         if _state.connect_env_set_by_us:
             os.environ.pop(_CONNECT_ENV, None)
             _state.connect_env_set_by_us = False
+
+
+atexit.register(stop_session)
+
+BACKGROUND_NICENESS = 10
+"""How much lower than the run's the CPU priority of a session started in the background is
+while the JVM boots (it then gets the run's priority back where the OS allows)."""
+
+
+def start_in_background(settings: SparkSettings) -> threading.Thread:
+    """Start the session for ``settings`` on a low-priority thread; a failure is left for the
+    first task that needs the session to raise (it asks again, and gets the same error)."""
+
+    def start() -> None:
+        niced = _lower_priority()
+        try:
+            session = get_session(settings)
+        except Exception:
+            log.debug("starting Spark in the background failed", exc_info=True)
+            return
+        if niced is not None:
+            _restore_priority(session, niced)
+
+    thread = threading.Thread(target=start, daemon=True, name="glacier-spark-start")
+    thread.start()
+    return thread
+
+
+def _lower_priority() -> int | None:
+    """Lower this thread's priority, which the JVM it starts inherits (Linux: per thread).
+    Returns the priority to restore, or None where threads have no priority of their own."""
+    if not sys.platform.startswith("linux"):
+        return None
+    tid = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, tid)
+    os.setpriority(os.PRIO_PROCESS, tid, before + BACKGROUND_NICENESS)
+    return before
+
+
+def _restore_priority(session: Any, priority: int) -> None:
+    """Give the booted JVM's threads the run's priority back; raising a priority may need
+    privileges, so without them the JVM keeps the lower one (logged)."""
+    proc = getattr(getattr(getattr(session, "sparkContext", None), "_gateway", None), "proc", None)
+    pid = getattr(proc, "pid", None)
+    if pid is None:
+        return
+    try:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        for tid in threads:
+            with contextlib.suppress(ProcessLookupError):
+                os.setpriority(os.PRIO_PROCESS, tid, priority)
+    except (OSError, ValueError):
+        log.info("the Spark JVM keeps the lower CPU priority it started with", exc_info=True)

@@ -97,7 +97,7 @@ class RunServices:
 
 
 class Backend(ABC):
-    """Runs units for one executor during one run."""
+    """Runs units for one executor during one run, on workers that may outlive it."""
 
     name: ClassVar[str]
     shares_process: ClassVar[bool]
@@ -118,6 +118,10 @@ class Backend(ABC):
         """Start ``job``; call ``done`` exactly once with its outcome (through
         :func:`deliver`). Returns a handle."""
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Start, in the background, what is slow to start, as the run begins: it is then ready
+        (or nearly) when this executor's first unit is submitted."""
+
     def run_here(self, job: Job) -> Outcome | None:
         """Run ``job`` on the calling thread if this backend can; None if it cannot.
 
@@ -130,4 +134,5 @@ class Backend(ABC):
         """Stop an attempt the scheduler gave up on (timeout); best effort."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Release workers at the end of the run."""
+        """Stop what the run still runs, at its end; warm workers stay for the next run (see
+        :mod:`~glacier.runtime.backends.warm`)."""

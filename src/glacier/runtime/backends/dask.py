@@ -1,13 +1,15 @@
 """VMs emulated by a Dask cluster on this machine; the same client reaches a remote scheduler.
 
-Local mode starts a cluster on first use and closes it at the end of the run: a scheduler and
-one worker per VM, each its own process, listening on 127.0.0.1 only, no dashboard, the worker
-sized by ``VmConfig`` (``cpus`` threads, ``memory`` MB; Dask's nanny restarts a worker that
-goes over it). The cluster is ``distributed``'s ``SubprocessCluster`` rather than
-``LocalCluster``: LocalCluster starts workers with multiprocessing, which re-imports the user's
-``__main__`` script in every worker, so a pipeline script without an
-``if __name__ == "__main__":`` guard fails with "Nanny failed to start" (measured). Subprocess
-workers start from the command line like a VM's worker service and never import the script.
+Local mode starts a cluster on first use and keeps it warm for the next run in this process
+(see :mod:`~glacier.runtime.backends.warm`; one per kind of VM executor), closing it at exit or
+rebuilding it if one of its processes died: a scheduler and one worker per VM, each its own
+process, listening on 127.0.0.1 only, no dashboard, the worker sized by ``VmConfig`` (``cpus``
+threads, ``memory`` MB; Dask's nanny restarts a worker that goes over it). The cluster is
+``distributed``'s ``SubprocessCluster`` rather than ``LocalCluster``: LocalCluster starts
+workers with multiprocessing, which re-imports the user's ``__main__`` script in every worker,
+so a pipeline script without an ``if __name__ == "__main__":`` guard fails with "Nanny failed
+to start" (measured). Subprocess workers start from the command line like a VM's worker service
+and never import the script.
 
 Units go to the worker as :class:`~glacier.runtime.invocation.Invocation` bytes, the same entry
 point the serverless backend and the cloud run. Timeouts are soft here: Dask cannot stop a task
@@ -16,15 +18,18 @@ that is running, so the scheduler stops waiting and the attempt's late result is
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import secrets
-import threading
+import signal
 from typing import Any
 
 from glacier.config.compute import VmConfig
 from glacier.errors import ConfigError
-from glacier.resources.executor import Executor
-from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver
+from glacier.runtime.backends import warm
+from glacier.runtime.backends.base import Backend, Done, Job, deliver
+from glacier.runtime.backends.memory import exited
 from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
 from glacier.runtime.worker import Outcome
 
@@ -95,10 +100,31 @@ class DaskCluster:
             address = self.cluster.scheduler_address
         self.client: Any = Client(address, set_as_default=False)  # type: ignore[no-untyped-call]
 
+    def alive(self) -> bool:
+        """Whether the client is connected and every process of the local cluster still runs
+        (the nanny restarts a worker killed for memory; a dead scheduler or nanny is not)."""
+        if self.client.status != "running":
+            return False
+        if self.cluster is None:
+            return True
+        processes = [self.cluster.scheduler, *self.cluster.workers.values()]
+        return not any(exited(p.process.pid) for p in processes)
+
     def close(self) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        """Close the cluster; a crashed one cannot close gracefully (its scheduler is gone), so
+        what is left of it is killed instead."""
+        if self.alive():
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+            return
+        for part in (
+            [self.cluster.scheduler, *self.cluster.workers.values()] if self.cluster else []
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(part.process.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):  # best effort: the client's scheduler is dead
+            self.client.close(timeout=1)
 
 
 class DaskBackend(Backend):
@@ -106,20 +132,17 @@ class DaskBackend(Backend):
     shares_process = False
     ships_invocations = True
 
-    def __init__(self, executor: Executor, services: RunServices) -> None:
-        super().__init__(executor, services)
-        self._cluster: DaskCluster | None = None
-        self._lock = threading.Lock()
-
     def cluster(self) -> DaskCluster:
-        with self._lock:
-            if self._cluster is None:
-                config = self.executor.config
-                self._cluster = DaskCluster(
-                    config if isinstance(config, VmConfig) else None,
-                    environment=self.executor.provider.store.worker_environment(),
-                )
-            return self._cluster
+        """The warm cluster of this kind of VM executor, started on first use."""
+        config = self.executor.config
+        return warm.acquire(
+            warm.pool_key(self.executor),
+            DaskCluster,
+            lambda: DaskCluster(
+                config if isinstance(config, VmConfig) else None,
+                environment=self.executor.provider.store.worker_environment(),
+            ),
+        )
 
     def submit(self, job: Job, done: Done) -> object:
         provider = job.target.provider
@@ -143,9 +166,3 @@ class DaskBackend(Backend):
     def cancel(self, handle: object) -> None:
         if handle is not None:
             handle.cancel()  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        with self._lock:
-            cluster, self._cluster = self._cluster, None
-        if cluster is not None:
-            cluster.close()

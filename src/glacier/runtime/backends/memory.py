@@ -1,4 +1,5 @@
-"""Resident memory of a process and its descendants, read from ``/proc`` (Linux).
+"""Resident memory of a process and its descendants, and whether it exited, from ``/proc``
+(Linux).
 
 A task's own subprocesses count against its memory limit as they would in a function's
 cgroup: the worker makes itself their subreaper (see ``process_main``), so even a grandchild
@@ -20,6 +21,16 @@ def rss(pid: int) -> int | None:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return None
+
+
+def exited(pid: int) -> bool:
+    """Whether ``pid`` has exited or is exiting (a zombie), even before its parent can reap it:
+    a multithreaded process is a zombie while its other threads still exit."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b") ")[2][:1] in (b"Z", b"X")
+    except OSError:
+        return not os.path.isdir("/proc/self")  # no /proc: it still runs, as far as we know
 
 
 def tree_rss(pid: int) -> int | None:

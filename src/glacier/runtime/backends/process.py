@@ -1,8 +1,9 @@
 """Serverless functions emulated by isolated worker processes, with their memory and time caps.
 
 Each invocation runs in a worker process (a fresh interpreter started with ``subprocess``, so
-the user's ``__main__`` script is never re-imported). Workers are reused per executor like warm
-function containers; starting one is the cold start and is measured.
+the user's ``__main__`` script is never re-imported). Workers are reused like warm function
+containers, across runs in this process by every executor of the same kind (see
+:mod:`~glacier.runtime.backends.warm`); starting one is the cold start and is measured.
 
 Memory: ``RLIMIT_AS`` does not emulate a function's memory limit faithfully, because Polars
 (jemalloc, one thread pool per process) reserves far more address space than it touches:
@@ -34,8 +35,9 @@ from typing import IO
 from glacier.config.compute import ServerlessConfig
 from glacier.errors import TaskCrashed, TaskOutOfMemory, TaskTimeout
 from glacier.resources.executor import Executor
+from glacier.runtime.backends import warm
 from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver
-from glacier.runtime.backends.memory import tree_rss
+from glacier.runtime.backends.memory import exited, tree_rss
 from glacier.runtime.backends.process_main import HEADER, PARENT_FD, READY, write_frame
 from glacier.runtime.invocation import decode_outcome, describe, encode
 from glacier.runtime.worker import Outcome
@@ -91,6 +93,10 @@ class Worker:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def running(self) -> bool:
+        """Whether the worker still runs: neither reaped nor exiting (killed while idle)."""
+        return self.process.poll() is None and not exited(self.pid)
 
     def call(self, payload: bytes, limit: int | None, deadline: float | None) -> bytes:
         """Send one invocation and wait for its outcome, enforcing memory and time."""
@@ -167,8 +173,60 @@ class Worker:
             os.close(fd)
 
 
+class WorkerPool:
+    """The idle workers of one kind of serverless executor, kept warm across runs (see
+    :mod:`~glacier.runtime.backends.warm`): every worker it started is stopped when it closes."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        self.environment = environment
+        self.idle: list[Worker] = []
+        self.started: dict[int, Worker] = {}
+        self.lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return True  # each worker is checked as it is taken, and replaced if it died
+
+    def take(self) -> Worker | None:
+        """A live idle worker, or None: the caller starts one with :meth:`start`."""
+        with self.lock:
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.running():
+                    return worker
+                self.started.pop(worker.pid, None)
+                worker.kill()  # reaps it and closes its lifeline
+        return None
+
+    def start(self) -> Worker:
+        worker = Worker(self.environment)
+        with self.lock:
+            self.started[worker.pid] = worker
+        return worker
+
+    def give_back(self, worker: Worker) -> None:
+        """Keep a worker that finished cleanly for the next invocation; kill any other."""
+        with self.lock:
+            keep = not worker.killed and worker.process.poll() is None
+            if keep:
+                self.idle.append(worker)
+            else:
+                self.started.pop(worker.pid, None)
+        if not keep:
+            worker.kill()
+
+    def close(self) -> None:
+        with self.lock:
+            idle, busy = self.idle, [w for w in self.started.values() if w not in self.idle]
+            self.idle, self.started = [], {}
+        for worker in busy:
+            worker.kill()
+        for worker in idle:
+            worker.stop()
+
+
 class ProcessBackend(Backend):
-    """Serverless executors in local mode: one warm pool of worker processes per executor."""
+    """Serverless executors in local mode: a pool of worker processes per kind of executor,
+    warm across runs; a worker killed (memory, timeout, cancel) or dead is never reused."""
 
     name = "process"
     shares_process = False
@@ -181,13 +239,16 @@ class ProcessBackend(Backend):
         timeout = config.timeout if isinstance(config, ServerlessConfig) else None
         self.memory_mb: int | None = memory
         self.timeout_s: float | None = timeout
-        self.idle: list[Worker] = []
+        # Like a cloud runtime handing a function its role's credentials: through the environment
+        # of the worker process, never inside the invocation.
+        self.pool = warm.acquire(
+            warm.pool_key(executor),
+            WorkerPool,
+            lambda: WorkerPool(executor.provider.store.worker_environment()),
+        )
         self.busy: dict[int, Worker] = {}
         self.lock = threading.Lock()
         self.closed = False
-        # Like a cloud runtime handing a function its role's credentials: through the environment
-        # of the worker process, never inside the invocation.
-        self.environment = executor.provider.store.worker_environment()
 
     def submit(self, job: Job, done: Done) -> object:
         payload = encode(describe(job, self.services.run_id))
@@ -206,14 +267,12 @@ class ProcessBackend(Backend):
             worker.kill()
 
     def close(self) -> None:
+        """Kill what this run still runs (abandoned attempts); idle workers stay warm."""
         with self.lock:
             self.closed = True
-            idle, busy = self.idle, list(self.busy.values())
-            self.idle, self.busy = [], {}
+            busy, self.busy = list(self.busy.values()), {}
         for worker in busy:
             worker.kill()
-        for worker in idle:
-            worker.stop()
 
     # --- one invocation -----------------------------------------------------------------------
 
@@ -243,27 +302,22 @@ class ProcessBackend(Backend):
         return replace(outcome, peak_memory=peak, cold_start=cold)
 
     def _acquire(self, call: _Call) -> tuple[Worker, float | None]:
-        with self.lock:
-            worker = self.idle.pop() if self.idle else None
+        worker = self.pool.take()
         cold = None
         if worker is None:
-            worker = Worker(self.environment)
+            worker = self.pool.start()
             cold = worker.cold_start
         with self.lock:
             self.busy[worker.pid] = worker
             call.worker = worker
-            if call.cancelled:
+            if call.cancelled or self.closed:
                 worker.kill()
         return worker, cold
 
     def _release(self, worker: Worker) -> None:
         with self.lock:
             self.busy.pop(worker.pid, None)
-            keep = not worker.killed and worker.process.poll() is None and not self.closed
-            if keep:
-                self.idle.append(worker)
-        if not keep:
-            worker.kill()
+        self.pool.give_back(worker)
 
     # --- errors -------------------------------------------------------------------------------
 

@@ -13,13 +13,13 @@ to ``pl.DataFrame``), or for a bucket to any other parameter an object whose ``s
 ``read()`` give the rows Spark read. Outputs written by Spark are directories,
 so they are handed on but not kept in the cache.
 
-The session is shared by the run's cluster executors and stopped at the end of the run,
-unless it was already running when the run started (a notebook's, a test fixture's).
+The session is shared by the run's cluster executors and kept for the next run in this process
+(stopped at exit, see :mod:`glacier.spark.session`). It starts in the background as the run
+begins (:meth:`SparkBackend.prepare`), so the JVM boots while the run's other tasks work.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -40,8 +40,6 @@ from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
     from glacier.spark._worker import BoundTask
-
-_SESSION_LOCK = threading.Lock()
 
 
 def settings_for(executor: Executor) -> SparkSettings:
@@ -69,7 +67,6 @@ class SparkBackend(Backend):
     def __init__(self, executor: Executor, services: RunServices) -> None:
         super().__init__(executor, services)
         self.settings = settings_for(executor)
-        self._owns_session = False
 
     @classmethod
     def check_run(cls, executors: Sequence[Executor]) -> None:
@@ -91,15 +88,12 @@ class SparkBackend(Backend):
         deliver_future(job, done, f"cluster executor {self.executor.name!r}", future)
         return future
 
-    def close(self) -> None:
-        if self._owns_session:
-            session.stop_session()
+    def prepare(self) -> None:
+        if not session.is_active(self.settings):
+            session.start_in_background(self.settings)
 
     def spark_session(self) -> Any:
-        with _SESSION_LOCK:
-            if not session.is_active(self.settings):
-                self._owns_session = True
-            return session.get_session(self.settings)
+        return session.get_session(self.settings)
 
     def _run(self, job: Job) -> Outcome:
         runner = OnSpark(self, job)
