@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -68,7 +67,7 @@ def start(tmp_path: Path, command: list[str], script: Path) -> subprocess.Popen[
     )
 
 
-def interrupt(tmp_path: Path, command: list[str], extra: str = "") -> tuple[int, str, float]:
+def interrupt(tmp_path: Path, command: list[str], extra: str = "") -> tuple[int, str]:
     """Start the pipeline, Ctrl-C it once its tasks run; its exit code, output and how long
     it took to stop. Asserts the serverless worker and its child are gone."""
     pids = tmp_path / "pids"
@@ -77,22 +76,19 @@ def interrupt(tmp_path: Path, command: list[str], extra: str = "") -> tuple[int,
     process = start(tmp_path, command, script)
     try:
         worker, child = (int(p) for p in wait_for(pids).split())
-        sent = time.monotonic()
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-        stopped = time.monotonic() - sent
+        out, err = process.communicate(timeout=60)  # < the tasks' 120 s: a wait times out
         assert gone_within([worker, child], 10), "a worker outlived the interrupted run"
     finally:
         process.kill()
         process.wait()
-    return process.returncode, out + err, stopped
+    return process.returncode, out + err
 
 
 def test_ctrl_c_stops_glacier_run_at_once_and_exits_130(tmp_path: Path) -> None:
-    code, output, stopped = interrupt(tmp_path, [*glacier_command(), "run"])
+    code, output = interrupt(tmp_path, [*glacier_command(), "run"])
     assert code == 130, output
     assert "Interrupted" in output
-    assert stopped < 30, f"took {stopped:.1f} s to stop: it waited for a task"
     reports = list((tmp_path / "data" / ".glacier" / "runs").glob("*/report.json"))
     assert len(reports) == 1
     report = json.loads(reports[0].read_text())
@@ -102,6 +98,6 @@ def test_ctrl_c_stops_glacier_run_at_once_and_exits_130(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_raises_keyboard_interrupt_from_run_after_cleanup(tmp_path: Path) -> None:
-    code, output, _ = interrupt(tmp_path, [sys.executable], API_CALL)
+    code, output = interrupt(tmp_path, [sys.executable], API_CALL)
     assert code == 7, output
     assert "KeyboardInterrupt reached the caller" in output

@@ -39,9 +39,10 @@ class ContentHashes:
         with path.open("rb") as f:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
-        self._entries[str(path)] = (stamp, digest.hexdigest())
+        hexdigest = digest.hexdigest()
+        self._entries[str(path)] = (stamp, hexdigest)
         self._changed = True
-        return digest.hexdigest()
+        return hexdigest
 
     def save(self) -> None:
         """Write the memo atomically if anything new was hashed; a read-only folder is fine."""

@@ -123,13 +123,14 @@ def prune(
     store, bucket = provider.store, staging_bucket(provider)
     now = now or datetime.now(UTC)
     young = now - LEFTOVER_GRACE
-    entries, leftovers = _entries(store.list_all(bucket, ""), young)
+    entries, leftovers = _entries(store.list_all(bucket, ""))
     doomed = [o for o in leftovers if o.modified < young]
     kept = [e for e in entries if e.modified >= young]  # in use: never pruned
     old = sorted((e for e in entries if e.modified < young), key=lambda e: e.modified)
     if retention.max_age is not None:
-        expired = [e for e in old if e.modified < now - retention.max_age]
-        old = [e for e in old if e not in expired]
+        cutoff = now - retention.max_age
+        expired = [e for e in old if e.modified < cutoff]
+        old = [e for e in old if e.modified >= cutoff]
         doomed += [o for e in expired for o in e.objects]
     if retention.max_bytes is not None:
         total = sum(e.size for e in kept) + sum(e.size for e in old)
@@ -147,7 +148,7 @@ def prune(
     return freed
 
 
-def _entries(objects: list[ObjectInfo], young: datetime) -> tuple[list[Entry], list[ObjectInfo]]:
+def _entries(objects: list[ObjectInfo]) -> tuple[list[Entry], list[ObjectInfo]]:
     """Run folders and cache entries (manifest + output), and leftovers nothing owns."""
     entries: dict[str, Entry] = {}
     leftovers: list[ObjectInfo] = []

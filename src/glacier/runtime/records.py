@@ -131,12 +131,13 @@ class RunRecords:
         executor = unit.executor
         result = self._result(ok=False, output=None, seconds=seconds, staging=staging)
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        line = one_line(outcome)
         message = (
             f"Pipeline {self.pipeline!r}: task {node_id!r} failed on executor "
-            f"{executor.label} after {tries}: {one_line(outcome)}\n\n"
+            f"{executor.label} after {tries}: {line}\n\n"
             f"Original traceback:\n{outcome.traceback or ''}"
         )
-        self._report(result, one_line(outcome))
+        self._report(result, line)
         return TaskFailed(
             message,
             pipeline=self.pipeline,

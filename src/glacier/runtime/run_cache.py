@@ -14,7 +14,6 @@ from typing import Any
 from glacier.core.dag import Ref, SinkNode, TaskNode
 from glacier.core.trace import output_label, outputs_of, rebuild_outputs
 from glacier.provider import Provider
-from glacier.resources.bucket import Bucket
 from glacier.runtime.cache import Cache
 from glacier.runtime.plan import Plan
 from glacier.runtime.staging import OutputTarget, StagedFrame, Staging
@@ -29,12 +28,6 @@ class RunCache:
         self.plan = plan
         self.keys = keys
         self._caches: dict[int, Cache] = {}
-        self._sinks: dict[str, Bucket] = {
-            uid: root.bucket
-            for uid, unit in plan.units.items()
-            if isinstance(root := unit.root, SinkNode)
-        }
-        """Unit id -> the bucket it writes, for units whose root is a sink."""
 
     def reuse(self, returned: Set[str]) -> tuple[set[str], dict[str, Any]]:
         """The units that must still run, and the cached output of every unit reused.
@@ -62,8 +55,8 @@ class RunCache:
         if key is None:
             return False
         cache = self._cache(unit.executor.provider)
-        if (bucket := self._sinks.get(unit.id)) is not None:
-            if not cache.sink_done(key, bucket):
+        if isinstance(root, SinkNode):
+            if not cache.sink_done(key, root.bucket):
                 return False
             hits[root.id] = None
             return True
@@ -102,8 +95,8 @@ class RunCache:
         if key is None:
             return
         cache = self._cache(unit.executor.provider)
-        if (bucket := self._sinks.get(unit.id)) is not None:
-            cache.commit_sink(key, root.id, bucket)
+        if isinstance(root, SinkNode):
+            cache.commit_sink(key, root.id, root.bucket)
         elif outcome.kept is not None:
             cache.commit(key, root.id, outcome.kept)
         elif isinstance(root, TaskNode) and (names := outputs_of(root.task)) is not None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -73,6 +74,7 @@ LOOPBACK = "127.0.0.1"
 SPARK_INSTALL_HINT = "pip install 'glacier-pipelines[spark]'"
 
 
+@functools.cache
 def _session_factories() -> dict[str, str]:
     """Platform name -> reference of its Spark session factory, for the platforms that have one."""
     return {

@@ -40,3 +40,8 @@ def operations_for(reads: bool, writes: bool) -> frozenset[Operation]:
     if writes:
         granted |= OPERATIONS[Access.WRITE]
     return granted
+
+
+def role_suffix(operations: frozenset[Operation], sep: str = "_") -> str:
+    """A stable name for an operation set (``list_get``, ``list_get_put_delete``), for roles."""
+    return sep.join(op.value for op in Operation if op in operations)

@@ -136,6 +136,22 @@ class CloudStore(ObjectStore):
                 raise
         return sorted(found, key=lambda o: o.key)
 
+    def list_prefix(self, bucket: str, prefix: str) -> Listing:
+        # One level, as the keys it finds (a write's temporaries) sit beside their target: a
+        # write to a bucket's top level must not list the whole bucket.
+        folder = prefix.rpartition("/")[0]
+        with self.errors(bucket, prefix, "list"):
+            try:
+                found = obstore.list_with_delimiter(self._client(bucket), prefix=folder or None)
+            except Exception as exc:
+                if classify(exc) is Problem.BUCKET_MISSING:
+                    return []
+                raise
+        return sorted(
+            (_info(meta) for meta in found["objects"] if meta["path"].startswith(prefix)),
+            key=lambda o: o.key,
+        )
+
     def write_atomic(
         self,
         bucket: str,

@@ -20,6 +20,7 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     PACKAGE_ZIP,
     Module,
+    bucket_grants,
     cloud_name,
     declare_name_prefix,
     deployed_env,
@@ -31,7 +32,7 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
-from glacier.storage.access import OPERATIONS, Access, Operation, operations_for
+from glacier.storage.access import OPERATIONS, Access, Operation
 
 PIN = ("hashicorp/aws", ">= 5.100, < 7.0")
 """The Terraform provider this module pins."""
@@ -378,8 +379,7 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
 def _buckets_by_access(ex: ExecutorPlan) -> dict[Access, list[str]]:
     """The buckets an executor uses, by the one access whose operations it needs on each."""
     out: dict[Access, list[str]] = {}
-    for bucket in sorted({*ex.reads, *ex.writes}):
-        ops = operations_for(bucket in ex.reads, bucket in ex.writes)
+    for bucket, ops in bucket_grants(ex):
         access = next(a for a in Access if OPERATIONS[a] == ops)
         out.setdefault(access, []).append(bucket)
     return out

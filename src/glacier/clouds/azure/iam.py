@@ -22,8 +22,3 @@ DATA_ACTIONS: dict[Operation, tuple[str, ...]] = {
 def data_actions(operations: frozenset[Operation]) -> list[str]:
     """The blob data actions of ``operations``, sorted and without repeats."""
     return sorted({a for op in operations for a in DATA_ACTIONS[op]})
-
-
-def role_suffix(operations: frozenset[Operation]) -> str:
-    """A stable name for an operation set: ``list-get`` / ``list-get-put-delete``."""
-    return "-".join(op.value for op in Operation if op in operations)

@@ -31,6 +31,7 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     PACKAGE_ZIP,
     Module,
+    bucket_grants,
     cloud_name,
     declare_name_prefix,
     deployed_env,
@@ -42,7 +43,7 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
-from glacier.storage.access import Operation, operations_for
+from glacier.storage.access import Operation, operations_for, role_suffix
 
 PIN = ("hashicorp/azurerm", "~> 4.0")
 """The Terraform provider this module pins."""
@@ -253,9 +254,8 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     identity.attr("name", prefixed(ex.name, max_len=128))
     identity.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
     m.add("iam.tf", identity)
-    for bucket in sorted(set(ex.reads) | set(ex.writes)):
+    for bucket, operations in bucket_grants(ex):
         plan = inv.bucket(bucket)
-        operations = operations_for(bucket in ex.reads, bucket in ex.writes)
         _role(
             m,
             f"{t}_{plan.tf_name}",
@@ -267,12 +267,12 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
 
 def _blob_role(m: Module, operations: frozenset[Operation]) -> Expr:
     """The custom role of ``operations`` on the data account's containers (declared once)."""
-    label = f"blobs_{iam.role_suffix(operations).replace('-', '_')}"
+    label = f"blobs_{role_suffix(operations)}"
     role = ref("azurerm_role_definition", label, "role_definition_resource_id")
     if any(b.labels == ("azurerm_role_definition", label) for b in m.files.get("iam.tf", [])):
         return role
     definition = Block("resource", ("azurerm_role_definition", label))
-    definition.attr("name", prefixed("blobs", iam.role_suffix(operations)))  # unique per tenant
+    definition.attr("name", prefixed("blobs", role_suffix(operations, "-")))  # unique per tenant
     definition.attr("scope", ref("azurerm_storage_account", "data", "id"))
     definition.attr(
         "description", "What Glacier does to a container's blobs: glacier.storage.access."

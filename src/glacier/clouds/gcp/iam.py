@@ -20,8 +20,3 @@ PERMISSIONS: dict[Operation, tuple[str, ...]] = {
 def permissions(operations: frozenset[Operation]) -> list[str]:
     """The GCS permissions of ``operations``, sorted (a custom role's ``permissions``)."""
     return sorted(p for op in operations for p in PERMISSIONS[op])
-
-
-def role_suffix(operations: frozenset[Operation]) -> str:
-    """A stable name for an operation set: ``list_get`` / ``list_get_put_delete``."""
-    return "_".join(op.value for op in Operation if op in operations)

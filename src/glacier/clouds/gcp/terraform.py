@@ -24,6 +24,7 @@ from glacier.infra.terraform.base import (
     NANNY_PORT,
     PACKAGE_ZIP,
     Module,
+    bucket_grants,
     declare_name_prefix,
     deployed_env,
     noncurrent_expiry_days,
@@ -35,7 +36,7 @@ from glacier.infra.terraform.base import (
 )
 from glacier.infra.terraform.checks import skipper
 from glacier.infra.terraform.outputs import CloudOutputs, add_outputs
-from glacier.storage.access import Operation, operations_for
+from glacier.storage.access import Operation, operations_for, role_suffix
 
 PIN = ("hashicorp/google", "~> 7.0")
 """The Terraform provider this module pins."""
@@ -106,7 +107,7 @@ def render(inv: Inventory) -> Module:
         expire_days = STAGING_EXPIRY_DAYS if b.staging else None
         _bucket(m, b.tf_name, prefixed(b.name), b.config, region, expire_days)
     _apis(m, inv, project)
-    roles = {ops for ex in inv.deployed for _, ops in _grants(ex)}
+    roles = {ops for ex in inv.deployed for _, ops in bucket_grants(ex)}
     if package.has_dataproc(inv) or inv.of_kind(ExecutorKind.VM):
         roles.add(READ)  # Dataproc nodes and VMs read their package from the artifacts bucket
     for operations in sorted(roles, key=len):
@@ -162,23 +163,15 @@ def _on_databricks(ex: ExecutorPlan) -> bool:
     return isinstance(ex.config, DatabricksConfig)
 
 
-def _grants(ex: ExecutorPlan) -> list[tuple[str, frozenset[Operation]]]:
-    """(bucket, operations) for every bucket ``ex`` reads or writes."""
-    return [
-        (b, operations_for(b in ex.reads, b in ex.writes))
-        for b in sorted(set(ex.reads) | set(ex.writes))
-    ]
-
-
 def _role_label(operations: frozenset[Operation]) -> str:
-    return f"objects_{iam.role_suffix(operations)}"
+    return f"objects_{role_suffix(operations)}"
 
 
 def _object_role(m: Module, inv: Inventory, operations: frozenset[Operation]) -> None:
     role = Block("resource", ("google_project_iam_custom_role", _role_label(operations)))
     # A deleted custom role keeps its id for up to 44 days: a new name_prefix avoids the wait.
-    role.attr("role_id", prefixed("objects", iam.role_suffix(operations), max_len=64, sep="_"))
-    role.attr("title", f"Glacier {inv.pipeline} objects: {iam.role_suffix(operations)}")
+    role.attr("role_id", prefixed("objects", role_suffix(operations), max_len=64, sep="_"))
+    role.attr("title", f"Glacier {inv.pipeline} objects: {role_suffix(operations)}")
     role.attr("description", "What Glacier does to a bucket's objects: glacier.storage.access.")
     role.attr("permissions", iam.permissions(operations))
     m.add("iam.tf", role)
@@ -223,7 +216,7 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan, project: Expr) -> Non
     account.attr("display_name", f"Glacier {inv.pipeline} executor {ex.name}")
     m.add("iam.tf", account)
     member = template("serviceAccount:", _email(ex))
-    for bucket, operations in _grants(ex):
+    for bucket, operations in bucket_grants(ex):
         plan = inv.bucket(bucket)
         binding = Block("resource", ("google_storage_bucket_iam_member", f"{t}_{plan.tf_name}"))
         binding.attr("bucket", ref("google_storage_bucket", plan.tf_name, "name"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from glacier.config.storage import BucketConfig
 from glacier.infra.hcl import Block, Call, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
+from glacier.storage.access import Operation, operations_for
 
 REQUIRED_TERRAFORM = ">= 1.5"
 WORKER_TEMPLATE = "worker_init.sh.tftpl"
@@ -276,3 +277,11 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now glacier-dask.service
 """
+
+
+def bucket_grants(ex: ExecutorPlan) -> list[tuple[str, frozenset[Operation]]]:
+    """(bucket, operations) for every bucket ``ex`` reads or writes, sorted by bucket: what each
+    cloud's grants are rendered from."""
+    return [
+        (b, operations_for(b in ex.reads, b in ex.writes)) for b in sorted({*ex.reads, *ex.writes})
+    ]

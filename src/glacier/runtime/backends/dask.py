@@ -108,7 +108,7 @@ class DaskCluster:
         if self.cluster is None:
             return True
         processes = [self.cluster.scheduler, *self.cluster.workers.values()]
-        return not any(exited(p.process.pid) for p in processes)
+        return not any(p.process is None or exited(p.process.pid) for p in processes)
 
     def close(self) -> None:
         """Close the cluster; a crashed one cannot close gracefully (its scheduler is gone), so
@@ -121,6 +121,8 @@ class DaskCluster:
         for part in (
             [self.cluster.scheduler, *self.cluster.workers.values()] if self.cluster else []
         ):
+            if part.process is None:
+                continue  # already stopped (Dask's own exit hook may run first)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(part.process.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):  # best effort: the client's scheduler is dead
