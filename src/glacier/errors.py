@@ -47,6 +47,10 @@ class TaskCrashed(TaskError):
     """The process running a task attempt died without reporting a result."""
 
 
+class DeploymentError(GlacierError):
+    """A deployed pipeline cannot be reached or does not match the code being run."""
+
+
 class TaskFailed(GlacierError):
     """A task failed after all its attempts; the run stopped.
 

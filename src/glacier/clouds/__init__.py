@@ -55,6 +55,12 @@ class CloudParts:
     """``{check id: reason}`` of the checkov checks the cloud's Terraform skips on purpose."""
     package: str | None = None
     """The ``FunctionPackaging`` that ``glacier package`` builds this cloud's functions with."""
+    transport: str | None = None
+    """``open_transport(target: Target) -> Transport``: how cloud mode invokes a deployed
+    executor (:mod:`glacier.runtime.transport`)."""
+    emulator: str | None = None
+    """``start(functions: Sequence[EmulatedFunction]) -> Emulated``: the cloud's function
+    platform served on 127.0.0.1 from the built packages (``glacier emulate``)."""
 
     @property
     def deployable(self) -> bool:
@@ -77,6 +83,8 @@ class CloudParts:
             terraform=f"glacier.clouds.{cloud}.terraform:render",
             checkov_skips=f"glacier.clouds.{cloud}.terraform:SKIPS",
             package=f"glacier.clouds.{cloud}.package:PACKAGING",
+            transport=f"glacier.clouds.{cloud}.transport:open_transport",
+            emulator=f"glacier.clouds.{cloud}.emulator:start",
         )
 
 
