@@ -13,6 +13,7 @@ redeploy.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -171,6 +172,25 @@ def code_files(inv: Inventory) -> Files:
     glacier_dir = Path(version.__file__).parent
     files.update(_tree(glacier_dir, "glacier"))
     return files
+
+
+def packaged_module(inv: Inventory) -> str:
+    """The module name the package imports the pipeline by: a script run as ``__main__`` is
+    packaged under its file's name (see :func:`code_files`)."""
+    if inv.module == "__main__" and inv.source_file is not None:
+        return Path(inv.source_file).stem
+    return inv.module
+
+
+def code_digest(inv: Inventory) -> str:
+    """``sha256:<hex>`` of the code every package of ``inv`` holds (names and bytes), so the
+    runner can tell whether the deployed package runs the code it has."""
+    digest = hashlib.sha256()
+    for name, source in sorted(code_files(inv).items()):
+        data = source.read_bytes() if isinstance(source, Path) else source
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _tree(directory: Path, prefix: str) -> Files:
