@@ -49,7 +49,11 @@ def emulate(directory: Path, out: Path | None, buckets: dict[str, str]) -> None:
         click.echo(
             f"Emulating the deployment in {directory}; deployment file: {emulation.deployment}"
         )
-        for executor, entry in emulation.emulated.functions.items():
+        functions = emulation.emulated.functions if emulation.emulated else {}
+        for executor, entry in {
+            **functions,
+            **(emulation.vms.entries if emulation.vms else {}),
+        }.items():
             click.echo(f"  {executor}: {entry}")
         click.echo("Press Ctrl-C to stop.")
         try:

@@ -88,7 +88,7 @@ class CloudParts:
             package=f"glacier.clouds.{cloud}.package:PACKAGING",
             transport=f"glacier.clouds.{cloud}.transport:open_transport",
             emulator=f"glacier.clouds.{cloud}.emulator:start",
-            emulated_role=f"glacier.clouds.{cloud}.emulator:ROLE_VARIABLES",
+            emulated_role=f"{config}:ROLE_ENV",
         )
 
 

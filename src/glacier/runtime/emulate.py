@@ -36,11 +36,13 @@ class Emulation:
     """Running emulated executors of one deployment, and the file that describes them."""
 
     deployment: Path
-    emulated: Emulated
+    emulated: Emulated | None
+    """The cloud's functions (None when the pipeline has none)."""
     vms: EmulatedVms | None = None
 
     def close(self) -> None:
-        self.emulated.close()
+        if self.emulated is not None:
+            self.emulated.close()
         if self.vms is not None:
             self.vms.close()
 
@@ -103,7 +105,7 @@ def emulate(
     ref = clouds.CLOUDS[cloud].emulator
     if ref is None:
         raise DeploymentError(f"Glacier has no emulator for {cloud.value}.")
-    emulated: Emulated = clouds.load(ref)(functions)
+    emulated: Emulated | None = clouds.load(ref)(functions) if functions else None
     emulation = Emulation(
         Path(out) if out is not None else root / "emulated-deployment.json", emulated
     )
@@ -165,7 +167,7 @@ def _outputs(
     manifest: Mapping[str, Any],
     names: Mapping[str, str],
     staging: str,
-    emulated: Emulated,
+    emulated: Emulated | None,
     vms: EmulatedVms | None,
 ) -> dict[str, Any]:
     """The deployment file: ``terraform output -json``'s shape, pointing at the emulator."""
@@ -175,14 +177,17 @@ def _outputs(
         "package_digest": manifest["digest"],
         "buckets": {b: names[b] for b in manifest.get("buckets", [])},
         "staging_bucket": staging,
-        "functions": dict(emulated.functions),
+        "functions": dict(emulated.functions) if emulated else {},
         "vms": vms.entries if vms else {},
         "clusters": {},
-        "emulator": {"endpoints": dict(emulated.endpoints), "tls": vms.tls if vms else {}},
+        "emulator": {
+            "endpoints": dict(emulated.endpoints) if emulated else {},
+            "tls": vms.tls if vms else {},
+        },
     }
     if vms is not None:
         values["dask_scheduler_address"] = vms.address
-    if emulated.secrets:
+    if emulated is not None and emulated.secrets:
         values["function_keys"] = dict(emulated.secrets)
     return {
         k: {"sensitive": k == "function_keys", "type": "dynamic", "value": v}

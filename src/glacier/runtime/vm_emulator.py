@@ -3,16 +3,18 @@
 As on the deployed VMs, the scheduler and workers run from the VM package alone (its ``src/``
 on the path, its certificates), each worker named after its executor and given that
 executor's environment, so the runner reaches them exactly as it reaches the deployed ones
-(:mod:`glacier.runtime.vm_transport`). Dask itself comes from this interpreter.
+(:mod:`glacier.runtime.vm_transport`). Dask itself comes from this interpreter. A worker that
+dies (killed, out of memory) is started again, as the VMs' ``Restart=always`` unit does; what
+the processes print goes to ``log`` in each unpacked package.
 """
 
 from __future__ import annotations
 
 import socket
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from glacier.errors import DeploymentError
@@ -22,6 +24,7 @@ from glacier.runtime.function_process import FunctionProcess, Unpacked
 
 HOST = "127.0.0.1"
 READY_SECONDS = 60.0
+RESTART_SECONDS = 0.5
 
 
 class EmulatedVms:
@@ -31,11 +34,15 @@ class EmulatedVms:
         self.processes: list[FunctionProcess] = []
         self.unpacked: list[Unpacked] = []
         self.entries: dict[str, dict[str, Any]] = {}
+        self.workers: dict[str, tuple[list[str], dict[str, str], Unpacked, int | None]] = {}
+        self._stopping = threading.Event()
         try:
             self._start(vms)
         except BaseException:
             self.close()
             raise
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
 
     def _start(self, vms: Sequence[EmulatedFunction]) -> None:
         scheduler_package = Unpacked(vms[0], importable="src")
@@ -53,7 +60,7 @@ class EmulatedVms:
         scheduler = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", HOST]
         scheduler += ["--port", str(port), "--protocol", "tls", "--no-dashboard", *tls]
         env = scheduler_package.environment(vms[0], {})
-        self._spawn(scheduler, env, scheduler_package.code, None)
+        self._spawn(scheduler, env, scheduler_package, None)
         _wait_listening(port, self.processes[0])
         for vm in vms:
             package = Unpacked(vm, importable="src")
@@ -61,17 +68,35 @@ class EmulatedVms:
             worker = [sys.executable, "-m", "distributed.cli.dask_worker", self.address]
             worker += ["--name", slug(vm.executor), "--no-nanny", "--nthreads", "2"]
             worker += ["--memory-limit", "0", "--no-dashboard", *tls]
-            process = self._spawn(worker, package.environment(vm, {}), package.code, vm.memory)
+            env = package.environment(vm, {})
+            process = self._spawn(worker, env, package, vm.memory)
+            self.workers[vm.executor] = (worker, env, package, vm.memory)
             self.entries[vm.executor] = {"id": f"emulated-{process.pid}", "private_ip": HOST}
 
     def _spawn(
-        self, argv: list[str], env: Mapping[str, str], cwd: Path, memory: int | None
+        self, argv: list[str], env: Mapping[str, str], package: Unpacked, memory: int | None
     ) -> FunctionProcess:
-        process = FunctionProcess(argv, env, cwd, memory)
+        with open(package.root / "log", "ab") as log:
+            process = FunctionProcess(argv, env, package.code, memory, stdout=log, stderr=log)
         self.processes.append(process)
         return process
 
+    def _supervise(self) -> None:
+        """Start a worker again once it died, as systemd does on the deployed VMs."""
+        while not self._stopping.wait(RESTART_SECONDS):
+            running = {p.pid: p for p in self.processes}
+            for executor, (argv, env, package, memory) in self.workers.items():
+                pid = int(self.entries[executor]["id"].removeprefix("emulated-"))
+                process = running.get(pid)
+                if process is not None and process.process.poll() is None:
+                    continue
+                if self._stopping.is_set():
+                    return
+                restarted = self._spawn(argv, env, package, memory)
+                self.entries[executor]["id"] = f"emulated-{restarted.pid}"
+
     def close(self) -> None:
+        self._stopping.set()
         for process in reversed(self.processes):
             process.stop()
         for package in self.unpacked:

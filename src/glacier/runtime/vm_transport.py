@@ -10,6 +10,7 @@ its executor's workers as the same JSON event functions receive, run by the pack
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,9 @@ from glacier.identifiers import slug
 from glacier.runtime.transport import Target
 
 CONNECT_SECONDS = 30.0
+POLL_SECONDS = 2.0
+WORKER_GRACE_SECONDS = 60.0
+"""How long a task waits for its executor's workers to come back (a VM restarting)."""
 
 
 class DaskTransport:
@@ -78,7 +82,9 @@ class DaskTransport:
             handle_event, dict(event), workers=[self.worker], allow_other_workers=False, pure=False
         )
         try:
-            reply: Mapping[str, Any] = future.result()
+            reply: Mapping[str, Any] = self._wait(client, future)
+        except TaskCrashed:
+            raise
         except Exception as exc:  # a worker lost mid-task (KilledWorker), a failed handler
             raise TaskCrashed(
                 f"VM executor {self.executor!r} ({self.where}): the task did not answer "
@@ -86,6 +92,30 @@ class DaskTransport:
                 f"if the task has retries."
             ) from None
         return reply
+
+    def _wait(self, client: Any, future: Any) -> Any:
+        """The future's result; a task restricted to workers that are all gone would wait
+        forever, so it fails once none of this executor's workers has been seen for a while."""
+        from distributed import TimeoutError as DaskTimeout  # noqa: PLC0415 - lazy, as above
+
+        missing_since: float | None = None
+        while True:
+            try:
+                return future.result(timeout=POLL_SECONDS)
+            except (TimeoutError, DaskTimeout):
+                pass
+            names = {w.get("name") for w in client.scheduler_info()["workers"].values()}
+            if self.worker in names:
+                missing_since = None
+                continue
+            missing_since = missing_since or time.monotonic()
+            if time.monotonic() - missing_since > WORKER_GRACE_SECONDS:
+                future.cancel()
+                raise TaskCrashed(
+                    f"VM executor {self.executor!r}: no Dask worker named {self.worker!r} has "
+                    f"been connected to {self.address} for {WORKER_GRACE_SECONDS:.0f} s, so "
+                    f"the task cannot run. Check that the VMs run (their glacier-dask service)."
+                )
 
     def close(self) -> None:
         with self._lock:
