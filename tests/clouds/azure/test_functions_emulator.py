@@ -20,7 +20,13 @@ import pytest
 
 import glacier
 from glacier.clouds.azure import emulator as azure_emulator
-from glacier.clouds.azure.transport import THROTTLE_CAP, FunctionTransport, _backoff, open_transport
+from glacier.clouds.azure.transport import (
+    SCOPE_VARIABLE,
+    THROTTLE_CAP,
+    FunctionTransport,
+    _backoff,
+    open_transport,
+)
 from glacier.config.provider import LocalConfig
 from glacier.errors import DeploymentError, TaskCrashed, TaskOutOfMemory, TaskTimeout
 from glacier.runtime.emulator import EmulatedFunction
@@ -216,6 +222,19 @@ def test_wrong_key_is_a_deployment_error(emulated: azure_emulator.AzureFunctions
     assert emulated.secrets["clean"] not in str(caught.value)
 
 
+def test_without_a_key_the_caller_needs_an_entra_id_token(
+    emulated: azure_emulator.AzureFunctionsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert transport(emulated, "clean", secret=None).scope == "api://glacier-clean/.default"
+    monkeypatch.setenv(SCOPE_VARIABLE, "api://glacier-probe/.default")
+    for variable in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.delenv(variable, raising=False)
+    client = transport(emulated, "clean", secret=None)
+    # no identity here gives a token; one that did would be refused by the key-checking host
+    with pytest.raises(DeploymentError, match=r"glacier-clean.*'api://glacier-probe/\.default'"):
+        client.invoke({"action": "echo"})
+
+
 def test_key_is_required_in_header_or_query(
     emulated: azure_emulator.AzureFunctionsEmulator,
 ) -> None:
@@ -256,6 +275,35 @@ def test_close_leaves_no_process(package: Path) -> None:
     assert roots and not any(root.exists() for root in roots)
     with pytest.raises(TaskCrashed, match="glacier-solo"):
         client.invoke({"action": "echo"})
+
+
+def test_at_the_instance_limit_calls_are_throttled_and_retried(package: Path) -> None:
+    running = azure_emulator.start(
+        [EmulatedFunction("solo", "glacier-solo", package, {})], max_instances=1
+    )
+    try:
+        url, key = running.functions["solo"]["url"], running.secrets["solo"]
+        target = Target("solo", "serverless", running.functions["solo"], LocalConfig(), secret=key)
+        client = open_transport(target)
+        busy = threading.Thread(
+            target=client.invoke, args=({"action": "sleep", "seconds": 1.5},), daemon=True
+        )
+        busy.start()
+        request = urllib.request.Request(
+            url, data=b'{"action": "echo"}', headers={"x-functions-key": key}, method="POST"
+        )
+        throttled = False
+        while busy.is_alive() and not throttled:  # until the busy call holds the one instance
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+            except urllib.error.HTTPError as exc:
+                throttled = exc.code == 429
+        assert throttled
+        pids = {client.invoke({"action": "echo"})["pid"] for _ in range(2)}  # 429s, retried
+        busy.join()
+        assert len(pids) == 1 and set(running.pids()) == pids
+    finally:
+        running.close()
 
 
 def test_throttling_backoff_is_jittered_and_bounded() -> None:

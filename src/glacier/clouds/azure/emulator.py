@@ -9,7 +9,8 @@ package declares, and checks the function key of ``AuthLevel.FUNCTION`` routes (
 the function's environment plus what the host sets, its package (then the vendored
 ``.python_packages/lib/site-packages``) on ``PYTHONPATH``. An instance serves one request at a
 time (Flex Consumption's default HTTP concurrency for Python); when all are busy another starts,
-and idle ones stay warm until :meth:`AzureFunctionsEmulator.close`.
+up to the app's maximum instance count (then 429, as Flex Consumption answers), and idle ones
+stay warm until :meth:`AzureFunctionsEmulator.close`.
 
 An invocation past the function's ``timeout`` is cancelled and its instance killed; an
 instance over its ``memory`` is killed (its process tree's resident memory, as its cgroup would);
@@ -51,6 +52,8 @@ front end's idle timeout): the limit of a function configured without a timeout.
 START_SECONDS = 120.0
 """How long an instance may take to start and index its functions."""
 KEY_HEADER = "x-functions-key"
+MAX_INSTANCES = 100
+"""Flex Consumption's default maximum instance count (``AzureFunctionConfig.max_instances``)."""
 
 
 class _Instance:
@@ -85,13 +88,15 @@ class _Instance:
 class _App:
     """One emulated function app: its front end, its key, its instances."""
 
-    def __init__(self, function: EmulatedFunction) -> None:
+    def __init__(self, function: EmulatedFunction, max_instances: int) -> None:
         self.function = function
+        self.max_instances = max_instances
         self.key = secrets.token_urlsafe(32)
         self.timeout = function.timeout or HTTP_LIMIT
         self.lock = threading.Lock()
         self.idle: list[_Instance] = []
         self.started: list[_Instance] = []
+        self.starting = 0
         self.closed = False
         self.unpacked = Unpacked(function)
         try:
@@ -174,19 +179,31 @@ class _App:
             "AzureWebJobsScriptRoot": str(self.unpacked.code),
         }
 
-    def _take(self) -> _Instance:
+    def _take(self) -> _Instance | None:
+        """An idle instance, else a new one; None when the app is at its instance limit."""
         with self.lock:
             while self.idle:
                 instance = self.idle.pop()
                 if instance.process.alive():
                     return instance
-        return self._start()[0]
+                self.started.remove(instance)
+            if len(self.started) + self.starting >= self.max_instances:
+                return None
+            self.starting += 1
+        try:
+            return self._start()[0]
+        finally:
+            with self.lock:
+                self.starting -= 1
 
     def _give_back(self, instance: _Instance) -> None:
+        """Keep a live instance warm; kill (and forget) any other."""
         with self.lock:
             if instance.process.alive() and not self.closed:
                 self.idle.append(instance)
                 return
+            if instance in self.started:
+                self.started.remove(instance)
         instance.process.kill()
 
     def authorized(self, level: str, header: str | None, query: str) -> bool:
@@ -197,14 +214,17 @@ class _App:
         return hmac.compare_digest(given.encode(), self.key.encode())
 
     def invoke(
-        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
+        self, name: str, method: str, path: str, body: bytes, headers: Mapping[str, str]
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Run one invocation on a free instance, answering as the host does when it fails."""
-        name = self.function.name
+        """Run one invocation of function ``name`` on a free instance, answering as the
+        platform does when it cannot: 429 at the instance limit, 503 when no instance starts,
+        500 when the invocation fails."""
         try:
             instance = self._take()
         except (OSError, http.client.HTTPException):
             return host_replies.NOT_RUNNING_STATUS, [], host_replies.NOT_RUNNING.encode()
+        if instance is None:
+            return host_replies.THROTTLED_STATUS, [], b""
         try:
             reply = instance.request(method, path, body, headers, self.timeout)
         except TimeoutError:
@@ -277,7 +297,7 @@ class _FrontEnd(BaseHTTPRequestHandler):
         query = "&".join(f"{k}={v}" for k, v in parse_qsl(parts.query) if k != "code")
         path = parts.path + (f"?{query}" if query else "")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
-        self._answer(*app.invoke(self.command, path, body, headers))
+        self._answer(*app.invoke(function["name"], self.command, path, body, headers))
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
@@ -323,12 +343,15 @@ class AzureFunctionsEmulator:
         return f"AzureFunctionsEmulator({', '.join(sorted(self._apps))})"
 
 
-def start(functions: Sequence[EmulatedFunction]) -> AzureFunctionsEmulator:
-    """Serve each function's package as its own function app on 127.0.0.1."""
+def start(
+    functions: Sequence[EmulatedFunction], max_instances: int = MAX_INSTANCES
+) -> AzureFunctionsEmulator:
+    """Serve each function's package as its own function app on 127.0.0.1, each scaling out to
+    ``max_instances`` instances (then answering 429, as Flex Consumption does)."""
     apps: dict[str, _App] = {}
     try:
         for function in functions:
-            apps[function.executor] = _App(function)
+            apps[function.executor] = _App(function, max_instances)
     except BaseException:
         for app in apps.values():
             app.close()

@@ -19,6 +19,9 @@ from typing import Literal
 ERROR_STATUS = 500
 """What the host answers for a failed invocation: timeout, worker exit, or an exception."""
 NOT_RUNNING_STATUS = 503
+THROTTLED_STATUS = 429
+"""What Flex Consumption answers when every instance is busy and the app is at its maximum
+instance count: the caller retries."""
 NOT_RUNNING = "Function host is not running."
 TIMEOUT_MARK = "Timeout value of"
 OUT_OF_MEMORY_MARK = "out of memory"

@@ -82,10 +82,10 @@ class FunctionTransport:
                     return self._decode(response.read())
             except urllib.error.HTTPError as exc:
                 reply = exc.read().decode(errors="replace")
-                if exc.code == 429 and attempt < THROTTLE_RETRIES:
+                if exc.code != host_replies.THROTTLED_STATUS:
+                    raise self._error(exc.code, reply, time.monotonic() - started) from None
+                if attempt < THROTTLE_RETRIES:
                     time.sleep(_backoff(attempt, exc.headers.get("Retry-After")))
-                    continue
-                raise self._error(exc.code, reply, time.monotonic() - started) from None
             except TimeoutError:
                 raise TaskTimeout(self._timeout_message()) from None
             except (urllib.error.URLError, HTTPException, OSError) as exc:
@@ -128,9 +128,10 @@ class FunctionTransport:
         try:
             return credential.get_token(self.scope).token
         except Exception as exc:  # azure-identity raises several kinds; all mean "no token"
+            reason = next(iter(str(exc).splitlines()), "")  # the first of the SDK's many lines
             raise DeploymentError(
                 f"{self._what()}: no Entra ID token for scope {self.scope!r} "
-                f"({type(exc).__name__}: {exc}). Sign in (`az login`, a managed identity, or "
+                f"({type(exc).__name__}: {reason}). Sign in (`az login`, a managed identity, or "
                 f"AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET), or call with the "
                 f"function key from output `function_keys`."
             ) from None
@@ -170,7 +171,7 @@ class FunctionTransport:
                 f"then `terraform apply`, and read the outputs again."
             )
         kind = host_replies.failure(reply)
-        timed_out = self.target.timeout is not None and seconds >= self.target.timeout
+        timed_out = seconds >= min(self.target.timeout or HTTP_LIMIT, HTTP_LIMIT)
         if status >= 500 and (kind == "timeout" or timed_out):
             return TaskTimeout(self._timeout_message())
         if status >= 500 and kind == "memory":
