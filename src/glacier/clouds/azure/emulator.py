@@ -154,15 +154,16 @@ class _App:
             self.started.append(instance)
             closed = self.closed
         if closed:
-            process.kill()
+            self._discard(instance)
             raise OSError("the emulator is closing")
         try:
             status, _, body = instance.request("GET", "/admin/functions", b"", {}, START_SECONDS)
         except (OSError, http.client.HTTPException) as exc:
-            process.kill()
-            raise OSError(f"its worker exited with code {instance.exit_code()}") from exc
+            code = instance.exit_code()
+            self._discard(instance)
+            raise OSError(f"its worker exited with code {code}") from exc
         if status != 200:
-            process.kill()
+            self._discard(instance)
             raise OSError(f"its worker answered {status} to the index request")
         functions: list[dict[str, Any]] = json.loads(body)
         return instance, functions
@@ -197,11 +198,16 @@ class _App:
                 self.starting -= 1
 
     def _give_back(self, instance: _Instance) -> None:
-        """Keep a live instance warm; kill (and forget) any other."""
+        """Keep a live instance warm; discard any other."""
         with self.lock:
             if instance.process.alive() and not self.closed:
                 self.idle.append(instance)
                 return
+        self._discard(instance)
+
+    def _discard(self, instance: _Instance) -> None:
+        """Kill an instance and forget it."""
+        with self.lock:
             if instance in self.started:
                 self.started.remove(instance)
         instance.process.kill()
@@ -228,7 +234,7 @@ class _App:
         try:
             reply = instance.request(method, path, body, headers, self.timeout)
         except TimeoutError:
-            instance.process.kill()
+            instance.process.kill()  # the host restarts a worker whose invocation timed out
             reply = _failed(host_replies.timeout_reply(name, self.timeout))
         except (OSError, http.client.HTTPException):
             code = instance.exit_code()
