@@ -20,6 +20,7 @@ import pytest
 
 import glacier
 from glacier.clouds.azure import emulator as azure_emulator
+from glacier.clouds.azure import package as package_module
 from glacier.clouds.azure.transport import (
     SCOPE_VARIABLE,
     THROTTLE_CAP,
@@ -86,11 +87,11 @@ PLATFORM = {
 BASE = {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
 
 
-def build_package(path: Path) -> Path:
+def build_package(path: Path, handler: str = HANDLER) -> Path:
     """A function app zip: the handler, a vendored module, and the real ``glacier`` tree."""
     source = Path(glacier.__file__).parent
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("function_app.py", HANDLER)
+        zf.writestr("function_app.py", handler)
         zf.writestr("host.json", '{"version": "2.0"}')
         zf.writestr(".python_packages/lib/site-packages/vendored_probe.py", "")
         for file in source.rglob("*.py"):
@@ -256,6 +257,19 @@ def test_unknown_route_is_a_deployment_error(
     entry["url"] = entry["url"].replace("/api/run", "/api/gone")
     with pytest.raises(DeploymentError, match=r"glacier-clean.*not deployed.*terraform apply"):
         transport(emulated, "clean", entry=entry).invoke({"action": "echo"})
+
+
+def test_the_generated_handler_is_served_at_its_route(tmp_path: Path) -> None:
+    generated = build_package(tmp_path / "generated.zip", package_module.HANDLER)
+    running = azure_emulator.start([EmulatedFunction("gen", "glacier-gen", generated, {})])
+    try:
+        url = running.functions["gen"]["url"]
+        assert url.endswith(f"/api/{package_module.FUNCTION_ROUTE}")
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(urllib.request.Request(url, data=b"{}"), timeout=30)
+        assert caught.value.code == 401
+    finally:
+        running.close()
 
 
 def test_close_leaves_no_process(package: Path) -> None:
