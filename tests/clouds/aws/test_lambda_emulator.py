@@ -23,8 +23,10 @@ from botocore.config import Config
 
 import glacier
 from glacier.clouds.aws import emulator
+from glacier.clouds.aws import transport as aws_transport
 from glacier.clouds.aws.config import AwsConfig
 from glacier.clouds.aws.transport import LambdaTransport, open_transport
+from glacier.config.provider import LocalConfig
 from glacier.errors import DeploymentError, TaskCrashed, TaskOutOfMemory, TaskTimeout
 from glacier.runtime.emulator import EmulatedFunction
 from glacier.runtime.transport import Target
@@ -293,13 +295,15 @@ def test_an_unreachable_endpoint_is_a_crash() -> None:
         open_transport(target).invoke({})
 
 
-def test_throttled_calls_are_answered_429_and_retried_by_the_transport(package: Path) -> None:
+def test_throttled_calls_are_answered_429_and_retried_by_the_transport(
+    package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     served = emulator.start(
         [EmulatedFunction("one", "glacier-test-one", package, {}, timeout=10)], concurrency=1
     )
     try:
         one = transport(served, "one")
-        slow = threading.Thread(target=one.invoke, args=({"action": "sleep", "seconds": 0.6},))
+        slow = threading.Thread(target=one.invoke, args=({"action": "sleep", "seconds": 1.0},))
         slow.start()
         time.sleep(0.3)  # the slow call holds the only slot (its cold start takes ~50 ms)
         lambdas = client(served)
@@ -307,10 +311,39 @@ def test_throttled_calls_are_answered_429_and_retried_by_the_transport(package: 
             lambdas.invoke(
                 FunctionName="glacier-test-one", Payload=b'{"action": "echo", "value": 1}'
             )
-        assert one.invoke({"action": "echo", "value": 2})["echo"] == 2  # backed off until free
+        with monkeypatch.context() as patch:
+            patch.setattr(aws_transport, "TRIES", 1)
+            with pytest.raises(TaskCrashed, match=r"'glacier-test-one' .*throttled by Lambda 1 "):
+                one.invoke({"action": "echo", "value": 2})
+        # the backoff's waits add up to at least 1.55 s, past the slow call's end
+        assert one.invoke({"action": "echo", "value": 3})["echo"] == 3
         slow.join()
     finally:
         served.close()
+
+
+def test_a_handler_that_cannot_be_imported_fails_every_invocation(tmp_path: Path) -> None:
+    archive = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("glacier_handler.py", "import glacier_missing_dependency\n")
+    served = emulator.start([EmulatedFunction("broken", "glacier-test-broken", archive, {})])
+    try:
+        error, body = raw_invoke(served, "glacier-test-broken", {})
+        assert (error, body["errorType"]) == ("Unhandled", "Runtime.ImportModuleError")
+        assert body["errorMessage"] == (
+            "Unable to import module 'glacier_handler': "
+            "No module named 'glacier_missing_dependency'"
+        )
+        with pytest.raises(TaskCrashed, match="ImportModuleError"):
+            transport(served, "broken").invoke({})
+    finally:
+        served.close()
+
+
+def test_a_lambda_target_needs_the_aws_provider() -> None:
+    target = Target(executor="x", kind="serverless", entry={"name": "f"}, provider=LocalConfig())
+    with pytest.raises(DeploymentError, match="LocalConfig, not AwsConfig"):
+        open_transport(target)
 
 
 def test_close_leaves_no_function_process_behind(package: Path, tmp_path: Path) -> None:
