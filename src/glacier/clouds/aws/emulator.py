@@ -334,6 +334,8 @@ def _service_error(
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as boto3's connection pool expects
+    disable_nagle_algorithm = True  # headers and body go out apart: Nagle would hold the body
+    # until the client's delayed ACK, 40 ms per invocation (measured)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
