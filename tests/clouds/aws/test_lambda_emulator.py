@@ -50,6 +50,8 @@ def handler(event, context):
         blob = b"x" * (event["mb"] * 1024 * 1024)
         time.sleep(0.5)
         return {"allocated": len(blob)}
+    if action == "big":
+        return {"big": "x" * event["bytes"]}
     if action == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
     if action == "inspect":
@@ -261,6 +263,20 @@ def test_a_function_that_dies_is_a_runtime_exit_error(lam: emulator.Emulated) ->
     assert body["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
     with pytest.raises(TaskCrashed, match=r"'glacier-test-small'.*Runtime\.ExitError"):
         transport(lam, "small").invoke({"action": "sigkill"})
+
+
+def test_payloads_over_lambdas_quota_are_refused(lam: emulator.Emulated) -> None:
+    error, body = raw_invoke(lam, "glacier-test-small", {"action": "big", "bytes": 7 << 20})
+    assert (error, body["errorType"]) == ("Unhandled", "Function.ResponseSizeTooLarge")
+    small = transport(lam, "small")
+    with pytest.raises(TaskCrashed, match="ResponseSizeTooLarge"):
+        small.invoke({"action": "big", "bytes": 7 << 20})
+    lambdas = client(lam)
+    with pytest.raises(lambdas.exceptions.RequestTooLargeException):
+        lambdas.invoke(FunctionName="glacier-test-small", Payload=b"1" * (7 << 20))
+    with pytest.raises(TaskCrashed, match="RequestTooLargeException"):
+        small.invoke({"action": "echo", "value": "x" * (7 << 20)})
+    assert small.invoke({"action": "big", "bytes": 5 << 20}) == {"big": "x" * (5 << 20)}
 
 
 def test_an_unknown_function_is_not_found(lam: emulator.Emulated) -> None:

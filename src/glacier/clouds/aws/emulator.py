@@ -44,6 +44,8 @@ MAX_MEMORY = 10240
 """MB reported to a function given no memory limit (Lambda's largest); nothing is enforced."""
 MAX_TIMEOUT = 900.0
 """Seconds a function given no timeout may run (Lambda's longest)."""
+MAX_PAYLOAD = 6 * 1024 * 1024
+"""Bytes of a synchronous invocation's request, and of its response (Lambda's quota)."""
 INIT_SECONDS = 10.0
 """Lambda's limit on the init phase (importing the handler)."""
 _PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
@@ -159,6 +161,10 @@ class _Function:
             error, body = container.invoke(self, request_id, event)
         finally:
             self._give_back(container)
+        if not error and len(body) > MAX_PAYLOAD:
+            quota = f"maximum allowed payload size ({MAX_PAYLOAD} bytes)"
+            message = f"Response payload size exceeded {quota}."
+            error, body = True, _platform_error("Function.ResponseSizeTooLarge", message)
         headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": request_id}
         if error:
             headers["X-Amz-Function-Error"] = "Unhandled"
@@ -362,6 +368,11 @@ class _Handler(BaseHTTPRequestHandler):
                     request_id,
                 )
             )
+            return
+        if len(payload) > MAX_PAYLOAD:
+            message = f"Request must be smaller than {MAX_PAYLOAD} bytes for the Invoke operation"
+            body = {"Type": "User", "message": message}
+            self._answer(*_service_error(413, "RequestTooLargeException", body, request_id))
             return
         invocation = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation == "DryRun":
