@@ -359,3 +359,16 @@ def test_calling_the_emulator_loads_no_google_auth(served: emulator.EmulatedFunc
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["7", "[]"]
+
+
+def test_a_package_that_cannot_start_is_a_crash_showing_its_log(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as zf:
+        zf.writestr("main.py", "raise RuntimeError('the package is missing its config')\n")
+    running = emulator.start([_function(broken, MAIN)])
+    try:
+        with pytest.raises(TaskCrashed, match=r"main failed without a result \(HTTP 503") as caught:
+            _transport(running, MAIN).invoke({"action": "echo", "value": 0})
+        assert "RuntimeError: the package is missing its config" in str(caught.value)
+    finally:
+        running.close()

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,6 @@ QUEUE_SECONDS = 10.0
 class _Instance:
     process: FunctionProcess
     port: int
-    log: Path
 
 
 @dataclass
@@ -78,7 +77,6 @@ class _Reply:
     status: int
     body: bytes
     content_type: str = "text/plain; charset=utf-8"
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Service:
@@ -106,7 +104,11 @@ class _Service:
         """A free instance, started if every one is busy; None after ``queue_seconds`` at max."""
         deadline = time.monotonic() + self.queue_seconds
         with self._lock:
-            while not self._idle and self._instance_count() >= self.max_instances:
+            while True:
+                while self._idle and not self._idle[-1].process.alive():
+                    self._all.discard(self._idle.pop())  # died while idle
+                if self._idle or self._instance_count() < self.max_instances:
+                    break
                 left = deadline - time.monotonic()
                 if left <= 0 or self._closed:
                     return None
@@ -118,13 +120,18 @@ class _Service:
             number = self._started
         try:
             instance = self._start(number)
-        finally:
+        except BaseException:
             with self._lock:
                 self._starting -= 1
                 self._lock.notify()
+            raise
         with self._lock:
-            self._all.add(instance)
-        return instance
+            self._starting -= 1
+            if not self._closed:
+                self._all.add(instance)
+                return instance
+        instance.process.kill()  # the emulator closed while it started
+        return None
 
     def _start(self, number: int) -> _Instance:
         port = _free_port()
@@ -152,12 +159,12 @@ class _Service:
                 stdout=out,
                 stderr=out,
             )
-        instance = _Instance(process, port, log)
+        instance = _Instance(process, port)
         deadline = time.monotonic() + STARTUP_SECONDS
         while not _listening(port):
             if not process.alive() or time.monotonic() > deadline:
                 process.kill()
-                raise _StartFailed(_tail(log))
+                raise _StartFailed(self._memory_exceeded(process) or _tail(log))
             time.sleep(0.02)
         return instance
 
@@ -220,11 +227,16 @@ class _Service:
     def _died(self, instance: _Instance, exc: BaseException) -> _Reply:
         """An instance that broke the connection is gone or going: Cloud Run replaces it."""
         self.discard(instance)
-        process = instance.process
-        if process.out_of_memory:
-            used = process.peak / MB
-            return _Reply(500, MEMORY_BODY.format(limit=self.function.memory, used=used).encode())
+        memory = self._memory_exceeded(instance.process)
+        if memory:
+            return _Reply(500, memory.encode())
         return _Reply(503, f"The instance died while handling the request ({exc!r}).".encode())
+
+    def _memory_exceeded(self, process: FunctionProcess) -> str | None:
+        """What Cloud Run logs when it killed an instance over its memory, if that happened."""
+        if not process.out_of_memory:
+            return None
+        return MEMORY_BODY.format(limit=self.function.memory, used=process.peak / MB)
 
 
 class _StartFailed(Exception):

@@ -102,7 +102,7 @@ class FunctionTransport:
             ) from exc
 
     def _result(self, status: int, body: bytes) -> Mapping[str, Any]:
-        text = body.decode(errors="replace")[:_BODY_SHOWN]
+        text = _shown(body)
         if status in (200, 201):
             try:
                 reply = json.loads(body)
@@ -112,16 +112,16 @@ class FunctionTransport:
                 return reply
             raise TaskCrashed(f"{self._what()} answered something not a JSON object: {text!r}")
         if status in (504, 408):
-            raise TaskTimeout(self._timeout_message(f"HTTP {status}: {text.strip()}"))
+            raise TaskTimeout(self._timeout_message(f"HTTP {status}: {text}"))
         if status == 500 and MEMORY_MARK in text:
             raise TaskOutOfMemory(
-                f"{self._what()} exceeded its memory limit ({text.strip()}); the platform killed "
+                f"{self._what()} exceeded its memory limit ({text}); the platform killed "
                 f"the instance. Raise memory= (CloudFunctionConfig.memory) or process less data "
                 f"per task."
             )
         if status in (401, 403):
             raise DeploymentError(
-                f"{self._what()} refused the caller (HTTP {status}: {text.strip()}). The runner's "
+                f"{self._what()} refused the caller (HTTP {status}: {text}). The runner's "
                 f"identity needs roles/run.invoker on the function's Cloud Run service, and its "
                 f"ID token must be for the audience {self.url}: check credentials_path or "
                 f"GOOGLE_APPLICATION_CREDENTIALS, or redeploy (`terraform apply`) to grant it."
@@ -132,7 +132,7 @@ class FunctionTransport:
                 f"deployment file is stale). Redeploy: `glacier package` then `terraform apply`."
             )
         raise TaskCrashed(
-            f"{self._what()} failed without a result (HTTP {status}: {text.strip()}). The "
+            f"{self._what()} failed without a result (HTTP {status}: {text}). The "
             f"instance crashed or the platform failed; on Google Cloud an out-of-memory kill is "
             f"also a bare 500, named only in the function's log. The attempt is retried if the "
             f"task has retries."
@@ -155,6 +155,12 @@ class FunctionTransport:
 
     def close(self) -> None:
         """Nothing held open: each call is its own HTTPS request."""
+
+
+def _shown(body: bytes) -> str:
+    """A reply's body for a message: its end when long (where a traceback names the error)."""
+    text = body.decode(errors="replace").strip()
+    return text if len(text) <= _BODY_SHOWN else "..." + text[-_BODY_SHOWN:]
 
 
 def open_transport(target: Target) -> FunctionTransport:
