@@ -372,3 +372,45 @@ def test_a_package_that_cannot_start_is_a_crash_showing_its_log(tmp_path: Path) 
         assert "RuntimeError: the package is missing its config" in str(caught.value)
     finally:
         running.close()
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """Answers the status its path names: Cloud Run's refusals, which the emulator (one URL
+    per function, every token accepted) has no occasion to give."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b"Error: the platform's page"
+        self.send_response(int(self.path.strip("/")))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "says"),
+    [
+        (401, DeploymentError, "roles/run.invoker"),
+        (403, DeploymentError, "roles/run.invoker"),
+        (404, DeploymentError, "not deployed .*`glacier package` then `terraform apply`"),
+        (408, TaskTimeout, "ran past its timeout"),
+        (502, TaskCrashed, r"failed without a result \(HTTP 502"),
+        (200, TaskCrashed, "not a JSON object"),
+    ],
+)
+def test_platform_refusals_map_to_glacier_errors(
+    status: int, error: type[Exception], says: str
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{status}"
+        target = Target(MAIN, "serverless", {"name": "fn-a", "url": url}, PROJECT, memory=512)
+        with pytest.raises(error, match=f"cloud function fn-a \\(memory 512 MB\\) .*{says}"):
+            open_transport(target).invoke({"action": "echo", "value": 0})
+    finally:
+        server.shutdown()
+        server.server_close()
