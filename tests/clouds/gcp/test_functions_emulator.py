@@ -414,3 +414,13 @@ def test_platform_refusals_map_to_glacier_errors(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_emulator_is_reached_directly_despite_an_http_proxy(
+    served: emulator.EmulatedFunctions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert _transport(served, MAIN).invoke({"action": "echo", "value": 5})["echo"] == 5

@@ -55,7 +55,11 @@ class FunctionTransport:
         self.target = target
         self.read_timeout = (target.timeout or DEFAULT_TIMEOUT) + READ_MARGIN
         self._tokens: IdTokens | None = None
-        if not self.url.startswith(EMULATOR_PREFIX):
+        self._opener = urllib.request.build_opener()
+        if self.url.startswith(EMULATOR_PREFIX):
+            # straight to the emulator, even when the environment names an HTTP proxy
+            self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        else:
             from glacier.clouds.gcp.id_tokens import IdTokens  # noqa: PLC0415 - google-auth only when a real function is called
 
             self._tokens = IdTokens(self.url, target.provider)
@@ -86,7 +90,7 @@ class FunctionTransport:
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.read_timeout) as response:
+            with self._opener.open(request, timeout=self.read_timeout) as response:
                 return int(response.status), bytes(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
