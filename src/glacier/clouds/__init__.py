@@ -166,7 +166,7 @@ KINDS: dict[str, KindParts] = {
     ),
     "vm": KindParts(
         local_mode="glacier.runtime.backends.dask:DaskBackend",
-        transport="glacier.runtime.vm_transport:open_transport",
+        transport="glacier.clouds.dask.transport:open_transport",
         config="glacier.config.compute:VmConfig",
     ),
     "cluster": KindParts(

@@ -3,7 +3,7 @@
 As on the deployed VMs, the scheduler and workers run from the VM package alone (its ``src/``
 on the path, its certificates), each worker named after its executor and given that
 executor's environment, so the runner reaches them exactly as it reaches the deployed ones
-(:mod:`glacier.runtime.vm_transport`). Dask itself comes from this interpreter. A worker that
+(:mod:`glacier.clouds.dask.transport`). Dask itself comes from this interpreter. A worker that
 dies (killed, out of memory) is started again, as the VMs' ``Restart=always`` unit does; what
 the processes print goes to ``log`` in each unpacked package.
 """

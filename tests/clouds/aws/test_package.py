@@ -15,6 +15,7 @@ from pathlib import Path
 import obstore
 import polars as pl
 import pytest
+from glacier.runtime.cloud import event_for, outcome_of
 
 from glacier import Provider
 from glacier.clouds.aws.package import (
@@ -34,7 +35,6 @@ from glacier.infra.package import (
     write_zip,
 )
 from glacier.loader import load_pipeline
-from glacier.runtime.cloud import event_for, outcome_of
 from glacier.runtime.invocation import BucketRef, ProviderRef, decode_outcome, encode
 from glacier.runtime.worker import Step
 from tests._cli_support import EXAMPLES

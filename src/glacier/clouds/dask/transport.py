@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from glacier.deployed import handle_event
 from glacier.errors import DeploymentError, TaskCrashed
 from glacier.identifiers import slug
 from glacier.runtime.transport import Target
@@ -75,10 +76,8 @@ class DaskTransport:
             return self._client
 
     def invoke(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
-        from glacier.deployed import handle_event  # noqa: PLC0415 - sent by name: runs there
-
         client = self.client()
-        future = client.submit(
+        future = client.submit(  # handle_event travels by name; the worker's package defines it
             handle_event, dict(event), workers=[self.worker], allow_other_workers=False, pure=False
         )
         try:
