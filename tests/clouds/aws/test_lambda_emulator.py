@@ -37,6 +37,7 @@ import os, signal, time
 def handler(event, context):
     action = event["action"]
     if action == "echo":
+        print("a log line, which must not reach the reply", flush=True)
         return {"echo": event["value"], "pid": os.getpid()}
     if action == "raise":
         raise ValueError("boom " + event["value"])
