@@ -37,6 +37,7 @@ import os, signal, time
 def handler(event, context):
     action = event["action"]
     if action == "echo":
+        print("a log line, which must not reach the reply", flush=True)
         return {"echo": event["value"], "pid": os.getpid()}
     if action == "raise":
         raise ValueError("boom " + event["value"])
@@ -107,7 +108,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lam(package: Path) -> Iterator[emulator.Emulated]:
+def lam(package: Path) -> Iterator[emulator.LambdaEmulator]:
     served = emulator.start(
         [
             EmulatedFunction("small", "glacier-test-small", package, {}, memory=128, timeout=1),
@@ -118,7 +119,7 @@ def lam(package: Path) -> Iterator[emulator.Emulated]:
     served.close()
 
 
-def client(served: emulator.Emulated) -> Any:
+def client(served: emulator.LambdaEmulator) -> Any:
     return boto3.client(
         "lambda",
         endpoint_url=served.endpoints["lambda"],
@@ -129,14 +130,16 @@ def client(served: emulator.Emulated) -> Any:
     )
 
 
-def raw_invoke(served: emulator.Emulated, name: str, event: dict[str, Any]) -> tuple[Any, Any]:
+def raw_invoke(
+    served: emulator.LambdaEmulator, name: str, event: dict[str, Any]
+) -> tuple[Any, Any]:
     """(FunctionError header, decoded body) of a bare boto3 invoke."""
     reply = client(served).invoke(FunctionName=name, Payload=json.dumps(event))
     return reply.get("FunctionError"), json.loads(reply["Payload"].read())
 
 
 def transport(
-    served: emulator.Emulated,
+    served: emulator.LambdaEmulator,
     executor: str,
     *,
     timeout: float | None = None,
@@ -154,7 +157,7 @@ def transport(
     return open_transport(target)
 
 
-def test_functions_are_described_as_terraform_outputs_them(lam: emulator.Emulated) -> None:
+def test_functions_are_described_as_terraform_outputs_them(lam: emulator.LambdaEmulator) -> None:
     assert lam.functions["small"] == {
         "name": "glacier-test-small",
         "arn": "arn:aws:lambda:us-east-1:000000000000:function:glacier-test-small",
@@ -163,7 +166,9 @@ def test_functions_are_described_as_terraform_outputs_them(lam: emulator.Emulate
     assert lam.secrets == {}
 
 
-def test_transport_returns_the_handlers_reply_from_a_warm_container(lam: emulator.Emulated) -> None:
+def test_transport_returns_the_handlers_reply_from_a_warm_container(
+    lam: emulator.LambdaEmulator,
+) -> None:
     small = transport(lam, "small")
     assert small.where == "lambda glacier-test-small"
     first = small.invoke({"action": "echo", "value": {"rows": [1, 2], "name": "é"}})
@@ -174,14 +179,14 @@ def test_transport_returns_the_handlers_reply_from_a_warm_container(lam: emulato
     small.close()
 
 
-def test_the_function_is_invoked_by_name_or_arn(lam: emulator.Emulated) -> None:
+def test_the_function_is_invoked_by_name_or_arn(lam: emulator.LambdaEmulator) -> None:
     arn = lam.functions["small"]["arn"]
     for name in ("glacier-test-small", arn, f"{arn}:$LATEST"):
         error, body = raw_invoke(lam, name, {"action": "echo", "value": name})
         assert (error, body["echo"]) == (None, name)
 
 
-def test_concurrent_calls_run_in_separate_containers(lam: emulator.Emulated) -> None:
+def test_concurrent_calls_run_in_separate_containers(lam: emulator.LambdaEmulator) -> None:
     roomy = transport(lam, "roomy")
     replies: list[Any] = []
     threads = [
@@ -198,7 +203,7 @@ def test_concurrent_calls_run_in_separate_containers(lam: emulator.Emulated) -> 
     assert replies[0]["pid"] != replies[1]["pid"]
 
 
-def test_only_the_functions_environment_and_its_own_glacier(lam: emulator.Emulated) -> None:
+def test_only_the_functions_environment_and_its_own_glacier(lam: emulator.LambdaEmulator) -> None:
     seen = transport(lam, "roomy").invoke({"action": "inspect"})
     environ = seen["environ"]
     # polars (imported by glacier) sets its allocator's config in its own process on import
@@ -216,7 +221,7 @@ def test_only_the_functions_environment_and_its_own_glacier(lam: emulator.Emulat
     assert 0 < seen["remaining_ms"] <= emulator.MAX_TIMEOUT * 1000
 
 
-def test_a_handler_exception_is_an_unhandled_function_error(lam: emulator.Emulated) -> None:
+def test_a_handler_exception_is_an_unhandled_function_error(lam: emulator.LambdaEmulator) -> None:
     error, body = raw_invoke(lam, "glacier-test-small", {"action": "raise", "value": "here"})
     assert error == "Unhandled"
     assert body["errorType"] == "ValueError"
@@ -229,7 +234,7 @@ def test_a_handler_exception_is_an_unhandled_function_error(lam: emulator.Emulat
 
 
 def test_past_its_timeout_the_function_is_killed_and_reported_timed_out(
-    lam: emulator.Emulated,
+    lam: emulator.LambdaEmulator,
 ) -> None:
     before = transport(lam, "small").invoke({"action": "echo", "value": 0})["pid"]
     error, body = raw_invoke(lam, "glacier-test-small", {"action": "sleep", "seconds": 5})
@@ -245,7 +250,7 @@ def test_past_its_timeout_the_function_is_killed_and_reported_timed_out(
     assert transport(lam, "small").invoke({"action": "echo", "value": 1})["pid"] != before
 
 
-def test_over_its_memory_the_function_is_killed_out_of_memory(lam: emulator.Emulated) -> None:
+def test_over_its_memory_the_function_is_killed_out_of_memory(lam: emulator.LambdaEmulator) -> None:
     error, body = raw_invoke(lam, "glacier-test-small", {"action": "allocate", "mb": 300})
     assert error == "Unhandled"
     assert body["errorType"] == "Runtime.OutOfMemory"
@@ -257,7 +262,7 @@ def test_over_its_memory_the_function_is_killed_out_of_memory(lam: emulator.Emul
     }
 
 
-def test_a_function_that_dies_is_a_runtime_exit_error(lam: emulator.Emulated) -> None:
+def test_a_function_that_dies_is_a_runtime_exit_error(lam: emulator.LambdaEmulator) -> None:
     error, body = raw_invoke(lam, "glacier-test-small", {"action": "sigkill"})
     assert (error, body["errorType"]) == ("Unhandled", "Runtime.ExitError")
     assert body["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
@@ -265,7 +270,7 @@ def test_a_function_that_dies_is_a_runtime_exit_error(lam: emulator.Emulated) ->
         transport(lam, "small").invoke({"action": "sigkill"})
 
 
-def test_payloads_over_lambdas_quota_are_refused(lam: emulator.Emulated) -> None:
+def test_payloads_over_lambdas_quota_are_refused(lam: emulator.LambdaEmulator) -> None:
     error, body = raw_invoke(lam, "glacier-test-small", {"action": "big", "bytes": 7 << 20})
     assert (error, body["errorType"]) == ("Unhandled", "Function.ResponseSizeTooLarge")
     small = transport(lam, "small")
@@ -279,7 +284,7 @@ def test_payloads_over_lambdas_quota_are_refused(lam: emulator.Emulated) -> None
     assert small.invoke({"action": "big", "bytes": 5 << 20}) == {"big": "x" * (5 << 20)}
 
 
-def test_an_unknown_function_is_not_found(lam: emulator.Emulated) -> None:
+def test_an_unknown_function_is_not_found(lam: emulator.LambdaEmulator) -> None:
     lambdas = client(lam)
     with pytest.raises(lambdas.exceptions.ResourceNotFoundException, match="glacier-test-gone"):
         lambdas.invoke(FunctionName="glacier-test-gone", Payload=b"{}")

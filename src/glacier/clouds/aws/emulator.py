@@ -54,13 +54,15 @@ _BOOT = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
 and the loop's own folder is never put on the path."""
 
 
-def start(functions: Sequence[EmulatedFunction], *, concurrency: int | None = None) -> Emulated:
+def start(
+    functions: Sequence[EmulatedFunction], *, concurrency: int | None = None
+) -> LambdaEmulator:
     """Serve ``functions`` behind the Lambda Invoke API; ``concurrency`` caps each function's
     simultaneous invocations (reserved concurrency), answering 429 beyond it."""
-    return Emulated(functions, concurrency)
+    return LambdaEmulator(functions, concurrency)
 
 
-class Emulated:
+class LambdaEmulator:
     """Running emulated Lambda functions (see :class:`glacier.runtime.emulator.Emulated`)."""
 
     def __init__(self, functions: Sequence[EmulatedFunction], concurrency: int | None) -> None:
@@ -346,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         payload = self.rfile.read(length)
-        emulated: Emulated = self.server.emulated  # type: ignore[attr-defined]
+        emulated: LambdaEmulator = self.server.emulated  # type: ignore[attr-defined]
         request_id = str(uuid.uuid4())
         match = _PATH.fullmatch(urllib.parse.urlsplit(self.path).path)
         function = emulated.find(urllib.parse.unquote(match["name"])) if match else None
