@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import DeploymentError
 from glacier.infra.inventory import build_inventory
-from glacier.infra.package import code_digest, packaged_module
+from glacier.infra.package import code_digest
 from glacier.provider import Provider
 from glacier.runtime.deployment import CloudRun, Deployment
 from glacier.runtime.wire import Code
@@ -50,7 +50,7 @@ def prepare(pipeline: BoundPipeline, deployment: str | Path | Deployment | None)
             found.target(executor)  # raises, naming the executor, when it is not deployed
     for provider in providers:
         provider.use_deployment(found.buckets, found.staging_bucket)
-    return CloudRun(found, Code(pipeline.name, packaged_module(inventory), digest))
+    return CloudRun(found, Code(pipeline.name, inventory.package_module, digest))
 
 
 def _providers(pipeline: BoundPipeline) -> list[Provider]:

@@ -22,7 +22,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from glacier.infra.terraform import generate
+from glacier.infra import artifacts
+from glacier.infra.inventory import build_inventory
+from glacier.infra.package import build_packages, code_digest
+from glacier.infra.terraform import render, write
 from glacier.loader import load_pipeline
 from tests.cloud.servers import S3Server
 from tests.infra.test_terraform_validation import terraform_binary
@@ -103,19 +106,25 @@ class Workspace:
 
 
 def workspace(root: Path, example: str, endpoint: str, name_prefix: str) -> Workspace:
-    """The example's AWS Terraform, its zips (placeholders: moto runs no code) and the override."""
+    """The example's AWS Terraform, its packages and manifest (``glacier package --no-deps``;
+    placeholders for the layers it skips: moto runs no code) and the override."""
     directory = root / f"{example}-{name_prefix}"
-    generate(load_pipeline(str(ROOT / "examples" / f"{example}_pipeline.py")), directory, "aws")
+    inv = build_inventory(load_pipeline(str(ROOT / "examples" / f"{example}_pipeline.py")), "aws")
+    write(render(inv), directory)
+    build_packages(inv, directory, dependencies=False)
     code = "".join(tf.read_text() for tf in directory.glob("*.tf"))
-    for path in sorted(set(_ZIP.findall(code))):
-        (directory / path).parent.mkdir(parents=True, exist_ok=True)
+    for path in sorted(set(_ZIP.findall(code)) - {p.as_posix() for p in _built(directory)}):
         with zipfile.ZipFile(directory / path, "w") as zf:
-            zf.writestr("glacier_handler.py", "def handler(event, context):\n    return {}\n")
+            zf.writestr("python/placeholder.py", "")
     (directory / "moto_override.tf").write_text(override(endpoint))
     variables = {"name_prefix": name_prefix, **_network(code, endpoint)}
     ws = Workspace(example, directory, variables)
     ws.run("init", "-backend=false", f"-plugin-dir={plugin_dir()}", "-input=false")
     return ws
+
+
+def _built(directory: Path) -> list[Path]:
+    return [p.relative_to(directory) for p in (directory / artifacts.BUILD_DIR).glob("*.zip")]
 
 
 def _network(code: str, endpoint: str) -> dict[str, str]:
@@ -146,6 +155,10 @@ class Applied:
     """Resource address -> the error its creation failed with."""
     destroyed: int
     left: set[str]
+    outputs: dict[str, object]
+    """``terraform output -json`` after the apply: output name -> value."""
+    environments: dict[str, dict[str, str]]
+    """Lambda function address -> the environment the plan gives it."""
 
 
 def apply_and_destroy(ws: Workspace) -> Applied:
@@ -153,6 +166,11 @@ def apply_and_destroy(ws: Workspace) -> Applied:
     plan = json.loads(ws.run("show", "-json", "tfplan").stdout)
     planned = {
         r["address"] for r in plan["resource_changes"] if r["change"]["actions"] == ["create"]
+    }
+    environments = {
+        r["address"]: r["change"]["after"]["environment"][0]["variables"]
+        for r in plan["resource_changes"]
+        if r["type"] == "aws_lambda_function"
     }
     done = ws.run("apply", "-input=false", "-json", "tfplan", check=False)
     errors = {}
@@ -164,10 +182,12 @@ def apply_and_destroy(ws: Workspace) -> Applied:
     state = json.loads(ws.run("show", "-json").stdout)
     resources = state.get("values", {}).get("root_module", {}).get("resources", [])
     created = {r["address"] for r in resources if r["mode"] == "managed" and not r.get("tainted")}
+    outputs = {k: v["value"] for k, v in json.loads(ws.run("output", "-json").stdout).items()}
     destroy = ws.run("destroy", "-auto-approve", "-input=false", *ws.var_args())
     count = re.search(r"Resources: (\d+) destroyed", destroy.stdout)
     left = set(ws.run("state", "list", check=False).stdout.split())
-    return Applied(planned, created, errors, int(count.group(1)) if count else 0, left)
+    destroyed = int(count.group(1)) if count else 0
+    return Applied(planned, created, errors, destroyed, left, outputs, environments)
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +241,42 @@ def test_two_name_prefixes_coexist_in_one_account(
     two = applied[SECOND]
     assert one.created == two.created  # the second deployment collided with nothing
     assert any(a.startswith("aws_s3_bucket.") for a in two.created)
+
+
+def test_the_outputs_and_functions_carry_the_packaged_digest(
+    applied: dict[tuple[str, str], Applied],
+) -> None:
+    """What a runner checks before a cloud run: the digest of the code it would send."""
+    for (example, _), result in applied.items():
+        module = f"{example}_pipeline"
+        inv = build_inventory(load_pipeline(str(ROOT / "examples" / f"{module}.py")), "aws")
+        assert result.outputs["pipeline"] == {"name": inv.pipeline, "module": module}
+        if not inv.deployed:  # nothing packaged: the digest is null, which outputs omit
+            assert "package_digest" not in result.outputs, example
+            continue
+        digest = code_digest(inv)
+        assert result.outputs["package_digest"] == digest, example
+        assert result.environments, example
+        for variables in result.environments.values():
+            assert variables["GLACIER_CODE_DIGEST"] == digest
+            assert variables["GLACIER_MODULE"] == module
+
+
+def test_packaging_again_changes_the_digest_without_regenerating(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    """Terraform reads build/manifest.json when it plans, not when Glacier renders it."""
+    ws = workspace(tmp_path, "cloud_agnostic", s3_server.endpoint, "repackaged")
+    manifest = ws.directory / artifacts.MANIFEST
+    edited = {**json.loads(manifest.read_text()), "digest": "sha256:" + "0" * 64}
+    manifest.write_text(json.dumps(edited))
+    done = subprocess.run(
+        [terraform_binary(), "console", "-no-color", *ws.var_args()],
+        input="local.glacier_manifest.digest\n",
+        cwd=ws.directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f'"sha256:{"0" * 64}"'

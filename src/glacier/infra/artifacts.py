@@ -6,6 +6,8 @@ Paths are relative to the Terraform directory (Terraform reads them via ``path.m
 from __future__ import annotations
 
 BUILD_DIR = "build"
+MANIFEST = f"{BUILD_DIR}/manifest.json"
+"""What ``glacier package`` built, for Terraform (the code digest) and ``glacier emulate``."""
 HANDLER_MODULE = "glacier_handler"
 """The module inside every function package whose ``handler`` the cloud calls."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from glacier.clouds import Cloud, deployable, part
@@ -113,6 +114,17 @@ class Inventory:
 
     def bucket(self, name: str) -> BucketPlan:
         return next(b for b in self.buckets if b.name == name)
+
+    @property
+    def package_module(self) -> str:
+        """The module a package imports the pipeline from (``GLACIER_MODULE``).
+
+        A script run as ``__main__`` is packaged under its file's name, so a deployed executor
+        imports it as that module (and never re-runs the script's ``__main__`` block).
+        """
+        if self.module.split(".")[0] == "__main__" and self.source_file is not None:
+            return Path(self.source_file).stem
+        return self.module
 
     def to_dict(self) -> dict[str, Any]:
         return {

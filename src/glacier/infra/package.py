@@ -8,12 +8,15 @@ shared archives such as layers. Each cloud says what it adds in its
 zips) are here.
 
 Zips are deterministic (sorted entries, fixed timestamps), so an unchanged pipeline does not
-redeploy.
+redeploy. ``build/manifest.json`` says what was built: the code digest (:func:`code_digest`),
+each function's package, limits, layers and environment; Terraform reads the digest from it,
+``glacier emulate`` serves the packages it lists.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -23,13 +26,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from glacier import clouds, version
 from glacier.clouds import Cloud
+from glacier.config.compute import ServerlessConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import GlacierError
 from glacier.infra import artifacts
 from glacier.infra.inventory import ExecutorPlan, Inventory, build_inventory
+from glacier.infra.terraform.base import executor_env
 from glacier.resources.graph import BoundPipeline as Pipeline
 
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
@@ -57,6 +63,10 @@ def _no_check(ex: ExecutorPlan, code: Path, shared: Mapping[str, Path]) -> str |
     return None
 
 
+def _no_layers(ex: ExecutorPlan) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True, order=True)
 class VmPlatform:
     """What a VM image runs: the wheels of its package are downloaded for it."""
@@ -79,6 +89,8 @@ class FunctionPackaging:
     else say how it measures against the cloud's limit (a line for ``glacier package``)."""
     vm_platform: Callable[[ExecutorPlan], VmPlatform] | None = None
     """The platform of a VM executor's image, when the cloud's VMs install a package."""
+    layers: Callable[[ExecutorPlan], list[str]] = _no_layers
+    """The shared archives (``build/...``) a function runs with, as the Terraform attaches them."""
 
 
 def build(
@@ -122,14 +134,22 @@ def build_packages(
         for platform in sorted({cloud.vm_platform(ex) for ex in inv.of_kind(ExecutorKind.VM)}):
             path = out / artifacts.vm_zip(platform.arch)
             written.append(build_vm_package(inv, path, platform, dependencies))
+    path = out / artifacts.MANIFEST
+    path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
+    written.append(path)
     if report is not None:
         for path in written:
             report(f"{path}  ({path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped)")
     return written
 
 
-VM_PACKAGES = {"distributed": "distributed>=2024.8", "dask": "dask>=2024.8"}
-"""What a VM adds to the runtime packages: the Dask scheduler and worker."""
+VM_PACKAGES = {
+    "distributed": "distributed>=2024.8",
+    "dask": "dask>=2024.8",
+    "cloudpickle": "cloudpickle>=3",
+}
+"""What a VM adds to the runtime packages: the Dask scheduler and worker, and the cloudpickle
+Dask sends tasks with (pinned to the laptop's, whose client pickles them)."""
 
 
 def build_vm_package(inv: Inventory, path: Path, platform: VmPlatform, dependencies: bool) -> Path:
@@ -153,6 +173,64 @@ def build_vm_package(inv: Inventory, path: Path, platform: VmPlatform, dependenc
     return path
 
 
+MANIFEST_FORMAT = 1
+
+
+def manifest(inv: Inventory, out: Path, cloud: FunctionPackaging) -> dict[str, Any]:
+    """What ``build/manifest.json`` says about the packages built into ``out``: plain data only.
+
+    Environments hold what every deployment of the package shares; bucket real names and the
+    cloud's placement (region, project...) are Terraform's, so they are not here. A function's
+    layers are listed when they are built (``--no-deps`` builds none).
+    """
+    digest = code_digest(inv)
+    functions = {}
+    for ex in inv.of_kind(ExecutorKind.SERVERLESS):
+        assert isinstance(ex.config, ServerlessConfig)
+        functions[ex.name] = {
+            "package": artifacts.code_zip(ex.name),
+            "memory": ex.config.memory,
+            "timeout": ex.config.timeout,
+            "layers": [layer for layer in cloud.layers(ex) if (out / layer).is_file()],
+            "environment": executor_env(inv, ex, digest),
+        }
+    vms = {}
+    if cloud.vm_platform is not None:
+        for ex in inv.of_kind(ExecutorKind.VM):
+            vms[ex.name] = {
+                "package": artifacts.vm_zip(cloud.vm_platform(ex).arch),
+                "environment": executor_env(inv, ex, digest),
+            }
+    return {
+        "format": MANIFEST_FORMAT,
+        "glacier": version.__version__,
+        "cloud": inv.cloud.value,
+        "pipeline": inv.pipeline,
+        "module": inv.package_module,
+        "digest": digest,
+        "staging_bucket": inv.staging_bucket,
+        "buckets": [b.name for b in inv.buckets],
+        "functions": functions,
+        "vms": vms,
+    }
+
+
+def code_digest(inv: Inventory) -> str:
+    """``sha256:<hex>`` of exactly the code every package of ``inv`` carries (:func:`code_files`):
+    the pipeline's modules and Glacier, by archive name and bytes.
+
+    The same code gives the same digest on the laptop and in the deployed package, so a runner
+    can refuse to send tasks to a deployment of other code before anything runs.
+    """
+    digest = hashlib.sha256()
+    for name, source in sorted(code_files(inv).items()):
+        data = source.read_bytes() if isinstance(source, Path) else source
+        for part in (name.encode(), data):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return f"sha256:{digest.hexdigest()}"
+
+
 def code_files(inv: Inventory) -> Files:
     """Archive name -> source: the pipeline's module (or its top package) and Glacier."""
     files: Files = {}
@@ -162,35 +240,15 @@ def code_files(inv: Inventory) -> Files:
             f"Define the pipeline in a .py file to package it."
         )
     source = Path(inv.source_file)
-    parts = inv.module.split(".")
-    if len(parts) == 1 or parts[0] == "__main__":
-        name = source.name if parts[0] == "__main__" else f"{parts[0]}.py"
-        files[name] = source
+    parts = inv.package_module.split(".")
+    if len(parts) == 1:
+        files[f"{parts[0]}.py"] = source
     else:
         root = source.parents[len(parts) - 2]
         files.update(_tree(root, root.name))
     glacier_dir = Path(version.__file__).parent
     files.update(_tree(glacier_dir, "glacier"))
     return files
-
-
-def packaged_module(inv: Inventory) -> str:
-    """The module name the package imports the pipeline by: a script run as ``__main__`` is
-    packaged under its file's name (see :func:`code_files`)."""
-    if inv.module == "__main__" and inv.source_file is not None:
-        return Path(inv.source_file).stem
-    return inv.module
-
-
-def code_digest(inv: Inventory) -> str:
-    """``sha256:<hex>`` of the code every package of ``inv`` holds (names and bytes), so the
-    runner can tell whether the deployed package runs the code it has."""
-    digest = hashlib.sha256()
-    for name, source in sorted(code_files(inv).items()):
-        data = source.read_bytes() if isinstance(source, Path) else source
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
-    return f"sha256:{digest.hexdigest()}"
 
 
 def _tree(directory: Path, prefix: str) -> Files:
@@ -201,12 +259,9 @@ def _tree(directory: Path, prefix: str) -> Files:
     }
 
 
-# What the worker entry point imports in a function: frames, task code, object storage.
-RUNTIME_PACKAGES = {
-    "polars": "polars>=2",
-    "cloudpickle": "cloudpickle>=3",
-    "obstore": "obstore>=0.12",
-}
+RUNTIME_PACKAGES = {"polars": "polars>=2", "obstore": "obstore>=0.12"}
+"""What a deployed task imports besides Glacier and the pipeline: frames and object storage.
+Deployed executors import tasks by name, so no cloudpickle (Dask brings its own to VMs)."""
 
 
 def runtime_requirements() -> list[str]:

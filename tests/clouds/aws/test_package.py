@@ -51,6 +51,7 @@ def test_aws_zip_holds_the_pipeline_module_glacier_and_the_handler(tmp_path: Pat
         artifacts.code_zip("join"),
         artifacts.code_zip("parse"),
         artifacts.vm_zip("arm64"),
+        artifacts.MANIFEST,
     ]
     content = names(written[0])
     assert {

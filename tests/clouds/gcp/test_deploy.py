@@ -303,7 +303,7 @@ def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
 def test_the_dataproc_archive_carries_the_wheels(tmp_path: Path) -> None:
     build(heterogeneous("gcp"), tmp_path, dependencies=True)
     inside = names(tmp_path / package.DATAPROC_ARCHIVE)
-    for module in ("polars", "cloudpickle", "obstore"):
+    for module in ("polars", "obstore"):
         assert f"{package.WHEELS_DIR}/{module}/__init__.py" in inside, module
 
 

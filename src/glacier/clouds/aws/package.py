@@ -84,7 +84,17 @@ def _vm_platform(ex: ExecutorPlan) -> VmPlatform:
     return VmPlatform(architecture_of(vm_instance_type(ex.config)), "3.11", LAMBDA_GLIBC)
 
 
-PACKAGING = FunctionPackaging(files=_files, shared=_layers, check=_check, vm_platform=_vm_platform)
+def _function_layers(ex: ExecutorPlan) -> list[str]:
+    return [layer_zip(architecture(ex.config))]
+
+
+PACKAGING = FunctionPackaging(
+    files=_files,
+    shared=_layers,
+    check=_check,
+    vm_platform=_vm_platform,
+    layers=_function_layers,
+)
 
 
 def build_layer(path: Path, arch: str, requirements: Iterable[str] | None = None) -> Path:

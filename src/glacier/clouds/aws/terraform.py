@@ -459,7 +459,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     fn.block("logging_config").attr("log_format", "JSON").attr(
         "log_group", ref("aws_cloudwatch_log_group", t, "name")
     )
-    fn.block("environment").attr("variables", deployed_env(inv, ex, _bucket_name))
+    fn.block("environment").attr("variables", deployed_env(m, inv, ex, _bucket_name))
     fn.attr(
         "depends_on",
         [ref("aws_iam_role_policy", t), ref("aws_cloudwatch_log_group", t)],
@@ -496,16 +496,16 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         fetch=_fetch(m, arch),
         install_python=AL2023_PYTHON[0],
         python=AL2023_PYTHON[1],
-        env=_vm_env(inv, ex),
+        env=_vm_env(m, inv, ex),
     )
     _instance(m, t, ex.name, itype, config.ami or _ami(m, arch), groups, user_data)
 
 
-def _vm_env(inv: Inventory, ex: ExecutorPlan | None) -> dict[str, Value]:
+def _vm_env(m: Module, inv: Inventory, ex: ExecutorPlan | None) -> dict[str, Value]:
     """A VM's deployed environment: the function's, plus the region Lambda would set itself."""
     if ex is None:
         return {"AWS_REGION": ref("var", "region")}
-    return deployed_env(inv, ex, _bucket_name, {"AWS_REGION": ref("var", "region")})
+    return deployed_env(m, inv, ex, _bucket_name, {"AWS_REGION": ref("var", "region")})
 
 
 def _security_group(
@@ -620,7 +620,7 @@ def _scheduler(m: Module, inv: Inventory, arch: str) -> Expr:
         fetch=_fetch(m, arch),
         install_python=AL2023_PYTHON[0],
         python=AL2023_PYTHON[1],
-        env=_vm_env(inv, None),
+        env=_vm_env(m, inv, None),
         command=scheduler_command(),
     )
     itype = SCHEDULER_TYPE if arch == "arm64" else "c7i.large"

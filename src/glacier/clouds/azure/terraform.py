@@ -371,14 +371,14 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
             "AzureWebJobsStorage__accountName": ref("azurerm_storage_account", "host", "name"),
             "AzureWebJobsStorage__clientId": Expr(f"{identity.text}.client_id"),
             "AzureWebJobsStorage__credential": "managedidentity",
-            **executor_env(inv, ex),
+            **_environment(m, inv, ex),
         },
     )
     app.attr("depends_on", [ref("azurerm_role_assignment", f"{t}_host")])
     m.add("functions.tf", deploy, plan, app)
 
 
-def executor_env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+def _environment(m: Module, inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
     """What ``Provider.from_env()`` needs in a deployed executor, next to Glacier's own names.
 
     ``AZURE_CLIENT_ID`` picks the executor's user-assigned identity for every Azure SDK call.
@@ -389,7 +389,7 @@ def executor_env(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
         "AZURE_STORAGE_ACCOUNT": ref("azurerm_storage_account", "data", "name"),
         "AZURE_SUBSCRIPTION_ID": ref("var", "subscription_id"),
     }
-    return deployed_env(inv, ex, _container_name, cloud)
+    return deployed_env(m, inv, ex, _container_name, cloud)
 
 
 def vm_size(cpus: int, memory: int) -> str:
@@ -463,7 +463,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     vm.attr("vtpm_enabled", True)
     vm.attr("allow_extension_operations", False)
     init = worker_init(
-        m, ex.name, scheduler, fetch=_fetch_vm_package(m, ex), env=executor_env(inv, ex)
+        m, ex.name, scheduler, fetch=_fetch_vm_package(m, ex), env=_environment(m, inv, ex)
     )
     vm.attr("custom_data", call("base64encode", init))
     vm.attr("tags", tags)

@@ -269,7 +269,7 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     service.attr("ingress_settings", Expr(f'{public.text} ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"'))
     service.attr("all_traffic_on_latest_revision", True)
     service.attr("service_account_email", _email(ex))
-    service.attr("environment_variables", _environment(inv, ex))
+    service.attr("environment_variables", _environment(m, inv, ex))
     invoker = Block("resource", ("google_cloud_run_v2_service_iam_member", f"{t}_invoker"))
     invoker.attr("name", ref("google_cloudfunctions2_function", t, "name"))
     invoker.attr("location", region)
@@ -286,13 +286,13 @@ def _function(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None
     m.add("functions.tf", source, fn, invoker)
 
 
-def _environment(inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+def _environment(m: Module, inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
     """What ``Provider.from_env()`` needs in a deployed executor, next to Glacier's own names."""
     cloud = {
         "GOOGLE_CLOUD_PROJECT": ref("var", "project_id"),
         "GOOGLE_CLOUD_REGION": ref("var", "region"),
     }
-    return deployed_env(inv, ex, _bucket_name, cloud)
+    return deployed_env(m, inv, ex, _bucket_name, cloud)
 
 
 def _cpu(memory: int) -> str | None:
@@ -355,7 +355,7 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
             ex.name,
             scheduler,
             fetch=_fetch_vm_package(m),
-            env=_environment(inv, ex),
+            env=_environment(m, inv, ex),
         ),
     )
     m.add("vms.tf", firewall, vm)
@@ -422,7 +422,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     gce.attr("service_account_scopes", ["cloud-platform"])
     gce.attr("internal_ip_only", True)
     gce.attr("subnetwork", _subnetwork(m))
-    gce.attr("metadata", {package.METADATA_KEY: call("jsonencode", _environment(inv, ex))})
+    gce.attr("metadata", {package.METADATA_KEY: call("jsonencode", _environment(m, inv, ex))})
     shielded = gce.block("shielded_instance_config")
     for key, value in _SHIELDED.items():
         shielded.attr(key, value)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from glacier.config.storage import BucketConfig
 from glacier.identifiers import slug
-from glacier.infra.hcl import Block, Call, Expr, Template, Value, call, ref, template
+from glacier.infra import artifacts
+from glacier.infra.hcl import Attribute, Block, Call, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
 from glacier.storage.access import Operation, operations_for
 
@@ -127,7 +128,42 @@ def noncurrent_expiry_days(config: BucketConfig) -> int | None:
     return config.expire_noncurrent_after_days or (None if config.versioning else 30)
 
 
+def executor_env(inv: Inventory, ex: ExecutorPlan, digest: Value) -> dict[str, Value]:
+    """The deployed variables that are the same wherever the package runs (plain strings, but
+    ``digest``): ``glacier package`` writes them into the manifest, Terraform sets them."""
+    return {
+        "GLACIER_PIPELINE": inv.pipeline,
+        "GLACIER_MODULE": inv.package_module,
+        "GLACIER_EXECUTOR": ex.name,
+        "GLACIER_PROVIDER": inv.cloud.value,
+        "GLACIER_CODE_DIGEST": digest,
+    }
+
+
+_MANIFEST_LOCAL = "glacier_manifest"
+MANIFEST = ref("local", _MANIFEST_LOCAL)
+"""``build/manifest.json`` as Terraform reads it (declared by :func:`read_manifest`)."""
+
+
+def read_manifest(m: Module) -> Expr:
+    """``local.glacier_manifest`` (declared once): the manifest of the last ``glacier package``,
+    read when Terraform plans, so packaging again and applying without regenerating the
+    Terraform deploys (and outputs) the new digest."""
+    declared = any(
+        isinstance(a, Attribute) and a.name == _MANIFEST_LOCAL
+        for block in m.variables
+        if block.type == "locals"
+        for a in block.body
+    )
+    if not declared:
+        path = template(Expr("path.module"), f"/{artifacts.MANIFEST}")
+        local = Block("locals").attr(_MANIFEST_LOCAL, call("jsondecode", call("file", path)))
+        m.variables.append(local)
+    return MANIFEST
+
+
 def deployed_env(
+    m: Module,
     inv: Inventory,
     ex: ExecutorPlan,
     real_name: Callable[[BucketPlan], Value],
@@ -140,11 +176,9 @@ def deployed_env(
     The deployed code takes its credentials from its own identity, so no secret is here.
     """
     used = sorted({*ex.reads, *ex.writes})
+    digest = Expr(f"{read_manifest(m).text}.digest")
     return {
-        "GLACIER_PIPELINE": inv.pipeline,
-        "GLACIER_MODULE": inv.module,
-        "GLACIER_EXECUTOR": ex.name,
-        "GLACIER_PROVIDER": inv.cloud.value,
+        **executor_env(inv, ex, digest),
         **(cloud_env or {}),
         "GLACIER_STAGING_BUCKET": real_name(inv.bucket(inv.staging_bucket)),
         "GLACIER_BUCKETS": call("jsonencode", {b: real_name(inv.bucket(b)) for b in used}),

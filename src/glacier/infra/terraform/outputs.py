@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from glacier.core.kinds import ExecutorKind
-from glacier.infra.hcl import Value
+from glacier.infra.hcl import Expr, Value
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
-from glacier.infra.terraform.base import Module
+from glacier.infra.terraform.base import Module, read_manifest
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class CloudOutputs:
 
 def add_outputs(m: Module, inv: Inventory, cloud: CloudOutputs) -> None:
     m.output("cloud", "The cloud this Terraform targets.", cloud.cloud)
+    _package_outputs(m, inv)
     for name, description, value in cloud.placement:
         m.output(name, description, value)
     m.output(
@@ -67,4 +68,25 @@ def add_outputs(m: Module, inv: Inventory, cloud: CloudOutputs) -> None:
         "identities",
         f"Executor -> {cloud.identity_doc}.",
         {ex.name: cloud.identity(ex) for ex in inv.deployed},
+    )
+
+
+def _package_outputs(m: Module, inv: Inventory) -> None:
+    """What was deployed, from ``build/manifest.json``: a runner compares the digest with its
+    own code's (:func:`glacier.infra.package.code_digest`) before it sends a task.
+
+    A pipeline that deploys no executor has no package to read: its digest is null.
+    """
+    if inv.deployed:
+        manifest = read_manifest(m).text
+        digest: Value = Expr(f"{manifest}.digest")
+        pipeline: Value = {
+            "name": Expr(f"{manifest}.pipeline"),
+            "module": Expr(f"{manifest}.module"),
+        }
+    else:
+        digest, pipeline = None, {"name": inv.pipeline, "module": inv.package_module}
+    m.output("package_digest", "Code digest of the deployed package (glacier package).", digest)
+    m.output(
+        "pipeline", "The deployed pipeline's name and the module its package imports.", pipeline
     )

@@ -5,6 +5,19 @@ output "cloud" {
   value       = "aws"
 }
 
+output "package_digest" {
+  description = "Code digest of the deployed package (glacier package)."
+  value       = local.glacier_manifest.digest
+}
+
+output "pipeline" {
+  description = "The deployed pipeline's name and the module its package imports."
+  value = {
+    name   = local.glacier_manifest.pipeline
+    module = local.glacier_manifest.module
+  }
+}
+
 output "region" {
   description = "AWS region."
   value       = var.region

@@ -34,3 +34,7 @@ variable "lambda_reserved_concurrency" {
   type        = number
   default     = 10
 }
+
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}

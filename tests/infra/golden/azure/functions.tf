@@ -53,6 +53,7 @@ resource "azurerm_function_app_flex_consumption" "serverless" {
     GLACIER_MODULE                            = "tests.infra.pipelines"
     GLACIER_EXECUTOR                          = "serverless"
     GLACIER_PROVIDER                          = "azure"
+    GLACIER_CODE_DIGEST                       = local.glacier_manifest.digest
     AZURE_CLIENT_ID                           = azurerm_user_assigned_identity.serverless.client_id
     AZURE_RESOURCE_GROUP                      = azurerm_resource_group.glacier.name
     AZURE_STORAGE_ACCOUNT                     = azurerm_storage_account.data.name

@@ -51,3 +51,7 @@ variable "host_storage_account" {
   type        = string
   default     = null
 }
+
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}

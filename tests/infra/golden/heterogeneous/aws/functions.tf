@@ -59,6 +59,7 @@ resource "aws_lambda_function" "ingest" {
       GLACIER_MODULE         = "tests.infra.pipelines"
       GLACIER_EXECUTOR       = "ingest"
       GLACIER_PROVIDER       = "aws"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
       GLACIER_STAGING_BUCKET = aws_s3_bucket.glacier_staging.bucket
       GLACIER_BUCKETS = jsonencode({
         glacier-staging = aws_s3_bucket.glacier_staging.bucket

@@ -46,6 +46,10 @@ variable "lambda_reserved_concurrency" {
   default     = 10
 }
 
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}
+
 variable "scheduler_cidr" {
   description = "CIDR block the Dask scheduler runs in."
   type        = string

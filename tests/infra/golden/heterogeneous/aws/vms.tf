@@ -123,6 +123,7 @@ resource "aws_instance" "worker" {
       GLACIER_MODULE         = "tests.infra.pipelines"
       GLACIER_EXECUTOR       = "worker"
       GLACIER_PROVIDER       = "aws"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
       AWS_REGION             = var.region
       GLACIER_STAGING_BUCKET = aws_s3_bucket.glacier_staging.bucket
       GLACIER_BUCKETS = jsonencode({

@@ -63,6 +63,10 @@ variable "databricks_user" {
   type        = string
 }
 
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}
+
 variable "scheduler_cidr" {
   description = "CIDR block the Dask scheduler runs in."
   type        = string

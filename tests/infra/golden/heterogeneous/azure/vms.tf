@@ -49,6 +49,7 @@ resource "azurerm_linux_virtual_machine" "worker" {
       GLACIER_MODULE         = "tests.infra.pipelines"
       GLACIER_EXECUTOR       = "worker"
       GLACIER_PROVIDER       = "azure"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
       AZURE_CLIENT_ID        = azurerm_user_assigned_identity.worker.client_id
       AZURE_RESOURCE_GROUP   = azurerm_resource_group.glacier.name
       AZURE_STORAGE_ACCOUNT  = azurerm_storage_account.data.name

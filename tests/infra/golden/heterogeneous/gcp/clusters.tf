@@ -60,6 +60,7 @@ resource "google_dataproc_cluster" "spark" {
           GLACIER_MODULE         = "tests.infra.pipelines"
           GLACIER_EXECUTOR       = "spark"
           GLACIER_PROVIDER       = "gcp"
+          GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
           GOOGLE_CLOUD_PROJECT   = var.project_id
           GOOGLE_CLOUD_REGION    = var.region
           GLACIER_STAGING_BUCKET = google_storage_bucket.glacier_staging.name

@@ -51,6 +51,10 @@ variable "public_ingress" {
   default     = false
 }
 
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}
+
 variable "runner_member" {
   description = "IAM member that runs the pipeline and calls its functions, e.g. serviceAccount:runner@PROJECT.iam.gserviceaccount.com or user:me@example.com."
   type        = string
