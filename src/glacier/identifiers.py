@@ -1,4 +1,5 @@
-"""Identifier-safe, unique names for generated code: Terraform labels, diagram node ids."""
+"""Identifier-safe, unique names for generated code (Terraform labels, diagram node ids), and
+the slug every cloud's resource names and Dask worker names are made of."""
 
 from __future__ import annotations
 
@@ -25,3 +26,8 @@ class UniqueIdentifiers:
             label = f"{base}_{n}"
         self._taken.add(label)
         return label
+
+
+def slug(text: str) -> str:
+    """Lower-case letters, digits and single dashes: safe in every cloud's resource names."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-") or "x"

@@ -8,6 +8,7 @@ joins them, so none of them imports another layer's upper half.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from glacier.core.pipeline import PipelineDefinition
@@ -16,6 +17,7 @@ from glacier.resources.executor import Executor
 from glacier.resources.graph import BoundTask
 
 if TYPE_CHECKING:
+    from glacier.runtime.deployment import CloudRun, Deployment
     from glacier.runtime.events import RunEvent
     from glacier.runtime.gc import Retention
     from glacier.runtime.result import RunResult
@@ -28,7 +30,7 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
     Parameters of the decorated function are run parameters: ``pipeline.run(day="2024-01-01")``.
     """
 
-    reserved = frozenset({"mode", "cache", "on_event", "keep_handoffs", "retention"})
+    reserved = frozenset({"mode", "cache", "on_event", "keep_handoffs", "retention", "deployment"})
 
     def run(
         self,
@@ -38,6 +40,7 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
         on_event: Callable[[RunEvent], None] | None = None,
         keep_handoffs: bool = False,
         retention: Retention | None = None,
+        deployment: str | Path | Deployment | None = None,
         **params: Any,
     ) -> RunResult:
         """Run every node; return outputs and per-task records, or raise ``TaskFailed``.
@@ -50,6 +53,10 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
         A successful run deletes its hand-offs (``keep_handoffs=True`` keeps them, to inspect);
         then the staging area is pruned by ``retention`` (default ``Retention()``: 30 days,
         10 GiB; `glacier gc` prunes by hand).
+
+        ``mode="cloud"`` sends each task to its deployed executor, named in ``deployment`` (the
+        Terraform directory, a saved ``terraform output -json``, or what ``glacier emulate``
+        wrote); local executors run here, on the deployed buckets.
         """
         # The scheduler and its backends load on the first run, not on `import glacier`.
         from glacier.runtime.scheduler import run_pipeline  # noqa: PLC0415
@@ -62,7 +69,14 @@ class Pipeline(PipelineDefinition[Bucket, BoundTask, Executor]):
             params=params,
             keep_handoffs=keep_handoffs,
             retention=retention,
+            cloud=self._cloud_run(deployment) if mode == "cloud" else None,
         )
+
+    def _cloud_run(self, deployment: str | Path | Deployment | None) -> CloudRun:
+        """Bind the pipeline to ``deployment``, after checking it runs this very code."""
+        from glacier.cloud_mode import prepare  # noqa: PLC0415 - lazy: loads the inventory
+
+        return prepare(self, deployment)
 
     @overload
     def graph(self, format: Literal["mermaid"] = "mermaid") -> str: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -67,6 +68,18 @@ class Provider:
     def staging_bucket(self) -> str:
         """Where hand-offs between executors go: the config's, else ``glacier-staging``."""
         return self.config.staging_bucket or DEFAULT_STAGING_BUCKET
+
+    def use_deployment(self, buckets: Mapping[str, str], staging_bucket: str) -> None:
+        """Point this provider's buckets at a deployment's real names (cloud mode does, as the
+        deployed executors' environment does for them)."""
+        config = dataclasses.replace(
+            self.config,
+            bucket_names={**self.config.bucket_names, **buckets},
+            staging_bucket=staging_bucket,
+        )
+        if config != self.config:
+            self.config = config
+            self.__dict__.pop("store", None)  # the next use opens it with the new names
 
     @property
     def executors(self) -> list[Executor]:

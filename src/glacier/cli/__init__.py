@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from glacier.cli.app import cli
 from glacier.cli.describe import graph, inspect_pipeline
+from glacier.cli.emulate import emulate
 from glacier.cli.gc import gc
 from glacier.cli.history import report, runs
 from glacier.cli.infra import package, terraform
 from glacier.cli.run import run
 
-for command in (run, graph, inspect_pipeline, runs, report, terraform, package, gc):
+for command in (run, graph, inspect_pipeline, runs, report, terraform, package, emulate, gc):
     cli.add_command(command)
 
 

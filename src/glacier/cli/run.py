@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -54,14 +55,37 @@ def split_params(
     help="Keep the run's hand-offs (its staged Parquet files), deleted after a successful run.",
 )
 @click.option(
+    "--mode",
+    type=click.Choice(["local", "cloud"]),
+    default="local",
+    show_default=True,
+    help="local: emulate every executor here. cloud: send each task to its deployed executor "
+    "(needs --deployment).",
+)
+@click.option(
+    "--deployment",
+    type=click.Path(exists=True, path_type=Path),
+    help="With --mode cloud: the Terraform directory you applied, a saved `terraform output "
+    "-json`, or the file `glacier emulate` wrote.",
+)
+@click.option(
     "--verbose",
     "-v",
     is_flag=True,
     help="Show Glacier's log and the engines' own output (Spark's log4j lines); by default "
     "only the run's progress is shown.",
 )
-def run(target: str, params: dict[str, str], no_cache: bool, keep: bool, verbose: bool) -> None:
-    """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine.
+def run(
+    target: str,
+    params: dict[str, str],
+    no_cache: bool,
+    keep: bool,
+    mode: str,
+    deployment: Path | None,
+    verbose: bool,
+) -> None:
+    """Run the pipeline TARGET (file.py[:NAME] or module[:NAME]) on this machine, or with
+    --mode cloud on its deployed executors.
 
     NAME is a pipeline's name= (also of pipelines kept in a module-level dict or list, as
     when built in a loop) or its variable; it may be left out when there is only one.
@@ -71,11 +95,18 @@ def run(target: str, params: dict[str, str], no_cache: bool, keep: bool, verbose
     pipeline = load_pipeline(target)
     values = parse_args(pipeline, params)
     pipeline.bind_params(values)  # an unknown name (even one of run()'s keywords) fails here
+    if deployment is not None and mode != "cloud":
+        raise click.UsageError("--deployment is for --mode cloud.")
     console = Console(highlight=False)
     try:
         with Progress(console, pipeline) as progress:
             result = pipeline.run(
-                cache=not no_cache, on_event=progress.on_event, keep_handoffs=keep, **values
+                mode,
+                cache=not no_cache,
+                on_event=progress.on_event,
+                keep_handoffs=keep,
+                deployment=deployment,
+                **values,
             )
     except KeyboardInterrupt:
         interrupted(console)

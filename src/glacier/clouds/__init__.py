@@ -61,6 +61,9 @@ class CloudParts:
     emulator: str | None = None
     """``start(functions: Sequence[EmulatedFunction]) -> Emulated``: the cloud's function
     platform served on 127.0.0.1 from the built packages (``glacier emulate``)."""
+    emulated_role: str | None = None
+    """The variables of the emulator's own environment its functions get, standing in for
+    the credentials a deployed function's role gives it (keys, a connection string)."""
 
     @property
     def deployable(self) -> bool:
@@ -85,6 +88,7 @@ class CloudParts:
             package=f"glacier.clouds.{cloud}.package:PACKAGING",
             transport=f"glacier.clouds.{cloud}.transport:open_transport",
             emulator=f"glacier.clouds.{cloud}.emulator:start",
+            emulated_role=f"{config}:ROLE_ENV",
         )
 
 
@@ -94,6 +98,11 @@ class KindParts:
 
     local_mode: str
     """The ``Backend`` subclass that emulates the kind on this machine."""
+    cloud_mode: str = "glacier.runtime.backends.remote:RemoteBackend"
+    """The ``Backend`` subclass that runs the kind in cloud mode (on its deployed resource)."""
+    transport: str | None = None
+    """``open_transport(target)`` of the kind on every cloud (VMs: the Dask scheduler); None
+    when each cloud has its own (its ``CloudParts.transport``)."""
     config: str | None = None
     """The portable ``Config`` its executors take (None: the kind takes no config)."""
 
@@ -147,13 +156,17 @@ PLATFORMS: dict[str, PlatformParts] = {
 KINDS: dict[str, KindParts] = {
     # keyed by ExecutorKind's values, since config (below core) imports this module; the
     # kinds are a StrEnum, so the members look up too
-    "local": KindParts(local_mode="glacier.runtime.backends.thread:ThreadBackend"),
+    "local": KindParts(
+        local_mode="glacier.runtime.backends.thread:ThreadBackend",
+        cloud_mode="glacier.runtime.backends.thread:ThreadBackend",  # runs where the runner runs
+    ),
     "serverless": KindParts(
         local_mode="glacier.runtime.backends.process:ProcessBackend",
         config="glacier.config.compute:ServerlessConfig",
     ),
     "vm": KindParts(
         local_mode="glacier.runtime.backends.dask:DaskBackend",
+        transport="glacier.clouds.dask.transport:open_transport",
         config="glacier.config.compute:VmConfig",
     ),
     "cluster": KindParts(

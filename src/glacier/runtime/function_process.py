@@ -35,11 +35,12 @@ class Unpacked:
     """A function's package (and the layers built for this CPU) unzipped once, removed on
     :meth:`remove`."""
 
-    def __init__(self, function: EmulatedFunction) -> None:
+    def __init__(self, function: EmulatedFunction, importable: str = "") -> None:
+        """``importable``: the folder of the package that goes on the path (a VM's ``src``)."""
         self.root = Path(tempfile.mkdtemp(prefix=f"glacier-emulate-{function.executor}-"))
         self.code = self.root / "code"
         _unzip(function.package, self.code)
-        self.paths = [self.code]
+        self.paths = [self.code / importable if importable else self.code]
         machine = _MACHINES.get(platform.machine().lower())
         for layer in function.layers:
             if machine is None or machine not in layer.name:

@@ -32,6 +32,7 @@ from glacier.core.dag import SinkNode
 from glacier.errors import PipelineDefinitionError, TaskError
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
+from glacier.runtime.backends.memory import peak_since_reset, reset_peak
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import NodeStats, Outcome, Step, on_each, run_unit, steps_of
@@ -289,28 +290,6 @@ def execute(invocation: Invocation, deployed: Provider | None = None) -> WireOut
     reset_peak()
     outcome = run_unit(steps, invocation.handoff, inputs, invocation.params, target)
     return WireOutcome.of(outcome, peak_memory=peak_since_reset())
-
-
-def reset_peak() -> None:
-    """Start this process's peak resident memory afresh, so a warm worker reports each
-    attempt's own peak (Linux: ``clear_refs``); ``ru_maxrss`` would be the worker's lifetime."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass  # not Linux: no per-attempt peak; the backend's own sampling stands
-
-
-def peak_since_reset() -> int | None:
-    """Peak resident bytes since :func:`reset_peak` (``VmHWM``); None where unknown."""
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def encode(invocation: Invocation) -> bytes:

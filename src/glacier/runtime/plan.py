@@ -23,6 +23,7 @@ them once per pipeline and keep them beside it, not on it: a definition stays pl
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Callable
@@ -129,15 +130,19 @@ def flow_for(pipeline: BoundPipeline) -> Flow:
     return _cached(_FLOWS, pipeline, lambda: build_flow(pipeline.dag, pipeline.output))
 
 
-def plan_for(pipeline: BoundPipeline) -> Plan:
-    """The pipeline's :class:`Plan` for local mode, computed on first use."""
-    return _cached(
-        _PLANS, pipeline, lambda: build_plan(pipeline.dag, flow_for(pipeline), _shares_process)
-    )
+def plan_for(pipeline: BoundPipeline, mode: str = "local") -> Plan:
+    """The pipeline's :class:`Plan` in ``mode``, computed on first use: which backends share
+    the runner's process decides the hand-offs, and it differs between modes."""
+    plans = _cached(_PLANS, pipeline, dict)
+    with _LOCK:
+        if mode not in plans:
+            shares = functools.partial(_shares_process, mode=mode)
+            plans[mode] = build_plan(pipeline.dag, flow_for(pipeline), shares)
+        return plans[mode]
 
 
 _FLOWS: weakref.WeakKeyDictionary[BoundPipeline, Flow] = weakref.WeakKeyDictionary()
-_PLANS: weakref.WeakKeyDictionary[BoundPipeline, Plan] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[BoundPipeline, dict[str, Plan]] = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()  # plan_for computes the flow while holding it
 
 
@@ -152,8 +157,8 @@ def _cached(
         return table[pipeline]
 
 
-def _shares_process(executor: Executor) -> bool:
-    return backend_class(executor).shares_process
+def _shares_process(executor: Executor, mode: str) -> bool:
+    return backend_class(executor, mode).shares_process
 
 
 def _policy(dag: Graph, node: WorkNode) -> BoundTask:

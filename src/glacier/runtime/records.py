@@ -40,6 +40,7 @@ class RunRecords:
         plan: Plan,
         run_id: str,
         on_event: Callable[[RunEvent], None] | None = None,
+        mode: str = "local",
     ) -> None:
         self.pipeline = pipeline
         self.plan = plan
@@ -57,7 +58,7 @@ class RunRecords:
                 kind=node.kind.value,
                 executor=node.executor.name,
                 executor_kind=node.executor.kind.value,
-                backend=backend_class(node.executor).name,
+                backend=backend_class(node.executor, mode).name,
                 handoff=plan.handoff[node_id].value,
                 inputs=tuple(dag.predecessors(node_id)),
             )

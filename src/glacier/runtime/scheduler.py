@@ -39,8 +39,9 @@ from glacier.storage.commit import CommitToken
 
 if TYPE_CHECKING:
     from glacier.resources.graph import BoundPipeline as Pipeline
+    from glacier.runtime.deployment import CloudRun
 
-MODES = ("local",)
+MODES = ("local", "cloud")
 
 Running = dict[str, tuple[int, object, Backend]]
 """Unit id -> (attempt, backend handle, backend) of every unit in flight."""
@@ -62,14 +63,19 @@ def run_pipeline(
     params: Mapping[str, Any],
     keep_handoffs: bool = False,
     retention: Retention | None = None,
+    cloud: CloudRun | None = None,
 ) -> RunResult:
     if mode not in MODES:
         raise ConfigError(
-            f"Pipeline {pipeline.name!r}: mode={mode!r} is not available in this "
-            f"version of Glacier. Use one of {list(MODES)}."
+            f"Pipeline {pipeline.name!r}: mode={mode!r} is not a mode. Use one of {list(MODES)}."
+        )
+    if (mode == "cloud") != (cloud is not None):
+        raise ConfigError(
+            f"Pipeline {pipeline.name!r}: mode={mode!r} "
+            + ("needs a deployment." if cloud is None else "takes no deployment.")
         )
     bound = pipeline.bind_params(dict(params))
-    run = _Run(pipeline, bound, on_event, cache)
+    run = _Run(pipeline, bound, on_event, cache, cloud)
     providers = {id(u.executor.provider): u.executor.provider for u in run.plan.units.values()}
     tidy = functools.partial(
         after_run,
@@ -94,14 +100,20 @@ class _Run:
         params: dict[str, Any],
         on_event: Callable[[RunEvent], None] | None,
         cache: bool,
+        cloud: CloudRun | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.params = params
         self.run_id = new_run_id()
-        self.plan: Plan = plan_for(pipeline)
-        self.records = RunRecords(pipeline.name, pipeline.dag, self.plan, self.run_id, on_event)
+        self.mode = "local" if cloud is None else "cloud"
+        self.plan: Plan = plan_for(pipeline, self.mode)
+        self.records = RunRecords(
+            pipeline.name, pipeline.dag, self.plan, self.run_id, on_event, self.mode
+        )
         self.cache = RunCache(self.plan, node_keys(pipeline.dag, params) if cache else {})
-        self.services = RunServices(self.run_id, threads=min(32, (os.cpu_count() or 1) + 4))
+        self.services = RunServices(
+            self.run_id, threads=min(32, (os.cpu_count() or 1) + 4), cloud=cloud
+        )
         self.backends: dict[int, Backend] = {}
         self.values: dict[str, Any] = {
             n.id: n.bucket for n in pipeline.dag if isinstance(n, SourceNode)
@@ -118,7 +130,7 @@ class _Run:
         units that must be pickled but cannot be."""
         kinds: dict[type[Backend], dict[int, Executor]] = {}
         for unit in self.plan.units.values():
-            backend = backend_class(unit.executor)
+            backend = backend_class(unit.executor, self.mode)
             kinds.setdefault(backend, {})[id(unit.executor)] = unit.executor
             if backend.ships_invocations:
                 check_portable(unit, self.params, f"executor {unit.executor.label}")
@@ -128,7 +140,7 @@ class _Run:
     def _backend(self, executor: Executor) -> Backend:
         key = id(executor)
         if key not in self.backends:
-            self.backends[key] = backend_class(executor)(executor, self.services)
+            self.backends[key] = backend_class(executor, self.mode)(executor, self.services)
         return self.backends[key]
 
     def _max_attempts(self, node_id: str | None) -> int:

@@ -62,7 +62,7 @@ class CommitToken:
         return f"<CommitToken {self.label!r}{' revoked' if self._revoked else ''}>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_remote_copy, (self.label, self.notice, self._revoked))
+        return (remote_copy, (self.label, self.notice, self._revoked))
 
     def revoke(self) -> None:
         with self._lock:
@@ -94,7 +94,8 @@ class CommitToken:
             yield
 
 
-def _remote_copy(label: str, notice: Notice | None, revoked: bool) -> CommitToken:
+def remote_copy(label: str, notice: Notice | None, revoked: bool) -> CommitToken:
+    """The token as a worker in another process holds it: revoked only through ``notice``."""
     token = CommitToken(label, notice)
     token._remote, token._revoked = True, revoked
     return token

@@ -77,6 +77,14 @@ ENV: EnvFields = {
     "assume_role_arn": (("GLACIER_AWS_ROLE_ARN",), False),
     "endpoint_url": (("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), False),
 }
+ROLE_ENV: tuple[str, ...] = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ALLOW_HTTP",
+)
+"""Variables that carry credentials to a worker as a deployed executor's role would: what
+``glacier emulate`` passes from its own environment to the functions it serves."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -88,6 +88,14 @@ ENV: EnvFields = {
     "location": (("AZURE_LOCATION",), False),
     "storage_account": (("AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT"), False),
 }
+ROLE_ENV: tuple[str, ...] = (
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_USE_EMULATOR",
+)
+"""Variables that carry credentials to a worker as a deployed executor's role would: what
+``glacier emulate`` passes from its own environment to the functions it serves."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -65,6 +65,9 @@ ENV: EnvFields = {
     "credentials_path": (("GOOGLE_APPLICATION_CREDENTIALS",), False),
     "endpoint_url": (("STORAGE_EMULATOR_HOST",), False),
 }
+ROLE_ENV: tuple[str, ...] = ("GOOGLE_SERVICE_ACCOUNT_KEY", "GOOGLE_APPLICATION_CREDENTIALS")
+"""Variables that carry credentials to a worker as a deployed executor's role would: what
+``glacier emulate`` passes from its own environment to the functions it serves."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from glacier.clouds.gcp.config import CloudFunctionConfig, ComputeEngineConfig, 
 from glacier.config.compute import ClusterConfig, SparkConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.errors import ConfigError
+from glacier.identifiers import slug
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
@@ -31,7 +32,6 @@ from glacier.infra.terraform.base import (
     prefixed,
     scheduler_address,
     scheduler_cidr,
-    slug,
     worker_init,
 )
 from glacier.infra.terraform.checks import skipper

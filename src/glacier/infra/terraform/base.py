@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from glacier.config.storage import BucketConfig
+from glacier.identifiers import slug
 from glacier.infra import artifacts
 from glacier.infra.hcl import Attribute, Block, Call, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import BucketPlan, ExecutorPlan, Inventory
@@ -59,11 +59,6 @@ class Module:
         self.outputs.append(
             Block("output", (name,)).attr("description", description).attr("value", value)
         )
-
-
-def slug(text: str) -> str:
-    """Lower-case letters, digits and single dashes: safe in every cloud's resource names."""
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-") or "x"
 
 
 def cloud_name(*parts: str, max_len: int = 63, sep: str = "-") -> str:

@@ -2,7 +2,8 @@
 
 Local mode emulates each kind: local in threads of this process, serverless in isolated worker
 processes with the config's memory and timeout, vm on a Dask cluster, cluster on a real Spark
-session. A kind changes backend by changing its ``local_mode`` in ``glacier.clouds.KINDS``.
+session. A kind changes backend by changing its ``local_mode`` in ``glacier.clouds.KINDS``;
+``cloud_mode`` names the backend that invokes the deployed resource instead.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Job, RunServices
 
 
-def backend_class(executor: Executor) -> type[Backend]:
-    cls: type[Backend] = clouds.load(clouds.KINDS[executor.kind].local_mode)
+def backend_class(executor: Executor, mode: str = "local") -> type[Backend]:
+    """The backend of ``executor`` in ``mode`` (``local`` emulates it, ``cloud`` invokes its
+    deployed resource)."""
+    parts = clouds.KINDS[executor.kind]
+    cls: type[Backend] = clouds.load(parts.cloud_mode if mode == "cloud" else parts.local_mode)
     return cls
 
 

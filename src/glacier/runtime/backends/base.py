@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from glacier.errors import TaskCrashed
 from glacier.provider import Provider
@@ -20,6 +20,9 @@ from glacier.resources.executor import Executor
 from glacier.runtime.staging import OutputTarget, Staging
 from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import Outcome
+
+if TYPE_CHECKING:
+    from glacier.runtime.deployment import CloudRun
 
 
 @dataclass
@@ -75,8 +78,10 @@ class RunServices:
     """What backends of one run share: the run id, a thread pool for in-process work, and the
     run's staging area on each provider."""
 
-    def __init__(self, run_id: str, threads: int) -> None:
+    def __init__(self, run_id: str, threads: int, cloud: CloudRun | None = None) -> None:
         self.run_id = run_id
+        self.cloud = cloud
+        """In cloud mode: the deployment and the code it must be running."""
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="glacier")
         self._stagings: dict[int, Staging] = {}
 

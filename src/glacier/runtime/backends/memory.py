@@ -57,3 +57,25 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def reset_peak() -> None:
+    """Start this process's peak resident memory afresh, so a warm worker reports each
+    attempt's own peak (Linux: ``clear_refs``); ``ru_maxrss`` would be the worker's lifetime."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # not Linux: no per-attempt peak; the backend's own sampling stands
+
+
+def peak_since_reset() -> int | None:
+    """Peak resident bytes since :func:`reset_peak` (``VmHWM``); None where unknown."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
