@@ -145,7 +145,7 @@ def test_every_operation_has_a_data_action() -> None:
 
 def test_vms_need_no_subscription_feature() -> None:
     files = parsed(heterogeneous("azure"), "azure")
-    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    vm = blocks(files, "resource", "azurerm_linux_virtual_machine")["worker"]
     assert "encryption_at_host_enabled" not in vm  # needs Microsoft.Compute/EncryptionAtHost
     assert vm["source_image_reference"][0]["offer"] == '"ubuntu-24_04-lts"'  # Python 3.12
 
@@ -217,7 +217,7 @@ def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
 
 def test_vms_boot_from_the_package_in_the_artifacts_container_with_their_environment() -> None:
     files = parsed(heterogeneous("azure"), "azure")
-    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    vm = blocks(files, "resource", "azurerm_linux_virtual_machine")["worker"]
     script = vm["custom_data"]
     assert "client_id=${azurerm_user_assigned_identity.worker.client_id}" in script
     assert "-o /opt/glacier/package.zip ${azurerm_storage_blob.vm_package.url}" in script
@@ -231,3 +231,41 @@ def test_vms_boot_from_the_package_in_the_artifacts_container_with_their_environ
     label = reader["role_definition_id"].split(".")[1]
     blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
     assert definitions[label]["permissions"][0]["data_actions"] == [f'"{blobs}/read"']
+
+
+def test_the_workers_join_a_scheduler_vm_the_module_runs() -> None:
+    """As on AWS: one scheduler VM, TLS, reachable on 8786 from the scheduler CIDR; the workers
+    get its address, and so does the runner (the output)."""
+    files = parsed(heterogeneous("azure"), "azure")
+    vms = blocks(files, "resource", "azurerm_linux_virtual_machine")
+    assert set(vms) == {"worker", "dask_scheduler"}
+    address = "tls://${azurerm_network_interface.dask_scheduler.private_ip_address}:8786"
+    scheduler = vms["dask_scheduler"]["custom_data"]
+    assert "dask scheduler --protocol tls --port 8786" in scheduler
+    assert f"dask worker {address} --name worker" in vms["worker"]["custom_data"]
+    outputs = {k.strip('"'): v for e in files["outputs.tf"]["output"] for k, v in e.items()}
+    assert outputs["dask_scheduler_address"]["value"] == f'"{address}"'
+    variables = {k.strip('"') for e in files["variables.tf"]["variable"] for k in e}
+    assert "dask_scheduler_address" not in variables
+    (nsg,) = blocks(files, "resource", "azurerm_network_security_group").values()
+    ports = {r["name"]: r["destination_port_range"] for r in nsg["security_rule"]}
+    assert ports == {'"dask-scheduler"': '"8788-8789"', '"dask-workers"': '"8786"'}
+    assert {r["source_address_prefix"] for r in nsg["security_rule"]} == {"${var.scheduler_cidr}"}
+    # the scheduler's identity reads its package and nothing else
+    assignments = blocks(files, "resource", "azurerm_role_assignment")
+    assert sorted(k for k in assignments if k.startswith("dask_scheduler")) == [
+        "dask_scheduler_artifacts"
+    ]
+
+
+def test_vms_without_a_public_ip_get_a_nat_gateway_for_apt() -> None:
+    files = parsed(heterogeneous("azure"), "azure")
+    for nic in blocks(files, "resource", "azurerm_network_interface").values():
+        assert "public_ip_address_id" not in nic["ip_configuration"][0]  # no public IP
+    (link,) = blocks(files, "resource", "azurerm_subnet_nat_gateway_association").values()
+    assert link["subnet_id"] == "${azurerm_subnet.workers.id}"
+    assert link["nat_gateway_id"] == "${azurerm_nat_gateway.glacier.id}"
+    (ip,) = blocks(files, "resource", "azurerm_nat_gateway_public_ip_association").values()
+    assert ip["public_ip_address_id"] == "${azurerm_public_ip.nat.id}"
+    without_vms = parsed(example("simple_pipeline"), "azure")
+    assert not blocks(without_vms, "resource", "azurerm_nat_gateway")

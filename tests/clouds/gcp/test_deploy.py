@@ -333,14 +333,14 @@ def test_the_dataproc_archive_carries_the_wheels(tmp_path: Path) -> None:
 
 def test_vms_boot_an_image_with_python_3_11() -> None:
     files = parsed(heterogeneous("gcp"), "gcp")
-    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    vm = blocks(files, "resource", "google_compute_instance")["worker"]
     image = vm["boot_disk"][0]["initialize_params"][0]["image"]
     assert image == '"debian-cloud/debian-12"'  # Debian 12's python3 is 3.11
 
 
 def test_vms_boot_from_the_package_in_the_artifacts_bucket_with_their_environment() -> None:
     files = parsed(heterogeneous("gcp"), "gcp")
-    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    vm = blocks(files, "resource", "google_compute_instance")["worker"]
     script = vm["metadata_startup_script"]
     assert (
         'fetch = "gcloud storage cp --quiet gs://${google_storage_bucket.artifacts.name}/'
@@ -358,3 +358,43 @@ def test_the_vm_package_is_built_for_debian_12(tmp_path: Path) -> None:
     written = build(heterogeneous("gcp"), tmp_path, dependencies=False)
     assert tmp_path / "build" / "vm-x86_64.zip" in written
     assert package.VM_PLATFORM.python == "3.11"  # Debian 12's python3
+
+
+def test_the_workers_join_a_scheduler_vm_the_module_runs() -> None:
+    """As on AWS: one scheduler VM, TLS, reachable on 8786 from the scheduler CIDR; the workers
+    get its address, and so does the runner (the output)."""
+    files = parsed(heterogeneous("gcp"), "gcp")
+    vms = blocks(files, "resource", "google_compute_instance")
+    assert set(vms) == {"worker", "dask_scheduler"}
+    address = "tls://${google_compute_instance.dask_scheduler.network_interface[0].network_ip}:8786"
+    scheduler = vms["dask_scheduler"]["metadata_startup_script"]
+    assert "dask scheduler --protocol tls --port 8786" in scheduler
+    assert "--tls-ca-file /opt/glacier/package/tls/ca.pem" in scheduler
+    assert f"dask worker {address} --name worker" in vms["worker"]["metadata_startup_script"]
+    outputs = {k.strip('"'): v for e in files["outputs.tf"]["output"] for k, v in e.items()}
+    assert outputs["dask_scheduler_address"]["value"] == f'"{address}"'
+    variables = {k.strip('"') for e in files["variables.tf"]["variable"] for k in e}
+    assert "dask_scheduler_address" not in variables
+    firewall = blocks(files, "resource", "google_compute_firewall")["dask_scheduler"]
+    assert firewall["allow"][0]["ports"] == ['"8786"']
+    assert firewall["source_ranges"] == ["${var.scheduler_cidr}"]
+    assert firewall["target_service_accounts"] == ["${google_service_account.dask_scheduler.email}"]
+    # the scheduler reads its package and nothing else
+    grants = blocks(files, "resource", "google_storage_bucket_iam_member")
+    assert sorted(k for k in grants if k.startswith("dask_scheduler")) == [
+        "dask_scheduler_artifacts"
+    ]
+
+
+def test_vms_without_a_public_ip_get_cloud_nat_for_apt() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    for vm in blocks(files, "resource", "google_compute_instance").values():
+        assert "access_config" not in vm["network_interface"][0]  # no public IP
+    (router,) = blocks(files, "resource", "google_compute_router").values()
+    assert router["network"] == "${var.network}"
+    (nat,) = blocks(files, "resource", "google_compute_router_nat").values()
+    assert nat["router"] == "${google_compute_router.glacier.name}"
+    assert nat["source_subnetwork_ip_ranges_to_nat"] == '"LIST_OF_SUBNETWORKS"'
+    assert nat["subnetwork"][0]["name"] == "${var.subnetwork}"
+    without_vms = parsed(example("simple_pipeline"), "gcp")
+    assert not blocks(without_vms, "resource", "google_compute_router")

@@ -15,6 +15,7 @@ from pathlib import Path
 from glacier.clouds.aws.config import EC2Config, LambdaConfig
 from glacier.clouds.aws.instances import architecture as architecture_of
 from glacier.clouds.aws.instances import vm_instance_type
+from glacier.clouds.databricks import package as databricks_package
 from glacier.core.kinds import ExecutorKind
 from glacier.infra import artifacts
 from glacier.infra.inventory import ExecutorPlan, Inventory
@@ -61,15 +62,15 @@ def _files(inv: Inventory, dependencies: bool) -> Files:
     return {f"{artifacts.HANDLER_MODULE}.py": HANDLER.encode()}
 
 
-def _layers(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]:
-    """One Polars layer per CPU architecture the pipeline's functions use."""
-    if not dependencies:
-        return {}
-    functions = inv.of_kind(ExecutorKind.SERVERLESS)
-    return {
-        arch: build_layer(out / layer_zip(arch), arch)
-        for arch in sorted({architecture(e.config) for e in functions})
-    }
+def _shared(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]:
+    """One Polars layer per CPU architecture the pipeline's functions use (by architecture),
+    and the Databricks clusters' wheel."""
+    shared = databricks_package.shared(inv, out)
+    if dependencies:
+        functions = inv.of_kind(ExecutorKind.SERVERLESS)
+        for arch in sorted({architecture(e.config) for e in functions}):
+            shared[arch] = build_layer(out / layer_zip(arch), arch)
+    return shared
 
 
 def _check(ex: ExecutorPlan, code: Path, layers: Mapping[str, Path]) -> str | None:
@@ -92,7 +93,7 @@ def _function_layers(ex: ExecutorPlan) -> list[str]:
 
 PACKAGING = FunctionPackaging(
     files=_files,
-    shared=_layers,
+    shared=_shared,
     check=_check,
     vm_platform=_vm_platform,
     layers=_function_layers,

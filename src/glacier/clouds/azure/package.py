@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from glacier.clouds.databricks import package as databricks_package
 from glacier.core.kinds import ExecutorKind
 from glacier.infra.inventory import ExecutorPlan, Inventory
 from glacier.infra.package import (
@@ -90,4 +91,8 @@ def _vm_platform(ex: ExecutorPlan) -> VmPlatform:
     return VM_PLATFORM
 
 
-PACKAGING = FunctionPackaging(files=_files, vm_platform=_vm_platform)
+PACKAGING = FunctionPackaging(
+    files=_files,
+    shared=databricks_package.shared,  # Spark on Azure is Databricks
+    vm_platform=_vm_platform,
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from glacier.clouds.databricks import package as databricks_package
 from glacier.clouds.databricks.config import DatabricksConfig
 from glacier.core.kinds import ExecutorKind
 from glacier.infra import artifacts
@@ -109,9 +110,15 @@ def has_dataproc(inv: Inventory) -> bool:
 
 
 def _shared(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]:
-    """The Dataproc archive, when the pipeline has a Dataproc cluster."""
-    if not has_dataproc(inv):
-        return {}
+    """The Dataproc archive, when the pipeline has a Dataproc cluster, and the Databricks
+    clusters' wheel."""
+    shared = databricks_package.shared(inv, out)
+    if has_dataproc(inv):
+        shared["dataproc"] = _dataproc_archive(inv, out, dependencies)
+    return shared
+
+
+def _dataproc_archive(inv: Inventory, out: Path, dependencies: bool) -> Path:
     files = code_files(inv)
     files[f"{JOB_MODULE}.py"] = JOB.encode()
     path = out / DATAPROC_ARCHIVE
@@ -122,7 +129,7 @@ def _shared(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Path]:
             )
             files.update(tree_bytes(Path(tmp), WHEELS_DIR))
     write_zip(path, files)
-    return {"dataproc": path}
+    return path
 
 
 VM_PLATFORM = VmPlatform(arch="x86_64", python="3.11", glibc=(2, 36))
