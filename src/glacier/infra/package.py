@@ -135,13 +135,14 @@ def build_packages(
         for platform in sorted({cloud.vm_platform(ex) for ex in inv.of_kind(ExecutorKind.VM)}):
             path = out / artifacts.vm_zip(platform.arch)
             written.append(build_vm_package(inv, path, platform, dependencies))
-    path = out / artifacts.MANIFEST
-    path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
-    written.append(path)
     if report is not None:
         for path in written:
             report(f"{path}  ({path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped)")
-    return written
+    path = out / artifacts.MANIFEST
+    path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
+    if report is not None:
+        report(f"{path}  (digest {json.loads(path.read_text())['digest']})")
+    return [*written, path]
 
 
 VM_PACKAGES = {
