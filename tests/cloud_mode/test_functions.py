@@ -43,8 +43,9 @@ def test_cloud_mode_gives_the_output_of_local_mode(
     cloud: str, deployed: Callable[[Path, str], Deployed]
 ) -> None:
     found = ready(deployed, cloud)
-    local = found.pipeline.run(min_amount=10.0)
+    local = found.pipeline.run(min_amount=10.0, cache=False)  # else the cloud run reuses it
     remote = found.pipeline.run("cloud", deployment=found.deployment, min_amount=10.0)
+    assert not any(t.cache_hit for t in remote.tasks.values())
     assert_frame_equal(local.output.drop("pid"), remote.output.drop("pid"))
     expected = (
         SALES.filter(pl.col("amount") > 10.0)

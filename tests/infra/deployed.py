@@ -40,7 +40,10 @@ def blocks(files: Mapping[str, dict[str, Any]], kind: str, tf_type: str) -> dict
     return found
 
 
-_BUCKET = re.compile(r"(?:google_storage_bucket|azurerm_storage_container)\.(\w+)\.name")
+_BUCKET = re.compile(
+    r"(?:google_storage_bucket|azurerm_storage_container)\.(\w+)\.name"
+    r"|aws_s3_bucket\.(\w+)\.bucket"
+)
 _OBJECT = re.compile(r"\$\{jsonencode\(\{(.*)\}\)\}", re.S)
 
 
@@ -52,9 +55,9 @@ def _value(reference: str, known: Mapping[str, str]) -> str:
     """A bucket's real name is ``real-<label>`` (``_`` as ``-``, valid on every cloud); the
     manifest's values are :data:`PACKAGED`; anything else must be ``known``."""
     bucket = _BUCKET.fullmatch(reference)
-    return (
-        f"real-{bucket.group(1).replace('_', '-')}" if bucket else {**PACKAGED, **known}[reference]
-    )
+    if bucket:
+        return f"real-{(bucket.group(1) or bucket.group(2)).replace('_', '-')}"
+    return {**PACKAGED, **known}[reference]
 
 
 def resolve(value: str, known: Mapping[str, str]) -> str:

@@ -114,3 +114,12 @@ def test_a_script_run_as_main_is_packaged_and_imported_under_its_file_name(
     assert manifest["module"] == "pipelines"
     assert manifest["functions"]["parse"]["environment"]["GLACIER_MODULE"] == "pipelines"
     assert "pipelines.py" in names(tmp_path / artifacts.code_zip("parse"))
+
+
+def test_the_report_names_every_archive_and_the_manifests_digest(tmp_path: Path) -> None:
+    lines: list[str] = []
+    inv = build_inventory(portable(PROVIDERS["aws"]))
+    written = build_packages(inv, tmp_path, dependencies=False, report=lines.append)
+    assert len(lines) == len(written)
+    assert lines[-1] == f"{tmp_path / artifacts.MANIFEST}  (digest {code_digest(inv)})"
+    assert all("unzipped)" in line for line in lines[:-1])

@@ -15,6 +15,7 @@ each function's package, limits, layers and environment; Terraform reads the dig
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -134,13 +135,14 @@ def build_packages(
         for platform in sorted({cloud.vm_platform(ex) for ex in inv.of_kind(ExecutorKind.VM)}):
             path = out / artifacts.vm_zip(platform.arch)
             written.append(build_vm_package(inv, path, platform, dependencies))
-    path = out / artifacts.MANIFEST
-    path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
-    written.append(path)
     if report is not None:
         for path in written:
             report(f"{path}  ({path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped)")
-    return written
+    path = out / artifacts.MANIFEST
+    path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
+    if report is not None:
+        report(f"{path}  (digest {json.loads(path.read_text())['digest']})")
+    return [*written, path]
 
 
 VM_PACKAGES = {
@@ -224,8 +226,7 @@ def code_digest(inv: Inventory) -> str:
     """
     digest = hashlib.sha256()
     for name, source in sorted(code_files(inv).items()):
-        data = source.read_bytes() if isinstance(source, Path) else source
-        for part in (name.encode(), data):
+        for part in (name.encode(), _bytes(source)):
             digest.update(len(part).to_bytes(8, "big"))
             digest.update(part)
     return f"sha256:{digest.hexdigest()}"
@@ -249,6 +250,39 @@ def code_files(inv: Inventory) -> Files:
     glacier_dir = Path(version.__file__).parent
     files.update(_tree(glacier_dir, "glacier"))
     return files
+
+
+def build_wheel(inv: Inventory, path: Path, distribution: str, version_: str) -> Path:
+    """A pure-Python wheel of :func:`code_files` (the pipeline and Glacier), requiring the
+    runtime packages: what a platform that installs libraries with pip (Databricks) takes.
+
+    Written by hand (the format is a zip with a ``.dist-info``), so no build backend is needed;
+    ``RECORD`` holds every file's hash, as pip expects.
+    """
+    files = {name: _bytes(source) for name, source in code_files(inv).items()}
+    info = f"{distribution}-{version_}.dist-info"
+    requires = "".join(f"Requires-Dist: {r}\n" for r in runtime_requirements())
+    files[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version_}\n"
+        f"Summary: Glacier pipeline {inv.pipeline} ({inv.package_module}), as deployed\n"
+        f"{requires}"
+    ).encode()
+    files[f"{info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: glacier {version.__version__}\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n"
+    ).encode()
+    record = [f"{name},sha256={_record_hash(data)},{len(data)}" for name, data in files.items()]
+    files[f"{info}/RECORD"] = ("\n".join([*sorted(record), f"{info}/RECORD,,"]) + "\n").encode()
+    write_zip(path, files)
+    return path
+
+
+def _bytes(source: Path | bytes) -> bytes:
+    return source.read_bytes() if isinstance(source, Path) else source
+
+
+def _record_hash(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def _tree(directory: Path, prefix: str) -> Files:
@@ -368,8 +402,7 @@ def write_zip(path: Path, files: Mapping[str, Path | bytes]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         for name in sorted(files):
-            source = files[name]
-            data = source.read_bytes() if isinstance(source, Path) else source
+            data = _bytes(files[name])
             info = zipfile.ZipInfo(name, _FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED

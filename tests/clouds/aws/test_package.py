@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import json
-import os
 import subprocess
 import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import obstore
-import polars as pl
 import pytest
-from glacier.runtime.cloud import event_for, outcome_of
 
-from glacier import Provider
 from glacier.clouds.aws.package import (
     LAMBDA_GLIBC,
     LAMBDA_UNZIPPED_LIMIT,
     build_layer,
     check_lambda_size,
 )
-from glacier.config import AwsConfig
 from glacier.infra import artifacts
 from glacier.infra.package import (
     PackageError,
@@ -35,14 +27,11 @@ from glacier.infra.package import (
     write_zip,
 )
 from glacier.loader import load_pipeline
-from glacier.runtime.invocation import BucketRef, ProviderRef, decode_outcome, encode
-from glacier.runtime.worker import Step
 from tests._cli_support import EXAMPLES
-from tests.cloud.fixtures import new_bucket
-from tests.cloud.servers import S3Server
+from tests.infra.deployed import blocks, environment, parsed
+from tests.infra.handlers import assert_refuses_other_code, call, other_code_event, unpack
 from tests.infra.pipelines import PROVIDERS, portable
 from tests.infra.test_package import names
-from tests.runtime.invocations import invocation
 
 
 def test_aws_zip_holds_the_pipeline_module_glacier_and_the_handler(tmp_path: Path) -> None:
@@ -129,67 +118,54 @@ def test_polars_layer_for_arm64_fits_lambda(tmp_path: Path) -> None:
 
 HANDLER_CHECK = """
 import json, sys
-import glacier_handler
-from glacier.runtime.cloud import BadEvent
+import glacier, glacier_handler
+from glacier.deployed import BadEvent
 try:
     glacier_handler.handler({"body": "hello"}, None)
+    refused = None
 except BadEvent as exc:
-    print("REFUSED", exc)
-print("REPLY", json.dumps(glacier_handler.handler(json.loads(sys.argv[1]), None)))
+    refused = str(exc)
+reply = glacier_handler.handler(json.loads(sys.argv[1]), None)
+print(json.dumps({"glacier": glacier.__file__, "refused": refused, "reply": reply}))
 """
+
+
+def _lambda(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
+    """The example's function unzipped, the environment its Terraform and Lambda give it, and
+    the digest its manifest says."""
+    example = load_pipeline(str(EXAMPLES / "cloud_agnostic_pipeline.py"))
+    build(example, tmp_path / "out", "aws", dependencies=False)
+    digest = json.loads((tmp_path / "out" / artifacts.MANIFEST).read_text())["digest"]
+    (fn,) = blocks(parsed(example, "aws"), "resource", "aws_lambda_function").values()
+    known = {"local.glacier_manifest.digest": digest}
+    env = environment(fn["environment"][0]["variables"], known)
+    code = unpack(tmp_path / "out" / artifacts.code_zip("serverless"), tmp_path / "task")
+    return code, {**env, "AWS_REGION": "eu-west-1"}, digest
+
+
+def test_the_handler_answers_from_the_package_with_only_the_function_environment(
+    tmp_path: Path,
+) -> None:
+    """The generated handler calls glacier.deployed.handle_event: an event for other code is
+    answered with a JSON outcome naming the manifest's digest, a non-event is BadEvent."""
+    code, env, digest = _lambda(tmp_path)
+    assert env["GLACIER_CODE_DIGEST"] == digest
+    seen = call(HANDLER_CHECK, code, env, other_code_event("store_revenue", "x"))
+    assert seen["refused"].startswith("The event is not a Glacier invocation")
+    assert_refuses_other_code(seen["reply"], digest)
 
 
 @pytest.mark.network
 @pytest.mark.slow
-@pytest.mark.cloud
 def test_the_function_zip_runs_in_a_clean_environment_with_only_its_dependencies(
-    tmp_path: Path, s3_server: S3Server
+    tmp_path: Path,
 ) -> None:
-    """Unzip the package into a venv holding only the layer's requirements; call the handler."""
-    example = load_pipeline(str(EXAMPLES / "cloud_agnostic_pipeline.py"))
-    (code,) = [p for p in build(example, tmp_path / "out", "aws", dependencies=False)]
-    task = tmp_path / "task"
-    with zipfile.ZipFile(code) as zf:
-        zf.extractall(task)
+    """Only the layer's requirements (Polars, obstore: no cloudpickle) in a fresh venv."""
+    code, env, digest = _lambda(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, *runtime_requirements()], check=True, capture_output=True)
-    staging = new_bucket(s3_server, "fn-staging").name
-    environment = {  # what the generated Terraform sets, and what Lambda itself adds
-        "PATH": os.environ["PATH"],
-        "GLACIER_PROVIDER": "aws",
-        "GLACIER_PIPELINE": "store_revenue",
-        "GLACIER_MODULE": "cloud_agnostic_pipeline",
-        "GLACIER_EXECUTOR": "serverless",
-        "GLACIER_STAGING_BUCKET": staging,
-        "GLACIER_BUCKETS": json.dumps({"glacier-staging": staging}),
-        "AWS_REGION": s3_server.region,
-        "AWS_ENDPOINT_URL": s3_server.endpoint,
-        "AWS_ACCESS_KEY_ID": s3_server.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3_server.access_key,
-        "NO_PROXY": "127.0.0.1,localhost",
-    }
-    runner = Provider(config=AwsConfig(profile="laptop-only"))
-    step = Step(node="frame", fn=pl.DataFrame, args=({"x": [1, 2, 3]},))
-    sent = invocation(runner, step, "runs/r/frame.parquet")
-    staged_in = BucketRef(ProviderRef.of(runner), runner.staging_bucket, "runs/r/frame.parquet")
-    event = event_for(encode(dataclasses.replace(sent, output=staged_in)))
-    event_json = json.dumps(event)
-    done = subprocess.run(
-        [python, "-E", "-s", "-c", HANDLER_CHECK, event_json],  # cwd first, as /var/task
-        cwd=task,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    refused, reply = done.stdout.splitlines()[-2:]
-    assert refused.startswith("REFUSED The event has no 'invocation' string")
-    outcome = decode_outcome(outcome_of(json.loads(reply.removeprefix("REPLY "))), runner)
-    assert outcome.ok, outcome.traceback
-    staged = s3_server.store(staging)
-    data = bytes(obstore.get(staged, "runs/r/frame.parquet").bytes())
-    assert pl.read_parquet(io.BytesIO(data))["x"].to_list() == [1, 2, 3]
+    seen = call(HANDLER_CHECK, code, env, other_code_event("store_revenue", "x"), python=python)
+    assert_refuses_other_code(seen["reply"], digest)

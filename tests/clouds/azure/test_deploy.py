@@ -4,11 +4,11 @@ VMs that need no subscription feature, and packages that carry their dependencie
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import venv
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ from glacier import Provider
 from glacier.clouds.azure import iam
 from glacier.clouds.azure.config import AzureConfig
 from glacier.clouds.azure.package import FUNCTION_ROUTE, HANDLER
+from glacier.infra import artifacts
 from glacier.infra.package import build
 from glacier.storage.access import Operation, operations_for
 from tests.infra.deployed import blocks, environment, example, parsed
+from tests.infra.handlers import assert_refuses_other_code, call, other_code_event, unpack
 from tests.infra.pipelines import PROVIDERS, heterogeneous, portable
 from tests.infra.test_package import names
 
@@ -60,10 +62,12 @@ def test_no_function_no_key_output() -> None:
     assert "function_keys" not in outputs
 
 
-def _app_settings(pipeline: Any) -> dict[str, str]:
+def _app_settings(pipeline: Any, digest: str | None = None) -> dict[str, str]:
+    """The function's app settings as its Terraform sets them (``digest``: the manifest's)."""
     files = parsed(pipeline, "azure")
     (app,) = blocks(files, "resource", "azurerm_function_app_flex_consumption").values()
-    return environment(app["app_settings"], KNOWN)
+    known = {**KNOWN, **({"local.glacier_manifest.digest": digest} if digest else {})}
+    return environment(app["app_settings"], known)
 
 
 def test_the_app_settings_are_what_from_env_reads() -> None:
@@ -141,14 +145,14 @@ def test_every_operation_has_a_data_action() -> None:
 
 def test_vms_need_no_subscription_feature() -> None:
     files = parsed(heterogeneous("azure"), "azure")
-    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    vm = blocks(files, "resource", "azurerm_linux_virtual_machine")["worker"]
     assert "encryption_at_host_enabled" not in vm  # needs Microsoft.Compute/EncryptionAtHost
     assert vm["source_image_reference"][0]["offer"] == '"ubuntu-24_04-lts"'  # Python 3.12
 
 
-def _package(tmp_path: Path) -> Path:
+def _package(tmp_path: Path, dependencies: bool = True) -> Path:
     pipeline = example("cloud_agnostic_pipeline")
-    (zip_path,) = build(pipeline, tmp_path / "out", "azure")
+    zip_path, *_ = build(pipeline, tmp_path / "out", "azure", dependencies=dependencies)
     return zip_path
 
 
@@ -160,39 +164,60 @@ def test_the_package_vendors_its_dependencies(tmp_path: Path) -> None:
     assert f"{SITE}/cloudpickle/__init__.py" not in inside  # tasks are imported by name
 
 
+HANDLER_CHECK = """
+import json, sys
+import azure.functions as func
+import glacier, function_app
+(function,) = function_app.app.get_functions()
+run = function.get_user_function()
+def post(body):
+    headers = {"Content-Type": "application/json"}
+    reply = run(func.HttpRequest("POST", "/api/run", body=body, headers=headers))
+    return [reply.status_code, reply.mimetype, json.loads(reply.get_body())]
+bodies = [b"not json", b'{"body": "hello"}', sys.argv[1].encode()]
+print(json.dumps({"glacier": glacier.__file__, "replies": [post(b) for b in bodies]}))
+"""
+
+
+def _handler_replies(tmp_path: Path, dependencies: bool) -> tuple[dict[str, Any], str]:
+    """The generated function_app called as the Functions host calls it, from the unzipped
+    package with only its app settings (and its vendored packages, when built)."""
+    package = _package(tmp_path, dependencies)
+    digest = json.loads((tmp_path / "out" / artifacts.MANIFEST).read_text())["digest"]
+    app = unpack(package, tmp_path / "app")
+    settings = _app_settings(example("cloud_agnostic_pipeline"), digest)
+    event = other_code_event("store_revenue", "cloud_agnostic_pipeline")
+    if not dependencies:
+        return call(HANDLER_CHECK, app, settings, event), digest
+    venv.create(tmp_path / "venv", with_pip=False)
+    python = str(tmp_path / "venv/bin/python")
+    return call(HANDLER_CHECK, app, settings, event, python=python, paths=[app / SITE]), digest
+
+
+def _check_replies(seen: dict[str, Any], digest: str) -> None:
+    *refused, (status, mimetype, reply) = seen["replies"]
+    for bad_status, bad_type, bad in refused:
+        assert (bad_status, bad_type, bad["error"]) == (400, "application/json", "BadEvent")
+        assert bad["message"].startswith("The event is not a Glacier invocation")
+    assert (status, mimetype) == (200, "application/json")
+    assert_refuses_other_code(reply, digest)
+
+
+def test_the_handler_answers_json_from_the_package(tmp_path: Path) -> None:
+    """The generated handler calls glacier.deployed.handle_event: JSON out, 400 for a body that
+    is not an invocation (or not JSON)."""
+    _check_replies(*_handler_replies(tmp_path, dependencies=False))
+
+
 @pytest.mark.network
 def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
-    """Only the package and the app settings: the handler imports, finds its config, and
-    rejects an event that is not an invocation."""
-    app = tmp_path / "app"
-    with zipfile.ZipFile(_package(tmp_path)) as zf:
-        zf.extractall(app)
-    venv.create(tmp_path / "venv", with_pip=False)
-    settings = _app_settings(example("cloud_agnostic_pipeline"))
-    script = (
-        "import function_app, importlib, os\n"
-        "from glacier.runtime.cloud import BadEvent, handle_event\n"
-        "pipeline = importlib.import_module(os.environ['GLACIER_MODULE'])\n"
-        "print(pipeline.provider.config.resource_group)\n"
-        "try:\n    handle_event({'not': 'an invocation'})\n"
-        "except BadEvent as e:\n    print('rejected:', e)\n"
-    )
-    done = subprocess.run(
-        [str(tmp_path / "venv/bin/python"), "-c", script],
-        cwd=app,
-        env={**settings, "PYTHONPATH": f"{app}:{app / SITE}"},  # as the Functions host sets it
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "my-rg"
-    assert "rejected: The event has no 'invocation' string" in done.stdout
+    """Only the package (its vendored packages) and the app settings, as the host runs it."""
+    _check_replies(*_handler_replies(tmp_path, dependencies=True))
 
 
 def test_vms_boot_from_the_package_in_the_artifacts_container_with_their_environment() -> None:
     files = parsed(heterogeneous("azure"), "azure")
-    (vm,) = blocks(files, "resource", "azurerm_linux_virtual_machine").values()
+    vm = blocks(files, "resource", "azurerm_linux_virtual_machine")["worker"]
     script = vm["custom_data"]
     assert "client_id=${azurerm_user_assigned_identity.worker.client_id}" in script
     assert "-o /opt/glacier/package.zip ${azurerm_storage_blob.vm_package.url}" in script
@@ -206,3 +231,41 @@ def test_vms_boot_from_the_package_in_the_artifacts_container_with_their_environ
     label = reader["role_definition_id"].split(".")[1]
     blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
     assert definitions[label]["permissions"][0]["data_actions"] == [f'"{blobs}/read"']
+
+
+def test_the_workers_join_a_scheduler_vm_the_module_runs() -> None:
+    """As on AWS: one scheduler VM, TLS, reachable on 8786 from the scheduler CIDR; the workers
+    get its address, and so does the runner (the output)."""
+    files = parsed(heterogeneous("azure"), "azure")
+    vms = blocks(files, "resource", "azurerm_linux_virtual_machine")
+    assert set(vms) == {"worker", "dask_scheduler"}
+    address = "tls://${azurerm_network_interface.dask_scheduler.private_ip_address}:8786"
+    scheduler = vms["dask_scheduler"]["custom_data"]
+    assert "dask scheduler --protocol tls --port 8786" in scheduler
+    assert f"dask worker {address} --name worker" in vms["worker"]["custom_data"]
+    outputs = {k.strip('"'): v for e in files["outputs.tf"]["output"] for k, v in e.items()}
+    assert outputs["dask_scheduler_address"]["value"] == f'"{address}"'
+    variables = {k.strip('"') for e in files["variables.tf"]["variable"] for k in e}
+    assert "dask_scheduler_address" not in variables
+    (nsg,) = blocks(files, "resource", "azurerm_network_security_group").values()
+    ports = {r["name"]: r["destination_port_range"] for r in nsg["security_rule"]}
+    assert ports == {'"dask-scheduler"': '"8788-8789"', '"dask-workers"': '"8786"'}
+    assert {r["source_address_prefix"] for r in nsg["security_rule"]} == {"${var.scheduler_cidr}"}
+    # the scheduler's identity reads its package and nothing else
+    assignments = blocks(files, "resource", "azurerm_role_assignment")
+    assert sorted(k for k in assignments if k.startswith("dask_scheduler")) == [
+        "dask_scheduler_artifacts"
+    ]
+
+
+def test_vms_without_a_public_ip_get_a_nat_gateway_for_apt() -> None:
+    files = parsed(heterogeneous("azure"), "azure")
+    for nic in blocks(files, "resource", "azurerm_network_interface").values():
+        assert "public_ip_address_id" not in nic["ip_configuration"][0]  # no public IP
+    (link,) = blocks(files, "resource", "azurerm_subnet_nat_gateway_association").values()
+    assert link["subnet_id"] == "${azurerm_subnet.workers.id}"
+    assert link["nat_gateway_id"] == "${azurerm_nat_gateway.glacier.id}"
+    (ip,) = blocks(files, "resource", "azurerm_nat_gateway_public_ip_association").values()
+    assert ip["public_ip_address_id"] == "${azurerm_public_ip.nat.id}"
+    without_vms = parsed(example("simple_pipeline"), "azure")
+    assert not blocks(without_vms, "resource", "azurerm_nat_gateway")

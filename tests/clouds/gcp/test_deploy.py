@@ -22,6 +22,7 @@ from glacier.clouds.gcp.config import GcpConfig
 from glacier.infra.package import build
 from glacier.storage.access import Operation, operations_for
 from tests.infra.deployed import blocks, environment, example, parsed
+from tests.infra.handlers import assert_refuses_other_code, call, other_code_event, unpack
 from tests.infra.pipelines import PROVIDERS, heterogeneous, portable
 from tests.infra.test_package import names
 
@@ -83,10 +84,12 @@ def test_the_runner_may_invoke_each_function_which_stays_internal_by_default() -
         )
 
 
-def _function_env(pipeline: Any) -> dict[str, str]:
+def _function_env(pipeline: Any, digest: str | None = None) -> dict[str, str]:
+    """The function's environment as its Terraform sets it (``digest``: the manifest's)."""
     files = parsed(pipeline, "gcp")
     (fn,) = blocks(files, "resource", "google_cloudfunctions2_function").values()
-    return environment(fn["service_config"][0]["environment_variables"], KNOWN)
+    known = {**KNOWN, **({"local.glacier_manifest.digest": digest} if digest else {})}
+    return environment(fn["service_config"][0]["environment_variables"], known)
 
 
 def test_the_function_environment_is_what_from_env_reads() -> None:
@@ -230,17 +233,20 @@ def test_the_job_entry_point_takes_the_environment_and_rejects_a_bad_event(
 ) -> None:
     job = tmp_path / f"{package.JOB_MODULE}.py"
     job.write_text(package.JOB)
-    environment = {"GLACIER_PROVIDER": "gcp", "GOOGLE_CLOUD_PROJECT": "my-project"}
+    environment = {  # what the cluster metadata says, as its Terraform writes it
+        **_function_env(example("cloud_agnostic_pipeline")),
+        "GLACIER_EXECUTOR": "cluster",
+    }
     (tmp_path / package.ENVIRONMENT_FILE).write_text(json.dumps(environment))
     done = subprocess.run(
         [sys.executable, str(job), '{"not": "an invocation"}'],
-        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "src")},
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'examples'}"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 1
-    assert "BadEvent: The event has no 'invocation' string" in done.stderr
+    assert "BadEvent: The event is not a Glacier invocation" in done.stderr
 
 
 def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: Path) -> None:
@@ -249,7 +255,7 @@ def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: P
     assert archive in written
     assert {
         f"{package.JOB_MODULE}.py",
-        "glacier/runtime/cloud.py",
+        "glacier/deployed.py",
         "tests/infra/pipelines.py",
     } <= names(archive)
 
@@ -259,44 +265,62 @@ def test_a_pipeline_without_dataproc_builds_no_archive(tmp_path: Path) -> None:
     assert not (tmp_path / package.DATAPROC_ARCHIVE).exists()
 
 
+HANDLER_CHECK = """
+import json, sys
+import glacier
+from functions_framework import create_app
+client = create_app("handler", sys.argv[2]).test_client()
+replies = [client.post("/", json=event) for event in ({"body": "hello"}, json.loads(sys.argv[1]))]
+print(json.dumps({
+    "glacier": glacier.__file__,
+    "replies": [[r.status_code, r.content_type, r.get_json()] for r in replies],
+}))
+"""
+
+
+def _function(tmp_path: Path) -> tuple[Path, dict[str, str], str]:
+    """The example's function source unzipped, its environment and its manifest's digest."""
+    out = tmp_path / "out"
+    build(example("cloud_agnostic_pipeline"), out, "gcp", dependencies=False)
+    digest = json.loads((out / "build" / "manifest.json").read_text())["digest"]
+    code = unpack(out / "build" / "serverless.zip", tmp_path / "app")
+    return code, _function_env(example("cloud_agnostic_pipeline"), digest), digest
+
+
+def _check_replies(seen: dict[str, Any], digest: str) -> None:
+    (bad_status, bad_type, bad), (status, content_type, reply) = seen["replies"]
+    assert (bad_status, bad_type, bad["error"]) == (400, "application/json", "BadEvent")
+    assert bad["message"].startswith("The event is not a Glacier invocation")
+    assert (status, content_type) == (200, "application/json")
+    assert_refuses_other_code(reply, digest)
+
+
+def test_the_handler_answers_json_from_the_package(tmp_path: Path) -> None:
+    """Served by functions-framework as Cloud Run serves it: the generated handler calls
+    glacier.deployed.handle_event; JSON out, 400 for an event that is not an invocation."""
+    code, env, digest = _function(tmp_path)
+    event = other_code_event("store_revenue", "cloud_agnostic_pipeline")
+    script = HANDLER_CHECK.replace("sys.argv[2]", repr(str(code / "main.py")))
+    _check_replies(call(script, code, env, event), digest)
+
+
 @pytest.mark.network
 def test_the_handler_runs_in_a_fresh_environment(tmp_path: Path) -> None:
     """What Cloud Build does (requirements.txt into a fresh Python), then the function with only
-    its environment: the handler imports, finds its config, and rejects a malformed event."""
-    out = tmp_path / "out"
-    build(example("cloud_agnostic_pipeline"), out, "gcp", dependencies=False)  # Cloud Build's job
-    zip_path = out / "build" / "serverless.zip"
-    app = tmp_path / "app"
-    with zipfile.ZipFile(zip_path) as zf:
-        zf.extractall(app)
+    its environment: the handler imports, finds its config, and answers."""
+    code, env, digest = _function(tmp_path)
     venv.create(tmp_path / "venv", with_pip=True)
     python = str(tmp_path / "venv/bin/python")
     install = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "-r", str(app / "requirements.txt")],
+        [python, "-m", "pip", "install", "-q", "-r", str(code / "requirements.txt")],
         capture_output=True,
         text=True,
         check=False,
     )
     assert install.returncode == 0, install.stderr[-2000:]
-    script = (
-        "import importlib, os, main\n"
-        "pipeline = importlib.import_module(os.environ['GLACIER_MODULE'])\n"
-        "print(pipeline.provider.config.project_id)\n"
-        "class Request:\n    def get_json(self):\n        return {'not': 'an invocation'}\n"
-        "try:\n    main.handler(Request())\n"
-        "except Exception as e:\n    print('rejected:', type(e).__name__, e)\n"
-    )
-    done = subprocess.run(
-        [python, "-c", script],
-        cwd=app,
-        env={**_function_env(example("cloud_agnostic_pipeline")), "PYTHONPATH": str(app)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "my-project"
-    assert "rejected: BadEvent The event has no 'invocation' string" in done.stdout
+    event = other_code_event("store_revenue", "cloud_agnostic_pipeline")
+    script = HANDLER_CHECK.replace("sys.argv[2]", repr(str(code / "main.py")))
+    _check_replies(call(script, code, env, event, python=python), digest)
 
 
 @pytest.mark.network
@@ -309,14 +333,14 @@ def test_the_dataproc_archive_carries_the_wheels(tmp_path: Path) -> None:
 
 def test_vms_boot_an_image_with_python_3_11() -> None:
     files = parsed(heterogeneous("gcp"), "gcp")
-    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    vm = blocks(files, "resource", "google_compute_instance")["worker"]
     image = vm["boot_disk"][0]["initialize_params"][0]["image"]
     assert image == '"debian-cloud/debian-12"'  # Debian 12's python3 is 3.11
 
 
 def test_vms_boot_from_the_package_in_the_artifacts_bucket_with_their_environment() -> None:
     files = parsed(heterogeneous("gcp"), "gcp")
-    (vm,) = blocks(files, "resource", "google_compute_instance").values()
+    vm = blocks(files, "resource", "google_compute_instance")["worker"]
     script = vm["metadata_startup_script"]
     assert (
         'fetch = "gcloud storage cp --quiet gs://${google_storage_bucket.artifacts.name}/'
@@ -334,3 +358,43 @@ def test_the_vm_package_is_built_for_debian_12(tmp_path: Path) -> None:
     written = build(heterogeneous("gcp"), tmp_path, dependencies=False)
     assert tmp_path / "build" / "vm-x86_64.zip" in written
     assert package.VM_PLATFORM.python == "3.11"  # Debian 12's python3
+
+
+def test_the_workers_join_a_scheduler_vm_the_module_runs() -> None:
+    """As on AWS: one scheduler VM, TLS, reachable on 8786 from the scheduler CIDR; the workers
+    get its address, and so does the runner (the output)."""
+    files = parsed(heterogeneous("gcp"), "gcp")
+    vms = blocks(files, "resource", "google_compute_instance")
+    assert set(vms) == {"worker", "dask_scheduler"}
+    address = "tls://${google_compute_instance.dask_scheduler.network_interface[0].network_ip}:8786"
+    scheduler = vms["dask_scheduler"]["metadata_startup_script"]
+    assert "dask scheduler --protocol tls --port 8786" in scheduler
+    assert "--tls-ca-file /opt/glacier/package/tls/ca.pem" in scheduler
+    assert f"dask worker {address} --name worker" in vms["worker"]["metadata_startup_script"]
+    outputs = {k.strip('"'): v for e in files["outputs.tf"]["output"] for k, v in e.items()}
+    assert outputs["dask_scheduler_address"]["value"] == f'"{address}"'
+    variables = {k.strip('"') for e in files["variables.tf"]["variable"] for k in e}
+    assert "dask_scheduler_address" not in variables
+    firewall = blocks(files, "resource", "google_compute_firewall")["dask_scheduler"]
+    assert firewall["allow"][0]["ports"] == ['"8786"']
+    assert firewall["source_ranges"] == ["${var.scheduler_cidr}"]
+    assert firewall["target_service_accounts"] == ["${google_service_account.dask_scheduler.email}"]
+    # the scheduler reads its package and nothing else
+    grants = blocks(files, "resource", "google_storage_bucket_iam_member")
+    assert sorted(k for k in grants if k.startswith("dask_scheduler")) == [
+        "dask_scheduler_artifacts"
+    ]
+
+
+def test_vms_without_a_public_ip_get_cloud_nat_for_apt() -> None:
+    files = parsed(heterogeneous("gcp"), "gcp")
+    for vm in blocks(files, "resource", "google_compute_instance").values():
+        assert "access_config" not in vm["network_interface"][0]  # no public IP
+    (router,) = blocks(files, "resource", "google_compute_router").values()
+    assert router["network"] == "${var.network}"
+    (nat,) = blocks(files, "resource", "google_compute_router_nat").values()
+    assert nat["router"] == "${google_compute_router.glacier.name}"
+    assert nat["source_subnetwork_ip_ranges_to_nat"] == '"LIST_OF_SUBNETWORKS"'
+    assert nat["subnetwork"][0]["name"] == "${var.subnetwork}"
+    without_vms = parsed(example("simple_pipeline"), "gcp")
+    assert not blocks(without_vms, "resource", "google_compute_router")

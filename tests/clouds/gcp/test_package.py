@@ -20,3 +20,4 @@ def test_gcp_layout(tmp_path: Path) -> None:
     installed = {line.split("=")[0] for line in requirements.split()}
     assert {"polars", "obstore"} <= installed
     assert "cloudpickle" not in installed
+    assert "glacier/deployed.py" in names(gcp)

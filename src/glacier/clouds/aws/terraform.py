@@ -28,6 +28,7 @@ from glacier.infra.terraform.base import (
     prefixed,
     scheduler_cidr,
     scheduler_command,
+    scheduler_output,
     worker_init,
 )
 from glacier.infra.terraform.checks import skipper
@@ -488,11 +489,10 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
             ("ingress", DASK_WORKER_PORT, NANNY_PORT, "Dask scheduler to worker and nanny"),
         ]
         groups = [_security_group(m, t, prefixed(ex.name, "worker", max_len=255), cidr, rules)]
-    scheduler = _scheduler(m, inv, arch)
     user_data = worker_init(
         m,
         ex.name,
-        template("tls://", scheduler, f":{DASK_SCHEDULER_PORT}"),
+        _scheduler(m, inv, arch),
         fetch=_fetch(m, arch),
         install_python=AL2023_PYTHON[0],
         python=AL2023_PYTHON[1],
@@ -578,10 +578,10 @@ def _fetch(m: Module, arch: str) -> Template:
     )
 
 
-def _scheduler(m: Module, inv: Inventory, arch: str) -> Expr:
+def _scheduler(m: Module, inv: Inventory, arch: str) -> Template:
     """The one Dask scheduler the pipeline's VM workers join (once per module); its address."""
     label = "dask_scheduler"
-    address = ref("aws_instance", label, "private_ip")
+    address = scheduler_output(m, ref("aws_instance", label, "private_ip"))
     if any(b.labels == ("aws_instance", label) for b in m.files.get("vms.tf", [])):
         return address
     assume = Block("data", ("aws_iam_policy_document", f"{label}_assume"))
@@ -625,11 +625,6 @@ def _scheduler(m: Module, inv: Inventory, arch: str) -> Expr:
     )
     itype = SCHEDULER_TYPE if arch == "arm64" else "c7i.large"
     _instance(m, label, "dask-scheduler", itype, _ami(m, arch), [group], user_data)
-    m.output(
-        "dask_scheduler_address",
-        "The Dask scheduler the VM workers join (TLS; certificates in the VM package).",
-        template("tls://", address, f":{DASK_SCHEDULER_PORT}"),
-    )
     return address
 
 

@@ -27,6 +27,7 @@ from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
+    DASK_SCHEDULER_PORT,
     DASK_WORKER_PORT,
     NANNY_PORT,
     PACKAGE_ZIP,
@@ -37,8 +38,10 @@ from glacier.infra.terraform.base import (
     deployed_env,
     noncurrent_expiry_days,
     prefixed,
-    scheduler_address,
     scheduler_cidr,
+    scheduler_command,
+    scheduler_output,
+    scheduler_plan,
     worker_init,
 )
 from glacier.infra.terraform.checks import skipper
@@ -167,7 +170,9 @@ def render(inv: Inventory) -> Module:
     _function_keys(m, inv)
     m.notes += [
         "Artifacts: run `glacier package` first; it writes the function packages into build/.",
-        "VMs: set `ssh_public_key`, `dask_scheduler_address` and `scheduler_cidr`.",
+        "VMs: set `ssh_public_key` and `scheduler_cidr` (10.20.1.0/24, the workers' subnet, "
+        "or wider to let a runner in). The module runs a Dask scheduler VM for the workers "
+        "and a NAT gateway on their subnet (for the VMs' apt).",
     ]
     return m
 
@@ -423,29 +428,76 @@ def _network(m: Module, tags: Expr) -> Expr:
         nsg = Block("resource", ("azurerm_network_security_group", "workers"))
         nsg.attr("name", "glacier-workers").attr("resource_group_name", RG_NAME)
         nsg.attr("location", RG_LOCATION).attr("tags", tags)
-        rule = nsg.block("security_rule")
-        rule.attr("name", "dask-scheduler").attr("priority", 100).attr("direction", "Inbound")
-        rule.attr("access", "Allow").attr("protocol", "Tcp").attr("source_port_range", "*")
-        rule.attr("destination_port_range", f"{DASK_WORKER_PORT}-{NANNY_PORT}")
-        rule.attr("source_address_prefix", cidr).attr(
-            "destination_address_prefix", "VirtualNetwork"
-        )
+        for name, priority, ports in (
+            ("dask-scheduler", 100, f"{DASK_WORKER_PORT}-{NANNY_PORT}"),  # to workers, nannies
+            ("dask-workers", 110, str(DASK_SCHEDULER_PORT)),  # workers, runner to the scheduler
+        ):
+            rule = nsg.block("security_rule")
+            rule.attr("name", name).attr("priority", priority).attr("direction", "Inbound")
+            rule.attr("access", "Allow").attr("protocol", "Tcp").attr("source_port_range", "*")
+            rule.attr("destination_port_range", ports)
+            rule.attr("source_address_prefix", cidr).attr(
+                "destination_address_prefix", "VirtualNetwork"
+            )
         link = Block("resource", ("azurerm_subnet_network_security_group_association", "workers"))
         link.attr("subnet_id", ref("azurerm_subnet", "workers", "id"))
         link.attr(
             "network_security_group_id", ref("azurerm_network_security_group", "workers", "id")
         )
-        m.add("network.tf", vnet, subnet, nsg, link)
+        m.add("network.tf", vnet, subnet, nsg, link, *_nat_gateway(tags))
     return ref("azurerm_subnet", "workers", "id")
 
 
+def _nat_gateway(tags: Expr) -> list[Block]:
+    """Outbound access for the VMs, which have no public IP: their start-up script installs
+    python3-venv from Ubuntu's repositories (Azure retired default outbound access for new
+    subnets, so without a NAT gateway apt cannot reach them)."""
+    ip = Block("resource", ("azurerm_public_ip", "nat"))
+    ip.attr("name", prefixed("nat-ip")).attr("resource_group_name", RG_NAME)
+    ip.attr("location", RG_LOCATION).attr("allocation_method", "Static").attr("sku", "Standard")
+    ip.attr("tags", tags)
+    gateway = Block("resource", ("azurerm_nat_gateway", "glacier"))
+    gateway.attr("name", prefixed("nat")).attr("resource_group_name", RG_NAME)
+    gateway.attr("location", RG_LOCATION).attr("sku_name", "Standard").attr("tags", tags)
+    uses_ip = Block("resource", ("azurerm_nat_gateway_public_ip_association", "glacier"))
+    uses_ip.attr("nat_gateway_id", ref("azurerm_nat_gateway", "glacier", "id"))
+    uses_ip.attr("public_ip_address_id", ref("azurerm_public_ip", "nat", "id"))
+    on_subnet = Block("resource", ("azurerm_subnet_nat_gateway_association", "workers"))
+    on_subnet.attr("subnet_id", ref("azurerm_subnet", "workers", "id"))
+    on_subnet.attr("nat_gateway_id", ref("azurerm_nat_gateway", "glacier", "id"))
+    return [ip, gateway, uses_ip, on_subnet]
+
+
+SCHEDULER_VM = AzureVmConfig(cpus=2, memory=4096)
+"""The Dask scheduler's VM: it schedules, it does not compute (Standard_F2s_v2)."""
+
+
 def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
+    """A Dask worker VM, joining the module's scheduler VM (made with the first worker)."""
+    _instance(m, inv, ex, tags, _scheduler(m, inv, tags))
+
+
+def _scheduler(m: Module, inv: Inventory, tags: Expr) -> Template:
+    """The one scheduler VM (once per module), a VM like the workers; its ``tls://`` address."""
+    plan = scheduler_plan(SCHEDULER_VM)
+    nic = ref("azurerm_network_interface", plan.tf_name, "private_ip_address")
+    address = scheduler_output(m, nic)
+    vms = m.files.get("vms.tf", [])
+    if not any(b.labels == ("azurerm_linux_virtual_machine", plan.tf_name) for b in vms):
+        _identity(m, inv, plan, tags)
+        _instance(m, inv, plan, tags)
+    return address
+
+
+def _instance(
+    m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr, scheduler: Template | None = None
+) -> None:
+    """A VM of ``ex``: a Dask worker joining ``scheduler``, or (without one) the scheduler."""
     config = ex.config
     assert isinstance(config, AzureVmConfig)
     t = ex.tf_name
     subnet = _network(m, tags)
     key = m.variable("ssh_public_key", "string", "SSH public key for the VMs' admin user.")
-    scheduler = scheduler_address(m)
     nic = Block("resource", ("azurerm_network_interface", t))
     nic.attr("name", prefixed(ex.name, "nic"))
     nic.attr("resource_group_name", RG_NAME).attr("location", RG_LOCATION).attr("tags", tags)
@@ -462,9 +514,11 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
     vm.attr("secure_boot_enabled", True)
     vm.attr("vtpm_enabled", True)
     vm.attr("allow_extension_operations", False)
-    init = worker_init(
-        m, ex.name, scheduler, fetch=_fetch_vm_package(m, ex), env=_environment(m, inv, ex)
-    )
+    fetch = _fetch_vm_package(m, ex)
+    if scheduler is None:
+        init = worker_init(m, ex.name, "", fetch=fetch, command=scheduler_command())
+    else:
+        init = worker_init(m, ex.name, scheduler, fetch=fetch, env=_environment(m, inv, ex))
     vm.attr("custom_data", call("base64encode", init))
     vm.attr("tags", tags)
     vm.block("admin_ssh_key").attr("username", config.admin_username).attr("public_key", key)

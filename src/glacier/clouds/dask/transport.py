@@ -20,9 +20,9 @@ from glacier.identifiers import slug
 from glacier.runtime.transport import Target
 
 CONNECT_SECONDS = 30.0
-POLL_SECONDS = 2.0
+POLL_SECONDS = 1.0
 WORKER_GRACE_SECONDS = 60.0
-"""How long a task waits for its executor's workers to come back (a VM restarting)."""
+"""How long an attempt waits for one of its executor's workers to join (a VM restarting)."""
 
 
 class DaskTransport:
@@ -77,14 +77,15 @@ class DaskTransport:
 
     def invoke(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
         client = self.client()
+        workers = self._workers(client)
         future = client.submit(  # handle_event travels by name; the worker's package defines it
-            handle_event, dict(event), workers=[self.worker], allow_other_workers=False, pure=False
+            handle_event, dict(event), workers=workers, allow_other_workers=False, pure=False
         )
         try:
-            reply: Mapping[str, Any] = self._wait(client, future)
+            reply: Mapping[str, Any] = self._wait(client, future, set(workers))
         except TaskCrashed:
             raise
-        except Exception as exc:  # a worker lost mid-task (KilledWorker), a failed handler
+        except Exception as exc:  # a failed handler, a lost connection
             raise TaskCrashed(
                 f"VM executor {self.executor!r} ({self.where}): the task did not answer "
                 f"({type(exc).__name__}: {exc}). A worker that died (memory, a kill) is retried "
@@ -92,28 +93,43 @@ class DaskTransport:
             ) from None
         return reply
 
-    def _wait(self, client: Any, future: Any) -> Any:
-        """The future's result; a task restricted to workers that are all gone would wait
-        forever, so it fails once none of this executor's workers has been seen for a while."""
+    def _workers(self, client: Any) -> list[str]:
+        """The addresses of this executor's workers (named after it), waiting a while for one
+        to join: the scheduler pins a task to addresses, so each attempt looks them up anew."""
+        deadline = time.monotonic() + WORKER_GRACE_SECONDS
+        while True:
+            found = self._addresses(client)
+            if found:
+                return sorted(found)
+            if time.monotonic() > deadline:
+                raise TaskCrashed(
+                    f"VM executor {self.executor!r}: no Dask worker named {self.worker!r} is "
+                    f"connected to {self.address} after {WORKER_GRACE_SECONDS:.0f} s, so the task "
+                    f"cannot run. Check that the VMs run (their glacier-dask service)."
+                )
+            time.sleep(POLL_SECONDS / 4)
+
+    def _addresses(self, client: Any) -> set[str]:
+        workers = client.scheduler_info()["workers"]
+        return {address for address, w in workers.items() if w.get("name") == self.worker}
+
+    def _wait(self, client: Any, future: Any, workers: set[str]) -> Any:
+        """The future's result; once every worker it may run on is gone (the VM died or
+        restarted), the attempt has failed, and is retried like a killed function."""
         from distributed import TimeoutError as DaskTimeout  # noqa: PLC0415 - lazy, as above
 
-        missing_since: float | None = None
         while True:
             try:
                 return future.result(timeout=POLL_SECONDS)
             except (TimeoutError, DaskTimeout):
                 pass
-            names = {w.get("name") for w in client.scheduler_info()["workers"].values()}
-            if self.worker in names:
-                missing_since = None
-                continue
-            missing_since = missing_since or time.monotonic()
-            if time.monotonic() - missing_since > WORKER_GRACE_SECONDS:
+            if not workers & self._addresses(client):
                 future.cancel()
                 raise TaskCrashed(
-                    f"VM executor {self.executor!r}: no Dask worker named {self.worker!r} has "
-                    f"been connected to {self.address} for {WORKER_GRACE_SECONDS:.0f} s, so "
-                    f"the task cannot run. Check that the VMs run (their glacier-dask service)."
+                    f"VM executor {self.executor!r}: the Dask worker running the task "
+                    f"({', '.join(sorted(workers))}) left the cluster before it answered (killed, "
+                    f"out of memory, or its VM restarted); the attempt is retried if the task "
+                    f"has retries."
                 )
 
     def close(self) -> None:

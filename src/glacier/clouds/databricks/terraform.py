@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from glacier.clouds.databricks.config import DatabricksConfig
-from glacier.infra.hcl import Block, Expr, Value, ref
+from glacier.clouds.databricks.package import wheel_name, wheel_path
+from glacier.infra.hcl import Block, Expr, Value, call, ref, template
 from glacier.infra.inventory import ExecutorPlan, Inventory
-from glacier.infra.terraform.base import Module, cloud_name
+from glacier.infra.terraform.base import NAME_PREFIX, Module, prefixed
 
 PIN = ("databricks/databricks", "~> 1.0")
 """The Terraform provider clusters need, next to the cloud's own."""
@@ -32,25 +33,29 @@ def cluster(
     node_type: str,
     attributes: tuple[str, dict[str, Value]],
 ) -> None:
-    """An existing cluster (``cluster_id``) or a new single-user cluster with encrypted disks.
+    """An existing cluster (``cluster_id``) or a new single-user cluster with encrypted disks,
+    either way with Glacier and the pipeline installed from the package's wheel.
 
     ``attributes`` is the cloud's block (``aws_attributes``...) that gives the cluster the
     executor's identity.
     """
     t = ex.tf_name
+    wheel = _wheel(m, inv)
     if config.cluster_id:
-        m.add(
-            "clusters.tf",
-            Block("data", ("databricks_cluster", t)).attr("cluster_id", config.cluster_id),
-        )
+        existing = Block("data", ("databricks_cluster", t)).attr("cluster_id", config.cluster_id)
+        library = Block("resource", ("databricks_library", t))
+        library.attr("cluster_id", ref("data", "databricks_cluster", t, "cluster_id"))
+        library.attr("whl", wheel)
+        m.add("clusters.tf", existing, library)
         m.notes.append(
             f"Databricks cluster {config.cluster_id} (executor {ex.name}) exists already: give it "
-            f"the identity in output `identities` so it can reach the pipeline's buckets."
+            f"the identity in output `identities` so it can reach the pipeline's buckets. "
+            f"Terraform installs the pipeline's wheel on it (a library: it starts the cluster)."
         )
         return
     user = m.variable("databricks_user", "string", "Databricks user the clusters run as.")
     made = Block("resource", ("databricks_cluster", t))
-    made.attr("cluster_name", cloud_name(inv.pipeline, ex.name))
+    made.attr("cluster_name", prefixed(ex.name, max_len=100))
     made.attr("spark_version", config.spark_version)
     made.attr("node_type_id", config.instance_type or node_type)
     made.attr("num_workers", config.workers)
@@ -64,7 +69,27 @@ def cluster(
     inner = made.block(block_type)
     for key, value in values.items():
         inner.attr(key, value)
+    made.block("library").attr("whl", wheel)
     m.add("clusters.tf", made)
+
+
+def _wheel(m: Module, inv: Inventory) -> Expr:
+    """The package's wheel as a workspace file (once per module); its ``/Workspace/...`` path.
+
+    Workspace files, since cluster libraries from the DBFS root are disabled from Databricks
+    Runtime 15.1 on; ``md5`` re-uploads it when ``glacier package`` rebuilt it.
+    """
+    label = "glacier_wheel"
+    if not any(
+        b.labels == ("databricks_workspace_file", label) for b in m.files.get("clusters.tf", [])
+    ):
+        source = template(Expr("path.module"), f"/{wheel_path(inv)}")
+        upload = Block("resource", ("databricks_workspace_file", label))
+        upload.attr("source", source)
+        upload.attr("md5", call("filemd5", source))
+        upload.attr("path", template("/Shared/glacier/", NAME_PREFIX, f"/{wheel_name(inv)}"))
+        m.add("clusters.tf", upload)
+    return ref("databricks_workspace_file", label, "workspace_path")
 
 
 def cluster_output(ex: ExecutorPlan) -> dict[str, Value]:

@@ -21,6 +21,7 @@ from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
 from glacier.infra.terraform.base import (
+    DASK_SCHEDULER_PORT,
     DASK_WORKER_PORT,
     NANNY_PORT,
     PACKAGE_ZIP,
@@ -30,8 +31,10 @@ from glacier.infra.terraform.base import (
     deployed_env,
     noncurrent_expiry_days,
     prefixed,
-    scheduler_address,
     scheduler_cidr,
+    scheduler_command,
+    scheduler_output,
+    scheduler_plan,
     worker_init,
 )
 from glacier.infra.terraform.checks import skipper
@@ -128,7 +131,8 @@ def render(inv: Inventory) -> Module:
     m.notes += [
         "Artifacts: run `glacier package` first; it writes the function source zips into build/.",
         "VMs and Dataproc: set `subnetwork` (a private subnet with Private Google Access); VMs "
-        "also need `network`, `dask_scheduler_address` and `scheduler_cidr`.",
+        "also need `network` and `scheduler_cidr` (the subnet's range). The module runs a Dask "
+        "scheduler VM for the workers and a Cloud NAT on the subnet (for the VMs' apt).",
         "APIs: the module enables every Google API it uses and leaves them on at destroy "
         "(other workloads of the project may use them).",
     ]
@@ -319,24 +323,75 @@ def _subnetwork(m: Module) -> Expr:
     return m.variable("subnetwork", "string", "Private subnetwork of VMs and clusters.")
 
 
+SCHEDULER_VM = ComputeEngineConfig(cpus=2, memory=2048)
+"""The Dask scheduler's VM: it schedules, it does not compute (e2-highcpu-2)."""
+
+
 def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
+    """A Dask worker VM, joining the module's scheduler VM (made with the first worker)."""
+    scheduler = _scheduler(m, inv, region)
+    ports = f"{DASK_WORKER_PORT}-{NANNY_PORT}"
+    _instance(m, inv, ex, region, ports, "Dask scheduler to Glacier worker and nanny", scheduler)
+
+
+def _scheduler(m: Module, inv: Inventory, region: Expr) -> Template:
+    """The one scheduler VM (once per module), a VM like the workers; its ``tls://`` address."""
+    plan = scheduler_plan(SCHEDULER_VM)
+    ip = ref("google_compute_instance", plan.tf_name, "network_interface[0].network_ip")
+    address = scheduler_output(m, ip)
+    if not any(
+        b.labels == ("google_compute_instance", plan.tf_name) for b in m.files.get("vms.tf", [])
+    ):
+        _identity(m, inv, plan, ref("var", "project_id"))
+        port = str(DASK_SCHEDULER_PORT)
+        _instance(m, inv, plan, region, port, "Dask workers and the runner to the scheduler")
+        _nat(m, region)
+    return address
+
+
+def _nat(m: Module, region: Expr) -> None:
+    """Cloud NAT for the VMs' subnetwork: they have no public IP, and their start-up script
+    installs python3-venv from Debian's repositories (Google's APIs need no NAT: Private Google
+    Access)."""
+    router = Block("resource", ("google_compute_router", "glacier"))
+    router.attr("name", prefixed("nat"))
+    router.attr("network", ref("var", "network")).attr("region", region)
+    nat = Block("resource", ("google_compute_router_nat", "glacier"))
+    nat.attr("name", prefixed("nat"))
+    nat.attr("router", ref("google_compute_router", "glacier", "name")).attr("region", region)
+    nat.attr("nat_ip_allocate_option", "AUTO_ONLY")
+    nat.attr("source_subnetwork_ip_ranges_to_nat", "LIST_OF_SUBNETWORKS")
+    subnet = nat.block("subnetwork").attr("name", ref("var", "subnetwork"))
+    subnet.attr("source_ip_ranges_to_nat", ["ALL_IP_RANGES"])
+    nat.block("log_config").attr("enable", True).attr("filter", "ERRORS_ONLY")
+    m.add("network.tf", router, nat)
+
+
+def _instance(
+    m: Module,
+    inv: Inventory,
+    ex: ExecutorPlan,
+    region: Expr,
+    ports: str,
+    why: str,
+    scheduler: Template | None = None,
+) -> None:
+    """A Compute Engine VM of ``ex`` admitting Dask traffic on ``ports`` from the scheduler's
+    CIDR: a worker joining ``scheduler``, or (without one) the scheduler itself."""
     config = ex.config
     assert isinstance(config, ComputeEngineConfig)
     t = ex.tf_name
-    network = m.variable("network", "string", "VPC network of the VM workers.")
+    network = m.variable("network", "string", "VPC network of the VMs.")
     subnetwork = _subnetwork(m)
-    scheduler = scheduler_address(m)
     cidr = scheduler_cidr(m)
     firewall = Block("resource", ("google_compute_firewall", t))
     firewall.attr("name", prefixed(ex.name, "dask"))
     firewall.attr("network", network)
-    firewall.attr("description", "Dask scheduler to Glacier worker and nanny")
+    firewall.attr("description", why)
     firewall.attr("direction", "INGRESS")
     firewall.attr("source_ranges", [cidr])
     firewall.attr("target_service_accounts", [_email(ex)])
-    firewall.block("allow").attr("protocol", "tcp").attr(
-        "ports", [f"{DASK_WORKER_PORT}-{NANNY_PORT}"]
-    )
+    firewall.block("allow").attr("protocol", "tcp").attr("ports", [ports])
     vm = skip(Block("resource", ("google_compute_instance", t)), "CKV_GCP_38")
     vm.attr("name", prefixed(ex.name))
     vm.attr("machine_type", config.machine_type or machine_type(config.cpus, config.memory))
@@ -348,16 +403,14 @@ def _vm(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
     for key, value in _SHIELDED.items():
         shielded.attr(key, value)
     vm.attr("metadata", {"block-project-ssh-keys": "true", "enable-oslogin": "TRUE"})
-    vm.attr(
-        "metadata_startup_script",
-        worker_init(
-            m,
-            ex.name,
-            scheduler,
-            fetch=_fetch_vm_package(m),
-            env=_environment(m, inv, ex),
-        ),
-    )
+    if scheduler is None:
+        script = worker_init(
+            m, ex.name, "", fetch=_fetch_vm_package(m), command=scheduler_command()
+        )
+    else:
+        env = _environment(m, inv, ex)
+        script = worker_init(m, ex.name, scheduler, fetch=_fetch_vm_package(m), env=env)
+    vm.attr("metadata_startup_script", script)
     m.add("vms.tf", firewall, vm)
     _read_artifacts(m, ex)
 

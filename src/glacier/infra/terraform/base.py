@@ -6,7 +6,9 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from glacier.config.base import Config
 from glacier.config.storage import BucketConfig
+from glacier.core.kinds import ExecutorKind
 from glacier.identifiers import slug
 from glacier.infra import artifacts
 from glacier.infra.hcl import Attribute, Block, Call, Expr, Template, Value, call, ref, template
@@ -185,11 +187,34 @@ def deployed_env(
     }
 
 
-def scheduler_address(m: Module) -> Expr:
-    """The Dask scheduler VM workers join (a variable: it runs outside this module)."""
-    return m.variable(
-        "dask_scheduler_address", "string", "Dask scheduler the VM workers join (tcp://host:8786)."
+SCHEDULER = "dask-scheduler"
+"""The name of the one VM per module that runs the Dask scheduler the VM workers join."""
+
+
+def scheduler_plan(config: Config) -> ExecutorPlan:
+    """The scheduler VM as an executor with no tasks and no buckets, so a cloud renders it with
+    its own VM code (identity, network, start-up script) and grants it nothing but its package."""
+    return ExecutorPlan(
+        name=SCHEDULER,
+        tf_name=SCHEDULER.replace("-", "_"),
+        kind=ExecutorKind.VM,
+        config=config,
+        tasks=(),
+        reads=(),
+        writes=(),
     )
+
+
+def scheduler_output(m: Module, host: Expr) -> Template:
+    """``tls://<host>:8786`` for the workers, also output (once) as ``dask_scheduler_address``."""
+    address = template("tls://", host, f":{DASK_SCHEDULER_PORT}")
+    if not any(o.labels == ("dask_scheduler_address",) for o in m.outputs):
+        m.output(
+            "dask_scheduler_address",
+            "The Dask scheduler the VM workers join (TLS; certificates in the VM package).",
+            address,
+        )
+    return address
 
 
 def scheduler_cidr(m: Module) -> Expr:

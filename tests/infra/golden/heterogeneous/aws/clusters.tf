@@ -4,8 +4,14 @@ resource "databricks_instance_profile" "dbx" {
   instance_profile_arn = aws_iam_instance_profile.dbx.arn
 }
 
+resource "databricks_workspace_file" "glacier_wheel" {
+  source = "${path.module}/build/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
+  md5    = filemd5("${path.module}/build/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl")
+  path   = "/Shared/glacier/${local.name_prefix}/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
+}
+
 resource "databricks_cluster" "dbx" {
-  cluster_name                 = "heterogeneous-dbx"
+  cluster_name                 = "${local.name_prefix}-dbx"
   spark_version                = "15.4.x-scala2.12"
   node_type_id                 = "m7gd.xlarge"
   num_workers                  = 2
@@ -17,6 +23,9 @@ resource "databricks_cluster" "dbx" {
     instance_profile_arn = databricks_instance_profile.dbx.id
     availability         = "ON_DEMAND"
     zone_id              = "auto"
+  }
+  library {
+    whl = databricks_workspace_file.glacier_wheel.workspace_path
   }
 }
 

@@ -11,8 +11,14 @@ resource "azurerm_databricks_access_connector" "dbx" {
   }
 }
 
+resource "databricks_workspace_file" "glacier_wheel" {
+  source = "${path.module}/build/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
+  md5    = filemd5("${path.module}/build/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl")
+  path   = "/Shared/glacier/${local.name_prefix}/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
+}
+
 resource "databricks_cluster" "dbx" {
-  cluster_name                 = "heterogeneous-dbx"
+  cluster_name                 = "${local.name_prefix}-dbx"
   spark_version                = "15.4.x-scala2.12"
   node_type_id                 = "Standard_D4ds_v5"
   num_workers                  = 2
@@ -22,6 +28,9 @@ resource "databricks_cluster" "dbx" {
   enable_local_disk_encryption = true
   azure_attributes {
     availability = "ON_DEMAND_AZURE"
+  }
+  library {
+    whl = databricks_workspace_file.glacier_wheel.workspace_path
   }
 }
 
@@ -37,7 +46,7 @@ resource "azurerm_databricks_access_connector" "spark" {
 }
 
 resource "databricks_cluster" "spark" {
-  cluster_name                 = "heterogeneous-spark"
+  cluster_name                 = "${local.name_prefix}-spark"
   spark_version                = "15.4.x-scala2.12"
   node_type_id                 = "Standard_D4ds_v5"
   num_workers                  = 3
@@ -47,5 +56,8 @@ resource "databricks_cluster" "spark" {
   enable_local_disk_encryption = true
   azure_attributes {
     availability = "ON_DEMAND_AZURE"
+  }
+  library {
+    whl = databricks_workspace_file.glacier_wheel.workspace_path
   }
 }

@@ -91,6 +91,13 @@ resource "azurerm_role_assignment" "worker_glacier_staging" {
   principal_type     = "ServicePrincipal"
 }
 
+resource "azurerm_user_assigned_identity" "dask_scheduler" {
+  name                = "${local.name_prefix}-dask-scheduler"
+  resource_group_name = azurerm_resource_group.glacier.name
+  location            = azurerm_resource_group.glacier.location
+  tags                = var.tags
+}
+
 resource "azurerm_role_definition" "blobs_list_get" {
   name        = "${local.name_prefix}-blobs-list-get"
   scope       = azurerm_storage_account.data.id
@@ -99,6 +106,13 @@ resource "azurerm_role_definition" "blobs_list_get" {
     data_actions = ["Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"]
   }
   assignable_scopes = [azurerm_storage_account.data.id]
+}
+
+resource "azurerm_role_assignment" "dask_scheduler_artifacts" {
+  scope              = azurerm_storage_container.artifacts.id
+  role_definition_id = azurerm_role_definition.blobs_list_get.role_definition_resource_id
+  principal_id       = azurerm_user_assigned_identity.dask_scheduler.principal_id
+  principal_type     = "ServicePrincipal"
 }
 
 resource "azurerm_role_assignment" "worker_artifacts" {

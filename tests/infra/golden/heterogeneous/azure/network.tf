@@ -31,9 +31,47 @@ resource "azurerm_network_security_group" "workers" {
     source_address_prefix      = var.scheduler_cidr
     destination_address_prefix = "VirtualNetwork"
   }
+  security_rule {
+    name                       = "dask-workers"
+    priority                   = 110
+    direction                  = "Inbound"
+    access                     = "Allow"
+    protocol                   = "Tcp"
+    source_port_range          = "*"
+    destination_port_range     = "8786"
+    source_address_prefix      = var.scheduler_cidr
+    destination_address_prefix = "VirtualNetwork"
+  }
 }
 
 resource "azurerm_subnet_network_security_group_association" "workers" {
   subnet_id                 = azurerm_subnet.workers.id
   network_security_group_id = azurerm_network_security_group.workers.id
+}
+
+resource "azurerm_public_ip" "nat" {
+  name                = "${local.name_prefix}-nat-ip"
+  resource_group_name = azurerm_resource_group.glacier.name
+  location            = azurerm_resource_group.glacier.location
+  allocation_method   = "Static"
+  sku                 = "Standard"
+  tags                = var.tags
+}
+
+resource "azurerm_nat_gateway" "glacier" {
+  name                = "${local.name_prefix}-nat"
+  resource_group_name = azurerm_resource_group.glacier.name
+  location            = azurerm_resource_group.glacier.location
+  sku_name            = "Standard"
+  tags                = var.tags
+}
+
+resource "azurerm_nat_gateway_public_ip_association" "glacier" {
+  nat_gateway_id       = azurerm_nat_gateway.glacier.id
+  public_ip_address_id = azurerm_public_ip.nat.id
+}
+
+resource "azurerm_subnet_nat_gateway_association" "workers" {
+  subnet_id      = azurerm_subnet.workers.id
+  nat_gateway_id = azurerm_nat_gateway.glacier.id
 }

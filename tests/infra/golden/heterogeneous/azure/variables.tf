@@ -76,8 +76,3 @@ variable "ssh_public_key" {
   description = "SSH public key for the VMs' admin user."
   type        = string
 }
-
-variable "dask_scheduler_address" {
-  description = "Dask scheduler the VM workers join (tcp://host:8786)."
-  type        = string
-}

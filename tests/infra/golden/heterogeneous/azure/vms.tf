@@ -16,6 +16,58 @@ resource "azurerm_storage_blob" "vm_package" {
   content_md5            = filemd5("${path.module}/build/vm-x86_64.zip")
 }
 
+resource "azurerm_network_interface" "dask_scheduler" {
+  name                = "${local.name_prefix}-dask-scheduler-nic"
+  resource_group_name = azurerm_resource_group.glacier.name
+  location            = azurerm_resource_group.glacier.location
+  tags                = var.tags
+  ip_configuration {
+    name                          = "internal"
+    subnet_id                     = azurerm_subnet.workers.id
+    private_ip_address_allocation = "Dynamic"
+  }
+}
+
+resource "azurerm_linux_virtual_machine" "dask_scheduler" {
+  name                            = "${local.name_prefix}-dask-scheduler"
+  resource_group_name             = azurerm_resource_group.glacier.name
+  location                        = azurerm_resource_group.glacier.location
+  size                            = "Standard_F2s_v2"
+  admin_username                  = "glacier"
+  disable_password_authentication = true
+  network_interface_ids           = [azurerm_network_interface.dask_scheduler.id]
+  secure_boot_enabled             = true
+  vtpm_enabled                    = true
+  allow_extension_operations      = false
+  custom_data = base64encode(templatefile("${path.module}/worker_init.sh.tftpl", {
+    name           = "dask-scheduler"
+    fetch          = "token=$(curl -sf -H Metadata:true 'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com/&client_id=${azurerm_user_assigned_identity.dask_scheduler.client_id}' | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])') && curl -sf -H \"Authorization: Bearer $token\" -H \"x-ms-version: 2021-08-06\" -o /opt/glacier/package.zip ${azurerm_storage_blob.vm_package.url}"
+    install_python = "apt-get update -q && apt-get install -y -q python3-venv"
+    python         = "python3"
+    env            = {}
+    command        = "/opt/glacier/venv/bin/dask scheduler --protocol tls --port 8786 --dashboard-address 127.0.0.1:8787 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
+  }))
+  tags = var.tags
+  admin_ssh_key {
+    username   = "glacier"
+    public_key = var.ssh_public_key
+  }
+  os_disk {
+    caching              = "ReadWrite"
+    storage_account_type = "Premium_LRS"
+  }
+  source_image_reference {
+    publisher = "Canonical"
+    offer     = "ubuntu-24_04-lts"
+    sku       = "server"
+    version   = "latest"
+  }
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.dask_scheduler.id]
+  }
+}
+
 resource "azurerm_network_interface" "worker" {
   name                = "${local.name_prefix}-worker-nic"
   resource_group_name = azurerm_resource_group.glacier.name
@@ -60,7 +112,7 @@ resource "azurerm_linux_virtual_machine" "worker" {
         glacier-staging = azurerm_storage_container.glacier_staging.name
       })
     }
-    command = "/opt/glacier/venv/bin/dask worker ${var.dask_scheduler_address} --name worker --worker-port 8788 --nanny-port 8789 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
+    command = "/opt/glacier/venv/bin/dask worker tls://${azurerm_network_interface.dask_scheduler.private_ip_address}:8786 --name worker --worker-port 8788 --nanny-port 8789 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
   }))
   tags = var.tags
   admin_ssh_key {

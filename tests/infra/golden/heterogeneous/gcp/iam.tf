@@ -101,6 +101,26 @@ resource "google_project_iam_member" "worker_logWriter" {
   depends_on = [google_project_service.apis]
 }
 
+resource "google_service_account" "dask_scheduler" {
+  account_id   = "${local.name_prefix}-8a2574"
+  display_name = "Glacier heterogeneous executor dask-scheduler"
+  depends_on   = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "dask_scheduler_logWriter" {
+  project    = var.project_id
+  role       = "roles/logging.logWriter"
+  member     = "serviceAccount:${google_service_account.dask_scheduler.email}"
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_storage_bucket_iam_member" "dask_scheduler_artifacts" {
+  bucket     = google_storage_bucket.artifacts.name
+  role       = google_project_iam_custom_role.objects_list_get.id
+  member     = "serviceAccount:${google_service_account.dask_scheduler.email}"
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_storage_bucket_iam_member" "worker_artifacts" {
   bucket     = google_storage_bucket.artifacts.name
   role       = google_project_iam_custom_role.objects_list_get.id

@@ -66,12 +66,7 @@ variable "subnetwork" {
 }
 
 variable "network" {
-  description = "VPC network of the VM workers."
-  type        = string
-}
-
-variable "dask_scheduler_address" {
-  description = "Dask scheduler the VM workers join (tcp://host:8786)."
+  description = "VPC network of the VMs."
   type        = string
 }
 

@@ -7,6 +7,57 @@ resource "google_storage_bucket_object" "vm_package" {
   depends_on = [google_project_service.apis]
 }
 
+resource "google_compute_firewall" "dask_scheduler" {
+  name                    = "${local.name_prefix}-dask-scheduler-dask"
+  network                 = var.network
+  description             = "Dask workers and the runner to the scheduler"
+  direction               = "INGRESS"
+  source_ranges           = [var.scheduler_cidr]
+  target_service_accounts = [google_service_account.dask_scheduler.email]
+  allow {
+    protocol = "tcp"
+    ports    = ["8786"]
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_compute_instance" "dask_scheduler" {
+  #checkov:skip=CKV_GCP_38:customer-supplied encryption keys must be held by the caller on every API call; disks are encrypted with Google-managed keys
+  name         = "${local.name_prefix}-dask-scheduler"
+  machine_type = "e2-highcpu-2"
+  zone         = "${var.region}-b"
+  boot_disk {
+    initialize_params {
+      image = "debian-cloud/debian-12"
+    }
+  }
+  network_interface {
+    subnetwork = var.subnetwork
+  }
+  service_account {
+    email  = google_service_account.dask_scheduler.email
+    scopes = ["cloud-platform"]
+  }
+  shielded_instance_config {
+    enable_secure_boot          = true
+    enable_vtpm                 = true
+    enable_integrity_monitoring = true
+  }
+  metadata = {
+    block-project-ssh-keys = "true"
+    enable-oslogin         = "TRUE"
+  }
+  metadata_startup_script = templatefile("${path.module}/worker_init.sh.tftpl", {
+    name           = "dask-scheduler"
+    fetch          = "gcloud storage cp --quiet gs://${google_storage_bucket.artifacts.name}/${google_storage_bucket_object.vm_package.name} /opt/glacier/package.zip"
+    install_python = "apt-get update -q && apt-get install -y -q python3-venv"
+    python         = "python3"
+    env            = {}
+    command        = "/opt/glacier/venv/bin/dask scheduler --protocol tls --port 8786 --dashboard-address 127.0.0.1:8787 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
+  })
+  depends_on = [google_project_service.apis]
+}
+
 resource "google_compute_firewall" "worker" {
   name                    = "${local.name_prefix}-worker-dask"
   network                 = var.network
@@ -66,7 +117,7 @@ resource "google_compute_instance" "worker" {
         glacier-staging = google_storage_bucket.glacier_staging.name
       })
     }
-    command = "/opt/glacier/venv/bin/dask worker ${var.dask_scheduler_address} --name worker --worker-port 8788 --nanny-port 8789 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
+    command = "/opt/glacier/venv/bin/dask worker tls://${google_compute_instance.dask_scheduler.network_interface[0].network_ip}:8786 --name worker --worker-port 8788 --nanny-port 8789 --tls-ca-file /opt/glacier/package/tls/ca.pem --tls-cert /opt/glacier/package/tls/node.pem --tls-key /opt/glacier/package/tls/node.key"
   })
   depends_on = [google_project_service.apis]
 }
