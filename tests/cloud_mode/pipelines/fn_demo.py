@@ -44,7 +44,7 @@ def clean(df: pl.LazyFrame, min_amount: float, behaviour: str, marker: str) -> p
     return df.filter(pl.col("amount") > min_amount).with_columns(pid=pl.lit(os.getpid()))
 
 
-@functions.task()
+@functions.task(retries=1)  # a platform failure of the fused unit is its root's (by_store)
 def by_store(df: pl.LazyFrame) -> pl.LazyFrame:
     return (
         df.group_by("store")
