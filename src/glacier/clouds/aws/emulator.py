@@ -47,7 +47,9 @@ MAX_TIMEOUT = 900.0
 MAX_PAYLOAD = 6 * 1024 * 1024
 """Bytes of a synchronous invocation's request, and of its response (Lambda's quota)."""
 INIT_SECONDS = 10.0
-"""Lambda's limit on the init phase (importing the handler)."""
+"""Lambda's limit on the init phase (importing the handler). An on-demand function whose init
+runs longer is initialised again within its first invocation, under the function's timeout,
+so a slow cold start (many at once on a small machine) waits up to that instead."""
 _PATH = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 _BOOT = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__main__')"
 """Runs the runtime loop by path: ``sys.path[0]`` is then the task root (the cwd), as on Lambda,
@@ -239,7 +241,7 @@ class _Container:
         }
         try:
             if not self.initialized:
-                ready = self._receive(started + INIT_SECONDS)
+                ready = self._receive(started + max(INIT_SECONDS, function.timeout))
                 if ready is not None and "init_error" in ready:
                     return True, ready["init_error"].encode()
                 self.initialized = ready is not None
