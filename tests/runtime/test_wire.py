@@ -7,6 +7,8 @@ import datetime as dt
 import enum
 import json
 import pickle
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import PurePath
 from typing import NamedTuple
@@ -132,3 +134,14 @@ def test_an_event_for_other_code_fails_naming_the_fix(provider: Provider) -> Non
     outcome = outcome_from(reply, provider, "m")
     assert not outcome.ok and isinstance(outcome.error, DeploymentError)
     assert "glacier package" in str(outcome.error) and "terraform apply" in str(outcome.error)
+
+
+def test_the_deployed_entry_point_loads_no_pickle_library() -> None:
+    """What a deployed function imports cannot unpickle: cloudpickle is not even loaded."""
+    code = (
+        "import sys\n"
+        "import glacier.deployed, glacier.runtime.wire\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'cloudpickle', 'dill'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
