@@ -21,7 +21,8 @@ import pytest
 
 from glacier import Pipeline, Provider, pipeline
 from glacier.config import LocalConfig, ServerlessConfig, VmConfig
-from glacier.core.dag import Ref
+from glacier.core.dag import ParamRef, Ref
+from glacier.core.trace import resolve
 from glacier.runtime import cache as cache_module
 from glacier.runtime.cache import CacheWarning, node_keys
 from glacier.runtime.content_hash import MEMO_NAME, ContentHashes
@@ -404,3 +405,30 @@ def test_a_file_is_hashed_once_while_its_stat_is_unchanged(tmp_path: Path) -> No
     assert ContentHashes(memo).digest(data) == "remembered"
     data.write_text("a\n1\n")  # the same bytes, a new ctime: read again
     assert ContentHashes(memo).digest(data) == real
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        (Ref("a"),),
+        (Ref("a"), Ref("b")),
+        (Ref("a", 0),),
+        (Ref("a"), 3),
+        ([Ref("a"), Ref("b")],),
+        (ParamRef("day"), Ref("a")),
+    ],
+    ids=["none", "one ref", "two refs", "one output", "ref and constant", "nested", "param"],
+)
+def test_the_fast_digest_of_arguments_is_the_generic_one(args: tuple[Any, ...]) -> None:
+    """Keys must not change with the shortcut for plain references (entries stay hits)."""
+    keys: dict[str, str | None] = {"a": "ka", "b": "kb"}
+
+    def lookup(ref: Ref | ParamRef) -> str:
+        if isinstance(ref, ParamRef):
+            return f"param:{cache_module.value_digest('mon')}"
+        output = "" if ref.output is None else f":{ref.output!r}"
+        return f"node:{keys[ref.node]}{output}"
+
+    generic = cache_module.value_digest(resolve(args, lookup))
+    assert cache_module._args_digest(args, keys, lookup) == generic

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,13 @@ def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
     code: dict[int, str | None] = {}
     configs: dict[int, str] = {}
     hashes: dict[int, ContentHashes] = {}
+
+    def lookup(ref: Ref | ParamRef) -> str:
+        if isinstance(ref, ParamRef):
+            return f"param:{value_digest(params[ref.name])}"
+        output = "" if ref.output is None else f":{ref.output!r}"  # which of several
+        return f"node:{keys[ref.node]}{output}"
+
     for node_id in dag.topological_order():
         node = dag[node_id]
         if isinstance(node, SourceNode):
@@ -66,16 +73,11 @@ def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
         if None in inputs or (isinstance(node, TaskNode) and not node.task.cache):
             keys[node_id] = None
             continue
-
-        def lookup(ref: Ref | ParamRef) -> str:
-            if isinstance(ref, ParamRef):
-                return f"param:{value_digest(params[ref.name])}"
-            output = "" if ref.output is None else f":{ref.output!r}"  # which of several
-            return f"node:{keys[ref.node]}{output}"
-
-        parts: list[str] = [f"format:{CACHE_FORMAT}", node.kind.value, *map(str, inputs)]
-        parts.append(value_digest(resolve(node.args, lookup)))
-        parts.append(value_digest(sorted(resolve(node.kwargs, lookup).items())))
+        parts: list[str] = [_FORMAT_PART, str(node.kind), *inputs]  # type: ignore[list-item]
+        parts.append(_args_digest(node.args, keys, lookup))
+        # kwargs are digested as their sorted items; no kwargs is the sorted empty list, "[]"
+        kwargs = node.kwargs
+        parts.append(value_digest(sorted(resolve(kwargs, lookup).items())) if kwargs else "[]")
         if isinstance(node, TaskNode):
             fn = node.task.fn
             if id(fn) not in code:
@@ -89,13 +91,29 @@ def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
             parts.append(node.bucket.address)
         executor = node.executor
         if id(executor) not in configs:
-            config = executor.config
-            configs[id(executor)] = _json(config.to_dict() if config else None)
-        parts += [executor.kind.value, configs[id(executor)]]
+            config = _json(executor.config.to_dict() if executor.config else None)
+            configs[id(executor)] = f"{executor.kind}\0{config}"  # two parts of the key
+        parts.append(configs[id(executor)])
         keys[node_id] = _digest("\0".join(parts))
     for memo in hashes.values():
         memo.save()
     return keys
+
+
+_FORMAT_PART = f"format:{CACHE_FORMAT}"
+
+
+def _args_digest(
+    args: tuple[Any, ...], keys: Mapping[str, str | None], lookup: Callable[[Ref | ParamRef], str]
+) -> str:
+    """``value_digest`` of the positional arguments with references resolved by ``lookup``.
+
+    Most arguments are whole outputs of other nodes: their resolved form is a tuple of
+    ``node:<key>`` strings, whose digest is its repr, so that case skips the generic walk.
+    """
+    if all(type(a) is Ref and a.output is None for a in args):
+        return repr(tuple([f"node:{keys[a.node]}" for a in args]))
+    return value_digest(resolve(args, lookup))
 
 
 def _task_fingerprint(task: BoundTask) -> str | None:
