@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -43,8 +44,20 @@ class Step:
     given there is scanned or read for the function (``Task.readings``)."""
 
 
-def steps_of(unit: Unit) -> list[Step]:
-    return [
+def steps_of(unit: Unit) -> tuple[Step, ...]:
+    """The unit's steps, built on first use: a unit is fixed once planned, and its plan is
+    kept for every run of the pipeline (see :func:`glacier.runtime.plan.plan_for`)."""
+    steps = _STEPS.get(unit)
+    if steps is None:
+        steps = _STEPS[unit] = _build_steps(unit)
+    return steps
+
+
+_STEPS: weakref.WeakKeyDictionary[Unit, tuple[Step, ...]] = weakref.WeakKeyDictionary()
+
+
+def _build_steps(unit: Unit) -> tuple[Step, ...]:
+    return tuple(
         Step(
             node=n.id,
             fn=n.task.fn if isinstance(n, TaskNode) else None,
@@ -54,7 +67,7 @@ def steps_of(unit: Unit) -> list[Step]:
             readings=n.task.readings_for(len(n.args), n.kwargs) if isinstance(n, TaskNode) else {},
         )
         for n in unit.nodes
-    ]
+    )
 
 
 def as_annotated(value: Any, reading: Reading | None) -> Any:
