@@ -20,7 +20,7 @@ from glacier.resources.graph import Graph
 from glacier.runtime.backends import backend_class
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.plan import Plan
-from glacier.runtime.report import build_report, write_report
+from glacier.runtime.report import report_json, write_report
 from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.units import Unit
 from glacier.runtime.worker import Outcome, outputs_rows, size_of
@@ -179,7 +179,7 @@ class RunRecords:
         """
         provider = next(iter(self.plan.units.values())).executor.provider
         try:
-            write_report(provider, build_report(result, self.started, error))
+            write_report(provider, self.run_id, report_json(result, self.started, error))
         except Exception as exc:  # any store's failure; the run's outcome stands
             log.warning(
                 "Run %s of pipeline %r: its report could not be written (%s: %s); the run "
