@@ -165,8 +165,8 @@ def is_outputs(value: Any) -> bool:
     user's dataclass (Glacier's own, such as :class:`StagedFrame`, are single values)."""
     if isinstance(value, tuple):
         return True
-    cls = type(value)
-    return dataclasses.is_dataclass(cls) and not cls.__module__.startswith("glacier.")
+    cls = type(value)  # dataclasses.is_dataclass(cls), inlined: this runs for every step
+    return hasattr(cls, "__dataclass_fields__") and not cls.__module__.startswith("glacier.")
 
 
 def names_of(value: Any) -> list[int | str]:
@@ -265,9 +265,11 @@ class InProcess:
             args = [as_annotated(resolve(a, arg), reads(i)) for i, a in enumerate(step.args)]
             kwargs = {k: as_annotated(resolve(v, arg), reads(k)) for k, v in step.kwargs.items()}
             return step.fn(*args, **kwargs)
+        # an argument is most often a whole reference: skip the walk into containers for it
+        args = [arg(a) if type(a) is Ref else resolve(a, arg) for a in step.args]
         if not step.kwargs:  # the common case, and a step's cost is mostly this call
-            return step.fn(*resolve(step.args, arg))
-        return step.fn(*resolve(step.args, arg), **resolve(step.kwargs, arg))
+            return step.fn(*args)
+        return step.fn(*args, **resolve(step.kwargs, arg))
 
     def hand_on(
         self, value: Any, handoff: Handoff, target: OutputTarget
