@@ -8,6 +8,7 @@ and :func:`format_runs`; ``glacier report RUN_ID`` calls :func:`load_report` and
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -100,16 +101,37 @@ def _slow(t: TaskRun) -> str:
 
 
 def _fast(t: TaskRun) -> str:
-    return (
-        f'{{"name":{_str(t.name)},"kind":{_str(t.kind)},"executor":{_str(t.executor)},'
-        f'"executor_kind":{_str(t.executor_kind)},"backend":{_str(t.backend)},'
-        f'"status":{_str(t.status)},"attempts":{t.attempts:d},"seconds":{_repr(t.seconds)},'
-        f'"rows":{_int(t.rows)},"bytes":{_int(t.bytes)},"peak_memory":{_int(t.peak_memory)},'
-        f'"cold_start":{_float(t.cold_start)},"handoff":{_str(t.handoff)},'
-        f'"outputs":{_json(t.outputs)},"cache_hit":{"true" if t.cache_hit else "false"},'
-        f'"error":{_text(t.error)},"inputs":[{",".join(map(_str, t.inputs))}],'
-        f'"started":{_float(t.started)},"ended":{_float(t.ended)}}}'
+    head, middle, tail = _fixed(
+        t.name, t.kind, t.executor, t.executor_kind, t.backend, t.handoff, t.inputs
     )
+    return (
+        f'{head}{_str(t.status)},"attempts":{t.attempts:d},"seconds":{_repr(t.seconds)},'
+        f'"rows":{_int(t.rows)},"bytes":{_int(t.bytes)},"peak_memory":{_int(t.peak_memory)},'
+        f'"cold_start":{_float(t.cold_start)}{middle}{_json(t.outputs)},'
+        f'"cache_hit":{"true" if t.cache_hit else "false"},"error":{_text(t.error)}'
+        f'{tail}{_float(t.started)},"ended":{_float(t.ended)}}}'
+    )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fixed(
+    name: str,
+    kind: str,
+    executor: str,
+    executor_kind: str,
+    backend: str,
+    handoff: str,
+    inputs: tuple[str, ...],
+) -> tuple[str, str, str]:
+    """The text around a record's changing fields, from the fields every run of a pipeline
+    records the same (a pipeline run on a schedule encodes them once)."""
+    head = (
+        f'{{"name":{_str(name)},"kind":{_str(kind)},"executor":{_str(executor)},'
+        f'"executor_kind":{_str(executor_kind)},"backend":{_str(backend)},"status":'
+    )
+    middle = f',"handoff":{_str(handoff)},"outputs":'
+    tail = f',"inputs":[{",".join(map(_str, inputs))}],"started":'
+    return head, middle, tail
 
 
 def _int(value: int | None) -> str:
