@@ -111,8 +111,9 @@ def _args_digest(
     Most arguments are whole outputs of other nodes: their resolved form is a tuple of
     ``node:<key>`` strings, whose digest is its repr, so that case skips the generic walk.
     """
-    if all(type(a) is Ref and a.output is None for a in args):
-        return repr(tuple([f"node:{keys[a.node]}" for a in args]))
+    refs = [f"node:{keys[a.node]}" for a in args if type(a) is Ref and a.output is None]
+    if len(refs) == len(args):
+        return repr(tuple(refs))
     return value_digest(resolve(args, lookup))
 
 
