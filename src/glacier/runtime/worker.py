@@ -163,10 +163,16 @@ def pick(value: Any, output: int | str) -> Any:
 def is_outputs(value: Any) -> bool:
     """Whether ``value`` holds several outputs: a tuple, a NamedTuple or an instance of a
     user's dataclass (Glacier's own, such as :class:`StagedFrame`, are single values)."""
+    cls = type(value)
+    if cls in _SINGLE:  # this runs for every step and argument: the usual values first
+        return False
     if isinstance(value, tuple):
         return True
-    cls = type(value)  # dataclasses.is_dataclass(cls), inlined: this runs for every step
-    return hasattr(cls, "__dataclass_fields__") and not cls.__module__.startswith("glacier.")
+    return dataclasses.is_dataclass(cls) and not cls.__module__.startswith("glacier.")
+
+
+_SINGLE = frozenset({pl.DataFrame, pl.LazyFrame, StagedFrame, int, float, str, bool, type(None)})
+"""Types whose values are one output each (exactly these types: a subclass is looked at)."""
 
 
 def names_of(value: Any) -> list[int | str]:
