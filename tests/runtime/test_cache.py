@@ -413,16 +413,26 @@ def test_a_file_is_hashed_once_while_its_stat_is_unchanged(tmp_path: Path) -> No
         (),
         (Ref("a"),),
         (Ref("a"), Ref("b")),
+        (Ref("a"), Ref("b"), Ref("a")),
         (Ref("a", 0),),
         (Ref("a"), 3),
         ([Ref("a"), Ref("b")],),
         (ParamRef("day"), Ref("a")),
     ],
-    ids=["none", "one ref", "two refs", "one output", "ref and constant", "nested", "param"],
+    ids=[
+        "none",
+        "one ref",
+        "two refs",
+        "three refs",
+        "one output",
+        "ref and constant",
+        "nested",
+        "param",
+    ],
 )
 def test_the_fast_digest_of_arguments_is_the_generic_one(args: tuple[Any, ...]) -> None:
     """Keys must not change with the shortcut for plain references (entries stay hits)."""
-    keys: dict[str, str | None] = {"a": "ka", "b": "kb"}
+    keys: dict[str, str | None] = {"a": "0a" * 32, "b": "fb" * 32}  # keys are hex digests
 
     def lookup(ref: Ref | ParamRef) -> str:
         if isinstance(ref, ParamRef):

@@ -109,12 +109,13 @@ def _args_digest(
     """``value_digest`` of the positional arguments with references resolved by ``lookup``.
 
     Most arguments are whole outputs of other nodes: their resolved form is a tuple of
-    ``node:<key>`` strings, whose digest is its repr, so that case skips the generic walk.
+    ``node:<key>`` strings, whose digest is its repr. Keys are hex digests, which repr quotes
+    as they are, so that repr is written here directly (``repr`` of a tuple costs 4x more).
     """
-    refs = [f"node:{keys[a.node]}" for a in args if type(a) is Ref and a.output is None]
-    if len(refs) == len(args):
-        return repr(tuple(refs))
-    return value_digest(resolve(args, lookup))
+    quoted = [f"'node:{keys[a.node]}'" for a in args if type(a) is Ref and a.output is None]
+    if len(quoted) != len(args):
+        return value_digest(resolve(args, lookup))
+    return f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
 
 
 def _task_fingerprint(task: BoundTask) -> str | None:
