@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glacier.runtime.events import Status
-from glacier.runtime.report import REPORT_VERSION, _task_json, report_json
+from glacier.runtime.report import REPORT_VERSION, _task_json, _Times, report_json
 from glacier.runtime.result import RunResult, TaskRun
 
 
@@ -51,14 +51,14 @@ def test_every_field_of_a_record_is_written_and_parses_back_equal() -> None:
         k for k, v in vars(record).items() if v == getattr(defaults, k)
     }
     assert differs == {f.name for f in dataclasses.fields(TaskRun)}  # the test sets them all
-    written = json.loads(_task_json(record))
+    written = json.loads(_task_json(record, _Times()))
     assert written == json.loads(_reference(record))
     assert list(written) == list(record.to_dict())  # the same order, for people reading it
 
 
 def test_a_fresh_record_parses_back_equal() -> None:
     record = TaskRun(name="t", kind="sink", executor="e", executor_kind="local", backend="thread")
-    assert json.loads(_task_json(record)) == json.loads(_reference(record))
+    assert json.loads(_task_json(record, _Times())) == json.loads(_reference(record))
 
 
 def test_values_the_fast_path_cannot_write_are_left_to_json() -> None:
@@ -67,11 +67,12 @@ def test_values_the_fast_path_cannot_write_are_left_to_json() -> None:
         {"seconds": math.inf},  # not finite
         {"rows": 5.0},  # a count that is not an int
         {"seconds": 2},  # a time that is not a float
+        {"started": 2},
         {"name": 3},  # not a string
     ]
     for change in cases:
         changed = dataclasses.replace(record, **change)
-        assert json.loads(_task_json(changed)) == json.loads(_reference(changed)), change
+        assert json.loads(_task_json(changed, _Times())) == json.loads(_reference(changed)), change
 
 
 @given(
@@ -109,13 +110,14 @@ def test_any_record_parses_back_equal(
         started=started,
         ended=started,
     )
-    assert json.loads(_task_json(record)) == json.loads(_reference(record))
+    assert json.loads(_task_json(record, _Times())) == json.loads(_reference(record))
 
 
 def test_the_report_holds_the_run_and_each_task_in_order() -> None:
     tasks = {
         "a": TaskRun(name="a", kind="task", executor="e", executor_kind="local", backend="thread"),
         "b": _every_field_set(),
+        "c": dataclasses.replace(_every_field_set(), name="c", ended=99.0),  # b's start time
     }
     result = RunResult(
         pipeline="p", run_id="r1", ok=False, output=None, tasks=tasks, seconds=1.23456789

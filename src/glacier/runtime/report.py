@@ -75,23 +75,25 @@ def report_json(result: RunResult, started: str, error: str | None) -> str:
         "staging": result.staging,
     }
     head = json.dumps(header, separators=(",", ":"), default=str)
-    tasks = ",".join(map(_task_json, result.tasks.values()))
+    times = _Times()
+    tasks = ",".join([_task_json(t, times) for t in result.tasks.values()])
     return f'{head[:-1]},"tasks":[{tasks}]}}'  # the header's closing brace moves to the end
 
 
-def _task_json(t: TaskRun) -> str:
+def _task_json(t: TaskRun, times: _Times) -> str:
     """``json.dumps(t.to_dict())``, compact, at half its cost: a run of trivial tasks spends
     more on its report than on the rest of its orchestration (see ``bench/overhead.py``).
 
     Strings go through json's own encoder; the floats are measured times, finite (checked at
     once), whose ``repr`` is what json writes; counts are ints. Any other type is left to json
-    itself. ``tests/runtime/test_report.py`` checks that
-    every field of :class:`TaskRun` is here and parses back equal.
+    itself. ``tests/runtime/test_report.py`` checks that every field of :class:`TaskRun` is here
+    and parses back equal. ``times`` writes the start and end times, which the records of a
+    fused unit share.
     """
     if not math.isfinite(t.seconds + (t.cold_start or 0.0) + (t.started or 0.0) + (t.ended or 0.0)):
         return _slow(t)
     try:
-        return _fast(t)
+        return _fast(t, times)
     except (ValueError, TypeError):  # a count that is not an int, a time that is not a float
         return _slow(t)
 
@@ -100,7 +102,7 @@ def _slow(t: TaskRun) -> str:
     return json.dumps(t.to_dict(), separators=(",", ":"), default=str)
 
 
-def _fast(t: TaskRun) -> str:
+def _fast(t: TaskRun, times: _Times) -> str:
     head, middle, tail = _fixed(
         t.name, t.kind, t.executor, t.executor_kind, t.backend, t.handoff, t.inputs
     )
@@ -109,7 +111,8 @@ def _fast(t: TaskRun) -> str:
         f'"rows":{_int(t.rows)},"bytes":{_int(t.bytes)},"peak_memory":{_int(t.peak_memory)},'
         f'"cold_start":{_float(t.cold_start)}{middle}{_json(t.outputs)},'
         f'"cache_hit":{"true" if t.cache_hit else "false"},"error":{_text(t.error)}'
-        f'{tail}{_float(t.started)},"ended":{_float(t.ended)}}}'
+        f"{tail}{'null' if t.started is None else times[t.started]},"
+        f'"ended":{"null" if t.ended is None else times[t.ended]}}}'
     )
 
 
@@ -143,6 +146,15 @@ def _float(value: float | None) -> str:
 
 
 _repr = float.__repr__  # what json writes a finite float as; anything but a float raises
+
+
+class _Times(dict[float, str]):
+    """Times as json writes them, each worked out once: a float's repr costs more than the
+    rest of a record, and every record of a fused unit starts and ends at the same time."""
+
+    def __missing__(self, time: float) -> str:
+        self[time] = text = _repr(time)
+        return text
 
 
 def _text(value: str | None) -> str:
