@@ -116,7 +116,7 @@ def _fast(t: TaskRun, times: _Times) -> str:
     )
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)  # a few MB at most
 def _fixed(
     name: str,
     kind: str,
