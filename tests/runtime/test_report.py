@@ -48,7 +48,7 @@ def test_every_field_of_a_record_is_written_and_parses_back_equal() -> None:
     record = _every_field_set()
     defaults = TaskRun(name="x", kind="sink", executor="e", executor_kind="local", backend="thread")
     differs = {f.name for f in dataclasses.fields(TaskRun)} - {
-        k for k, v in vars(record).items() if v == getattr(defaults, k)
+        k for k, v in record.to_dict().items() if v == defaults.to_dict()[k]
     }
     assert differs == {f.name for f in dataclasses.fields(TaskRun)}  # the test sets them all
     written = json.loads(_task_json(record, _Times()))
