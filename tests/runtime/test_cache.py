@@ -21,7 +21,8 @@ import pytest
 
 from glacier import Pipeline, Provider, pipeline
 from glacier.config import LocalConfig, ServerlessConfig, VmConfig
-from glacier.core.dag import Ref
+from glacier.core.dag import ParamRef, Ref
+from glacier.core.trace import resolve
 from glacier.runtime import cache as cache_module
 from glacier.runtime.cache import CacheWarning, node_keys
 from glacier.runtime.content_hash import MEMO_NAME, ContentHashes
@@ -404,3 +405,113 @@ def test_a_file_is_hashed_once_while_its_stat_is_unchanged(tmp_path: Path) -> No
     assert ContentHashes(memo).digest(data) == "remembered"
     data.write_text("a\n1\n")  # the same bytes, a new ctime: read again
     assert ContentHashes(memo).digest(data) == real
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        (Ref("a"),),
+        (Ref("a"), Ref("b")),
+        (Ref("a"), Ref("b"), Ref("a")),
+        (Ref("a", 0),),
+        (Ref("a"), 3),
+        ([Ref("a"), Ref("b")],),
+        (ParamRef("day"), Ref("a")),
+    ],
+    ids=[
+        "none",
+        "one ref",
+        "two refs",
+        "three refs",
+        "one output",
+        "ref and constant",
+        "nested",
+        "param",
+    ],
+)
+def test_the_fast_digest_of_arguments_is_the_generic_one(args: tuple[Any, ...]) -> None:
+    """Keys must not change with the shortcut for plain references (entries stay hits)."""
+    keys: dict[str, str | None] = {"a": "0a" * 32, "b": "fb" * 32}  # keys are hex digests
+
+    def lookup(ref: Ref | ParamRef) -> str:
+        if isinstance(ref, ParamRef):
+            return f"param:{cache_module.value_digest('mon')}"
+        output = "" if ref.output is None else f":{ref.output!r}"
+        return f"node:{keys[ref.node]}{output}"
+
+    generic = cache_module.value_digest(resolve(args, lookup))
+    assert cache_module._args_digest(args, keys, lookup) == generic
+
+
+SETTINGS = {"factor": 2}
+"""A global a task reads: changed between two runs of one pipeline, its key must change."""
+
+
+def _scaled(df: Any, factor: int) -> pl.LazyFrame:
+    return df.scan().with_columns(b=pl.col("a") * SETTINGS["factor"] * factor)
+
+
+class _Box:
+    """A constant argument that is not plain data: it can change between runs."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def test_the_keys_of_one_pipeline_follow_what_changed_since_its_last_run(
+    provider: Provider,
+) -> None:
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    Path(raw.uri).parent.mkdir(parents=True)
+    pl.DataFrame({"a": [1, 2]}).write_parquet(raw.uri)
+    scale = provider.local(name="ex").task(name="scale")(_scaled)
+
+    @pipeline(name="again")
+    def again(factor: int) -> Any:
+        return scale(raw, factor)
+
+    assert isinstance(again.output, Ref)
+    node = again.output.node
+
+    def key(factor: int = 1) -> str | None:
+        return node_keys(again.dag, {"factor": factor})[node]
+
+    def fresh(factor: int = 1) -> str | None:
+        """The key worked out from scratch, not reused from an earlier run."""
+        cache_module._KEYS.clear()
+        return key(factor)
+
+    first = key()
+    assert first is not None and key() == first == fresh()
+    assert key(3) not in (first, None) and key(3) == fresh(3)  # a run parameter
+    assert key() == first
+    SETTINGS["factor"] = 5  # a global the task reads
+    try:
+        assert key() not in (first, None) and key() == fresh()
+    finally:
+        SETTINGS["factor"] = 2
+    assert key() == first
+    pl.DataFrame({"a": [1, 3]}).write_parquet(raw.uri)  # the source's bytes
+    changed = key()
+    assert changed not in (first, None) and changed == fresh()
+    scale.cache = False
+    try:
+        assert key() is None
+    finally:
+        scale.cache = True
+    assert key() == changed
+
+
+def test_a_constant_that_is_not_plain_data_is_hashed_on_every_run(provider: Provider) -> None:
+    box = _Box(1)
+    use = provider.local(name="ex").task(name="use")(lambda b: b.n)
+
+    @pipeline(name="boxed")
+    def boxed() -> Any:
+        return use(box)
+
+    assert isinstance(boxed.output, Ref)
+    first = node_keys(boxed.dag, {})[boxed.output.node]
+    box.n = 2
+    assert node_keys(boxed.dag, {})[boxed.output.node] not in (first, None)

@@ -230,6 +230,23 @@ def test_policy_and_the_strictest_timeout_of_a_unit() -> None:
     assert _plan(across, lambda _: True).units["load"].timeout is None
 
 
+def test_each_unit_reads_the_nodes_outside_it_once() -> None:
+    source, source_b = "read:raw/a.parquet", "read:raw/b.parquet"
+    assert _plan(chain, lambda _: True).reads == {"tidy": (source,)}  # not its own members
+    assert _plan(fan_in, lambda _: True).reads == {
+        "load": (source,),
+        "load_b": (source_b,),
+        "join": ("load", "load_b"),
+    }
+    assert _plan(fan_in, lambda _: False).reads == {"join": (source, source_b)}
+    # two units read one staged frame
+    assert _plan(fan_out, lambda _: True).reads == {
+        "load": (source,),
+        "clean": ("load",),
+        "tidy": ("load",),
+    }
+
+
 def test_plan_for_asks_the_backends_and_is_computed_once() -> None:
     @fn.task()
     def first(source: Any) -> pl.LazyFrame:

@@ -22,13 +22,15 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glacier.config.base import Cloud
 from glacier.core.dag import ParamRef, Ref, SinkNode, SourceNode, TaskNode
-from glacier.core.trace import resolve
+from glacier.core.trace import iter_refs, resolve
 from glacier.errors import GlacierError
 from glacier.runtime.content_hash import MEMO_NAME, ContentHashes
 from glacier.runtime.fingerprint import Uncacheable, code_fingerprint
@@ -37,6 +39,7 @@ from glacier.runtime.staging import StagedFrame, staging_bucket
 if TYPE_CHECKING:
     from glacier.provider import Provider
     from glacier.resources.bucket import Bucket
+    from glacier.resources.executor import Executor
     from glacier.resources.graph import BoundTask, Graph
 
 CACHE_PREFIX = "cache"
@@ -51,57 +54,187 @@ class CacheWarning(UserWarning):
 
 
 def node_keys(dag: Graph, params: Mapping[str, Any]) -> dict[str, str | None]:
-    """The cache key of every node, or None where its output cannot be reused."""
-    keys: dict[str, str | None] = {}
-    # Many nodes share a function, an executor or a provider: hash each once per run.
-    code: dict[int, str | None] = {}
-    configs: dict[int, str] = {}
+    """The cache key of every node, or None where its output cannot be reused.
+
+    Keys are a function of the DAG and of what :func:`_run_inputs` gathers (sources' content,
+    code fingerprints, executor configs, run parameters), worked out on every run. When those
+    equal the last run's, the last run's keys are returned instead of hashed again node by
+    node; a DAG with a constant argument that is not plain data is hashed every time.
+    """
+    shape = _shape(dag)
+    gathered, fingerprints, configs, sources = _run_inputs(shape, params)
+    last = _KEYS.get(dag)
+    if last is not None and last[0] == gathered:
+        return dict(last[1])
+    keys = _hash_nodes(dag, params, fingerprints, configs, sources)
+    if shape.reusable and None not in fingerprints.values():  # an uncacheable task warns anew
+        _KEYS[dag] = (gathered, dict(keys))
+    return keys
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a DAG's keys read besides the DAG itself, gathered once per DAG."""
+
+    sources: tuple[SourceNode[Bucket], ...]
+    tasks: tuple[BoundTask, ...]
+    executors: tuple[Executor, ...]
+    params: tuple[str, ...]
+    sinks: tuple[SinkNode[Bucket, Executor], ...]
+    size: int
+    """Nodes in the DAG when this was gathered (a defined pipeline's DAG no longer changes)."""
+    reusable: bool
+    """Every constant argument is plain data (scalars, and containers of them), which nothing
+    can change between runs: the keys depend on what :func:`_run_inputs` gathers alone."""
+
+
+def _shape(dag: Graph) -> _Shape:
+    shape = _SHAPES.get(dag)
+    if shape is None or shape.size != len(dag):
+        nodes = [dag[n] for n in dag.topological_order()]
+        work = [n for n in nodes if not isinstance(n, SourceNode)]
+        tasks = {id(n.task): n.task for n in work if isinstance(n, TaskNode)}
+        refs = [r for n in work for r in iter_refs((n.args, n.kwargs))]
+        shape = _SHAPES[dag] = _Shape(
+            sources=tuple(n for n in nodes if isinstance(n, SourceNode)),
+            tasks=tuple(tasks.values()),
+            executors=tuple({id(n.executor): n.executor for n in work}.values()),
+            params=tuple(dict.fromkeys(r.name for r in refs if isinstance(r, ParamRef))),
+            sinks=tuple(n for n in work if isinstance(n, SinkNode)),
+            size=len(nodes),
+            reusable=all(_constant(n.args) and _constant(n.kwargs) for n in work),
+        )
+    return shape
+
+
+def _constant(value: Any) -> bool:
+    """Whether ``value`` (captured arguments) holds only references and plain data."""
+    if isinstance(value, (Ref, ParamRef)) or type(value) in _PLAIN:
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(map(_constant, value))
+    if isinstance(value, dict):
+        return all(type(k) in _PLAIN for k in value) and all(map(_constant, value.values()))
+    return False
+
+
+_SHAPES: weakref.WeakKeyDictionary[Graph, _Shape] = weakref.WeakKeyDictionary()
+_KEYS: weakref.WeakKeyDictionary[Graph, tuple[tuple[Any, ...], dict[str, str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""A DAG's keys and what they were worked out from, as of its last run."""
+
+
+def _run_inputs(
+    shape: _Shape, params: Mapping[str, Any]
+) -> tuple[tuple[Any, ...], dict[int, str | None], dict[int, str], dict[str, str | None]]:
+    """What this run's keys are worked out from, as one comparable tuple, and its parts: the
+    code fingerprint of each cached task's function (None: it has none), each executor's
+    part of a key, each source's key."""
     hashes: dict[int, ContentHashes] = {}
+    sources = {n.id: _source_key(n.bucket, hashes) for n in shape.sources}
+    for memo in hashes.values():
+        memo.save()
+    fingerprints: dict[int, str | None] = {}
+    for task in shape.tasks:
+        if task.cache and id(task.fn) not in fingerprints:
+            fingerprints[id(task.fn)] = _fingerprint(task.fn)
+    configs = {id(e): _config(e) for e in shape.executors}
+    missing = object()
+    gathered = (
+        shape.size,
+        tuple(sources.values()),
+        tuple(fingerprints.values()),
+        tuple(t.cache for t in shape.tasks),
+        tuple(configs.values()),
+        tuple(value_digest(params.get(name, missing)) for name in shape.params),
+        tuple(n.bucket.address for n in shape.sinks),
+    )
+    return gathered, fingerprints, configs, sources
+
+
+def _hash_nodes(
+    dag: Graph,
+    params: Mapping[str, Any],
+    fingerprints: Mapping[int, str | None],
+    configs: Mapping[int, str],
+    sources: Mapping[str, str | None],
+) -> dict[str, str | None]:
+    """Every node's key, in topological order: a node's key hashes its inputs' keys."""
+    keys: dict[str, str | None] = {}
+    warned: set[int] = set()  # a function that cannot be hashed warns once a run
+
+    def lookup(ref: Ref | ParamRef) -> str:
+        if isinstance(ref, ParamRef):
+            return f"param:{value_digest(params[ref.name])}"
+        output = "" if ref.output is None else f":{ref.output!r}"  # which of several
+        return f"node:{keys[ref.node]}{output}"
+
     for node_id in dag.topological_order():
         node = dag[node_id]
         if isinstance(node, SourceNode):
-            keys[node_id] = _source_key(node.bucket, hashes)
+            keys[node_id] = sources[node_id]
             continue
         inputs = [keys[p] for p in dag.predecessors(node_id)]
         if None in inputs or (isinstance(node, TaskNode) and not node.task.cache):
             keys[node_id] = None
             continue
-
-        def lookup(ref: Ref | ParamRef) -> str:
-            if isinstance(ref, ParamRef):
-                return f"param:{value_digest(params[ref.name])}"
-            output = "" if ref.output is None else f":{ref.output!r}"  # which of several
-            return f"node:{keys[ref.node]}{output}"
-
-        parts: list[str] = [f"format:{CACHE_FORMAT}", node.kind.value, *map(str, inputs)]
-        parts.append(value_digest(resolve(node.args, lookup)))
-        parts.append(value_digest(sorted(resolve(node.kwargs, lookup).items())))
+        parts: list[str] = [_FORMAT_PART, str(node.kind), *inputs]  # type: ignore[list-item]
+        parts.append(_args_digest(node.args, keys, lookup))
+        # kwargs are digested as their sorted items; no kwargs is the sorted empty list, "[]"
+        kwargs = node.kwargs
+        parts.append(value_digest(sorted(resolve(kwargs, lookup).items())) if kwargs else "[]")
         if isinstance(node, TaskNode):
-            fn = node.task.fn
-            if id(fn) not in code:
-                code[id(fn)] = _task_fingerprint(node.task)
-            fingerprint = code[id(fn)]
+            fingerprint = fingerprints[id(node.task.fn)]
             if fingerprint is None:
+                if id(node.task.fn) not in warned:
+                    warned.add(id(node.task.fn))
+                    _warn_uncacheable(node.task)
                 keys[node_id] = None
                 continue
             parts.append(fingerprint)
         if isinstance(node, SinkNode):
             parts.append(node.bucket.address)
-        executor = node.executor
-        if id(executor) not in configs:
-            config = executor.config
-            configs[id(executor)] = _json(config.to_dict() if config else None)
-        parts += [executor.kind.value, configs[id(executor)]]
+        parts.append(configs[id(node.executor)])
         keys[node_id] = _digest("\0".join(parts))
-    for memo in hashes.values():
-        memo.save()
     return keys
 
 
-def _task_fingerprint(task: BoundTask) -> str | None:
-    """The task's code fingerprint, or None (with a warning naming the value) if it has none."""
+_FORMAT_PART = f"format:{CACHE_FORMAT}"
+
+
+def _args_digest(
+    args: tuple[Any, ...], keys: Mapping[str, str | None], lookup: Callable[[Ref | ParamRef], str]
+) -> str:
+    """``value_digest`` of the positional arguments with references resolved by ``lookup``.
+
+    Most arguments are whole outputs of other nodes: their resolved form is a tuple of
+    ``node:<key>`` strings, whose digest is its repr. Keys are hex digests, which repr quotes
+    as they are, so that repr is written here directly (``repr`` of a tuple costs 4x more).
+    """
+    quoted = [f"'node:{keys[a.node]}'" for a in args if type(a) is Ref and a.output is None]
+    if len(quoted) != len(args):
+        return value_digest(resolve(args, lookup))
+    return f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+
+
+def _config(executor: Executor) -> str:
+    """The executor's part of a key: its kind and its config."""
+    return f"{executor.kind}\0{_json(executor.config.to_dict() if executor.config else None)}"
+
+
+def _fingerprint(fn: Callable[..., Any]) -> str | None:
+    """``fn``'s code fingerprint, or None if it has none (see :func:`_warn_uncacheable`)."""
     try:
-        return code_fingerprint(task.fn)
+        return code_fingerprint(fn)
+    except Uncacheable:
+        return None
+
+
+def _warn_uncacheable(task: BoundTask) -> None:
+    """Say which value keeps ``task`` from being cached."""
+    try:
+        code_fingerprint(task.fn)
     except Uncacheable as exc:
         code = getattr(task.fn, "__code__", None)
         warnings.warn_explicit(
@@ -112,7 +245,6 @@ def _task_fingerprint(task: BoundTask) -> str | None:
             filename=code.co_filename if code else "<unknown>",
             lineno=code.co_firstlineno if code else 0,
         )
-        return None
 
 
 def _source_key(bucket: Bucket, hashes: dict[int, ContentHashes]) -> str | None:

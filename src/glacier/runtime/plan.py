@@ -52,7 +52,7 @@ class Flow:
     """Nodes whose output goes to its one consumer, on the same executor, as the object."""
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: what a run derives from a plan is kept beside it
 class Plan:
     flow: Flow
     units: dict[str, Unit]
@@ -61,6 +61,8 @@ class Plan:
     dependents: dict[str, list[str]]
     policy: dict[str, BoundTask]
     """The task whose retries and timeout govern each node; a sink follows its producer."""
+    reads: dict[str, tuple[str, ...]]
+    """Unit id -> the nodes outside the unit whose outputs (or buckets) its nodes read."""
 
 
 def build_flow(dag: Graph, output: object) -> Flow:
@@ -105,14 +107,14 @@ def build_plan(dag: Graph, flow: Flow, shares_process: SharesProcess) -> Plan:
     unit_of = {node_id: unit.id for node_id, unit in owner.items()}
     policy = {n.id: _policy(dag, n) for n in dag if not isinstance(n, SourceNode)}
     dependents: dict[str, list[str]] = {uid: [] for uid in units}
+    reads: dict[str, tuple[str, ...]] = {}
     for unit in units.values():
         limits = [t for n in unit.nodes if (t := policy[n.id].timeout)]
         unit.timeout = min(limits) if limits else None
         members = {n.id for n in unit.nodes}
-        for member in unit.nodes:
-            for pred in dag.predecessors(member.id):
-                if pred not in members and pred in unit_of:
-                    unit.deps.add(unit_of[pred])
+        outside = [p for m in unit.nodes for p in dag.predecessors(m.id) if p not in members]
+        reads[unit.id] = tuple(dict.fromkeys(outside))
+        unit.deps.update(unit_of[p] for p in outside if p in unit_of)
         for dep in unit.deps:
             dependents[dep].append(unit.id)
     return Plan(
@@ -122,6 +124,7 @@ def build_plan(dag: Graph, flow: Flow, shares_process: SharesProcess) -> Plan:
         unit_of=unit_of,
         dependents=dependents,
         policy=policy,
+        reads=reads,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +20,16 @@ from glacier.resources.graph import Graph
 from glacier.runtime.backends import backend_class
 from glacier.runtime.events import RunEvent, Status
 from glacier.runtime.plan import Plan
-from glacier.runtime.report import build_report, write_report
+from glacier.runtime.report import report_json, write_report
 from glacier.runtime.result import RunResult, TaskRun
 from glacier.runtime.units import Unit
 from glacier.runtime.worker import Outcome, outputs_rows, size_of
 
 INTERRUPTED = "KeyboardInterrupt: the run was interrupted (Ctrl-C); its workers were stopped"
 """The error a report records for a run its user interrupted."""
+
+_FINAL = frozenset({Status.SUCCEEDED, Status.FAILED})
+"""Statuses that end a unit's attempts: its records' bars end there."""
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +52,8 @@ class RunRecords:
         self.on_event = on_event
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self._clock = time.perf_counter()  # what each record's started/ended count from
-        self.tasks: dict[str, TaskRun] = {}
-        for node_id in dag.topological_order():
-            node = dag[node_id]
-            if isinstance(node, SourceNode):
-                continue  # a source: read, never run
-            self.tasks[node_id] = TaskRun(
-                name=node_id,
-                kind=node.kind.value,
-                executor=node.executor.name,
-                executor_kind=node.executor.kind.value,
-                backend=backend_class(node.executor, mode).name,
-                handoff=plan.handoff[node_id].value,
-                inputs=tuple(dag.predecessors(node_id)),
-            )
+        fixed = _fixed(dag, plan, mode)
+        self.tasks = {node_id: TaskRun(**fields) for node_id, fields in fixed.items()}
 
     def emit(
         self,
@@ -74,29 +66,38 @@ class RunRecords:
         """``unit`` entered ``status`` on its ``attempt``-th attempt: update and announce its
         nodes."""
         now = round(time.perf_counter() - self._clock, 6)
-        for node in unit.nodes:
-            record = self.tasks[node.id]
-            if status is Status.RUNNING and record.started is None:
-                record.started = now  # the first attempt: a bar spans the retries too
-            elif status in (Status.SUCCEEDED, Status.FAILED) and record.started is not None:
+        tasks, on_event = self.tasks, self.on_event
+        starts, ends = status is Status.RUNNING, status in _FINAL
+        stats = outcome.stats if outcome is not None else {}
+        peak = outcome.peak_memory if outcome is not None else None
+        cold = outcome.cold_start if outcome is not None else None
+        blamed = outcome.failed_node if outcome is not None else None
+        for node in unit.nodes:  # loop invariants above: a fused unit has a node per task
+            node_id = node.id
+            record = tasks[node_id]
+            if starts:
+                if record.started is None:
+                    record.started = now  # the first attempt: a bar spans the retries too
+            elif ends and record.started is not None:
                 record.ended = now
-            record.status = _node_status(status, node.id, unit, outcome)
+            record.status = (
+                status if status is not Status.FAILED else _node_status(node_id, unit, outcome)
+            )
             record.attempts = max(record.attempts, attempt)
-            stats = outcome.stats.get(node.id) if outcome else None
-            if stats is not None:
-                record.seconds, record.rows, record.bytes = stats.seconds, stats.rows, stats.bytes
-                record.outputs = stats.outputs
-            if outcome is not None and outcome.peak_memory is not None:
-                record.peak_memory = outcome.peak_memory
-            if outcome is not None and outcome.cold_start is not None:
-                record.cold_start = outcome.cold_start
-            if error is not None and (outcome is None or outcome.failed_node in (None, node.id)):
+            if (node_stats := stats.get(node_id)) is not None:
+                record.seconds, record.rows = node_stats.seconds, node_stats.rows
+                record.bytes, record.outputs = node_stats.bytes, node_stats.outputs
+            if peak is not None:
+                record.peak_memory = peak
+            if cold is not None:
+                record.cold_start = cold
+            if error is not None and blamed in (None, node_id):
                 record.error = error
-            if self.on_event is not None:
-                self.on_event(
+            if on_event is not None:  # an event is built only for someone listening
+                on_event(
                     RunEvent(
                         self.run_id,
-                        node.id,
+                        node_id,
                         record.status,
                         attempt,
                         record.executor,
@@ -180,7 +181,7 @@ class RunRecords:
         """
         provider = next(iter(self.plan.units.values())).executor.provider
         try:
-            write_report(provider, build_report(result, self.started, error))
+            write_report(provider, self.run_id, report_json(result, self.started, error))
         except Exception as exc:  # any store's failure; the run's outcome stands
             log.warning(
                 "Run %s of pipeline %r: its report could not be written (%s: %s); the run "
@@ -192,6 +193,30 @@ class RunRecords:
             )
 
 
+def _fixed(dag: Graph, plan: Plan, mode: str) -> dict[str, dict[str, Any]]:
+    """What every run of ``plan`` (a plan is of one mode) records the same about each task and
+    sink, in the DAG's order (a source is read, never run); worked out on the plan's first run."""
+    fixed = _FIXED.get(plan)
+    if fixed is None:
+        fixed = _FIXED[plan] = {
+            node_id: {
+                "name": node_id,
+                "kind": node.kind.value,
+                "executor": node.executor.name,
+                "executor_kind": node.executor.kind.value,
+                "backend": backend_class(node.executor, mode).name,
+                "handoff": plan.handoff[node_id].value,
+                "inputs": tuple(dag.predecessors(node_id)),
+            }
+            for node_id in dag.topological_order()
+            if not isinstance(node := dag[node_id], SourceNode)
+        }
+    return fixed
+
+
+_FIXED: weakref.WeakKeyDictionary[Plan, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
 def one_line(outcome: Outcome) -> str:
     """The failure of ``outcome`` as ``Type: first line of the message``."""
     error = outcome.error
@@ -200,14 +225,14 @@ def one_line(outcome: Outcome) -> str:
     return f"{type(error).__name__}: {error}".splitlines()[0]
 
 
-def _node_status(status: Status, node_id: str, unit: Unit, outcome: Outcome | None) -> Status:
+def _node_status(node_id: str, unit: Unit, outcome: Outcome | None) -> Status:
     """A unit's final failure fails only its failing node: members before it finished, members
     after it never ran."""
     failed = outcome.failed_node if outcome is not None else None
-    if status is not Status.FAILED or failed in (None, node_id):
-        return status
+    if failed in (None, node_id):
+        return Status.FAILED
     assert outcome is not None
     ids = [n.id for n in unit.nodes]
     if ids.index(node_id) > ids.index(failed):
         return Status.SKIPPED
-    return Status.SUCCEEDED if node_id in outcome.stats else status
+    return Status.SUCCEEDED if node_id in outcome.stats else Status.FAILED

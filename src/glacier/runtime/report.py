@@ -8,9 +8,12 @@ and :func:`format_runs`; ``glacier report RUN_ID`` calls :func:`load_report` and
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 import warnings
+from json.encoder import encode_basestring_ascii as _str  # how json.dumps writes a str
 from typing import TYPE_CHECKING, Any
 
 from glacier.errors import GlacierError
@@ -19,7 +22,7 @@ from glacier.runtime.table import task_table, text_table
 
 if TYPE_CHECKING:
     from glacier.provider import Provider
-    from glacier.runtime.result import RunResult
+    from glacier.runtime.result import RunResult, TaskRun
 
 REPORT_NAME = "report.json"
 REPORT_VERSION = 1
@@ -55,8 +58,13 @@ class CorruptReportWarning(UserWarning):
     """A report skipped while listing runs because it is not a readable report."""
 
 
-def build_report(result: RunResult, started: str, error: str | None) -> dict[str, Any]:
-    return {
+def report_json(result: RunResult, started: str, error: str | None) -> str:
+    """The run's report as the JSON text :func:`load_report` reads.
+
+    Compact: json's C encoder does not indent (``glacier report --json`` pretty-prints). The
+    tasks are encoded by :func:`_task_json`, the header by json itself.
+    """
+    header = {
         "version": REPORT_VERSION,
         "pipeline": result.pipeline,
         "run_id": result.run_id,
@@ -65,17 +73,103 @@ def build_report(result: RunResult, started: str, error: str | None) -> dict[str
         "seconds": round(result.seconds, 6),
         "error": error,
         "staging": result.staging,
-        "tasks": [t.to_dict() for t in result.tasks.values()],
     }
+    head = json.dumps(header, separators=(",", ":"), default=str)
+    times = _Times()
+    tasks = ",".join([_task_json(t, times) for t in result.tasks.values()])
+    return f'{head[:-1]},"tasks":[{tasks}]}}'  # the header's closing brace moves to the end
 
 
-def write_report(provider: Provider, report: dict[str, Any]) -> str:
-    """Commit the report atomically; returns where it is."""
+def _task_json(t: TaskRun, times: _Times) -> str:
+    """``json.dumps(t.to_dict())``, compact, at half its cost: a run of trivial tasks spends
+    more on its report than on the rest of its orchestration (see ``bench/overhead.py``).
+
+    Strings go through json's own encoder; the floats are measured times, finite (checked at
+    once), whose ``repr`` is what json writes; counts are ints. Any other type is left to json
+    itself. ``tests/runtime/test_report.py`` checks that every field of :class:`TaskRun` is here
+    and parses back equal. ``times`` writes the start and end times, which the records of a
+    fused unit share.
+    """
+    if not math.isfinite(t.seconds + (t.cold_start or 0.0) + (t.started or 0.0) + (t.ended or 0.0)):
+        return _slow(t)
+    try:
+        return _fast(t, times)
+    except (ValueError, TypeError):  # a count that is not an int, a time that is not a float
+        return _slow(t)
+
+
+def _slow(t: TaskRun) -> str:
+    return json.dumps(t.to_dict(), separators=(",", ":"), default=str)
+
+
+def _fast(t: TaskRun, times: _Times) -> str:
+    head, middle, tail = _fixed(
+        t.name, t.kind, t.executor, t.executor_kind, t.backend, t.handoff, t.inputs
+    )
+    return (
+        f'{head}{_str(t.status)},"attempts":{t.attempts:d},"seconds":{_repr(t.seconds)},'
+        f'"rows":{_int(t.rows)},"bytes":{_int(t.bytes)},"peak_memory":{_int(t.peak_memory)},'
+        f'"cold_start":{_float(t.cold_start)}{middle}{_json(t.outputs)},'
+        f'"cache_hit":{"true" if t.cache_hit else "false"},"error":{_text(t.error)}'
+        f"{tail}{'null' if t.started is None else times[t.started]},"
+        f'"ended":{"null" if t.ended is None else times[t.ended]}}}'
+    )
+
+
+@functools.lru_cache(maxsize=1 << 14)  # a few MB at most
+def _fixed(
+    name: str,
+    kind: str,
+    executor: str,
+    executor_kind: str,
+    backend: str,
+    handoff: str,
+    inputs: tuple[str, ...],
+) -> tuple[str, str, str]:
+    """The text around a record's changing fields, from the fields every run of a pipeline
+    records the same (a pipeline run on a schedule encodes them once)."""
+    head = (
+        f'{{"name":{_str(name)},"kind":{_str(kind)},"executor":{_str(executor)},'
+        f'"executor_kind":{_str(executor_kind)},"backend":{_str(backend)},"status":'
+    )
+    middle = f',"handoff":{_str(handoff)},"outputs":'
+    tail = f',"inputs":[{",".join(map(_str, inputs))}],"started":'
+    return head, middle, tail
+
+
+def _int(value: int | None) -> str:
+    return "null" if value is None else f"{value:d}"
+
+
+def _float(value: float | None) -> str:
+    return "null" if value is None else _repr(value)
+
+
+_repr = float.__repr__  # what json writes a finite float as; anything but a float raises
+
+
+class _Times(dict[float, str]):
+    """Times as json writes them, each worked out once: a float's repr costs more than the
+    rest of a record, and every record of a fused unit starts and ends at the same time."""
+
+    def __missing__(self, time: float) -> str:
+        self[time] = text = _repr(time)
+        return text
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _str(value)
+
+
+def _json(value: object) -> str:
+    return "null" if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def write_report(provider: Provider, run_id: str, text: str) -> str:
+    """Commit run ``run_id``'s report (:func:`report_json`) atomically; returns where it is."""
     store = provider.store
     bucket = staging_bucket(provider)
-    key = f"{RUNS_PREFIX}/{report['run_id']}/{REPORT_NAME}"
-    # Compact: json's C encoder does not indent; `glacier report --json` pretty-prints.
-    text = json.dumps(report, separators=(",", ":"), default=str)
+    key = f"{RUNS_PREFIX}/{run_id}/{REPORT_NAME}"
     store.put_bytes(bucket, key, text.encode())
     return store.uri(bucket, key)
 

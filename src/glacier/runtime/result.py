@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from glacier.runtime.events import Status
@@ -22,7 +22,7 @@ SUMMARY_COLUMNS = (
 """The columns of :meth:`RunResult.table`."""
 
 
-@dataclass
+@dataclass(slots=True)  # a record per node: no __dict__ each (less to allocate and collect)
 class TaskRun:
     """One task or sink in a run: where it ran, how it went, what it handed on."""
 
@@ -61,7 +61,12 @@ class TaskRun:
         """JSON-ready fields (``status`` as its value): a task's entry in the run report."""
         # Every field is a scalar (``outputs`` a flat dict, never changed once set), so a shallow
         # copy does; asdict's deep copy costs more than the rest of a trivial task's orchestration.
-        return {k: (str(v) if k == "status" else v) for k, v in vars(self).items()}
+        record = {k: getattr(self, k) for k in _TASK_FIELDS}
+        record["status"] = str(self.status)
+        return record
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(TaskRun))
 
 
 @dataclass

@@ -242,13 +242,7 @@ class _Run:
         self, unit: Unit, attempt: int, running: Running, timers: Timers, here: bool = False
     ) -> None:
         backend = self._backend(unit.executor)
-        members = {n.id for n in unit.nodes}
-        inputs = {
-            p: self.values[p]
-            for n in unit.nodes
-            for p in self.pipeline.dag.predecessors(n.id)
-            if p not in members
-        }
+        inputs = {p: self.values[p] for p in self.plan.reads[unit.id]}
         staging = self.services.staging(unit.executor.provider)
         target = self.cache.target(unit, staging)
         if unit.timeout is not None:  # an attempt given up on must publish nothing

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -43,8 +44,20 @@ class Step:
     given there is scanned or read for the function (``Task.readings``)."""
 
 
-def steps_of(unit: Unit) -> list[Step]:
-    return [
+def steps_of(unit: Unit) -> tuple[Step, ...]:
+    """The unit's steps, built on first use: a unit is fixed once planned, and its plan is
+    kept for every run of the pipeline (see :func:`glacier.runtime.plan.plan_for`)."""
+    steps = _STEPS.get(unit)
+    if steps is None:
+        steps = _STEPS[unit] = _build_steps(unit)
+    return steps
+
+
+_STEPS: weakref.WeakKeyDictionary[Unit, tuple[Step, ...]] = weakref.WeakKeyDictionary()
+
+
+def _build_steps(unit: Unit) -> tuple[Step, ...]:
+    return tuple(
         Step(
             node=n.id,
             fn=n.task.fn if isinstance(n, TaskNode) else None,
@@ -54,7 +67,7 @@ def steps_of(unit: Unit) -> list[Step]:
             readings=n.task.readings_for(len(n.args), n.kwargs) if isinstance(n, TaskNode) else {},
         )
         for n in unit.nodes
-    ]
+    )
 
 
 def as_annotated(value: Any, reading: Reading | None) -> Any:
@@ -150,10 +163,16 @@ def pick(value: Any, output: int | str) -> Any:
 def is_outputs(value: Any) -> bool:
     """Whether ``value`` holds several outputs: a tuple, a NamedTuple or an instance of a
     user's dataclass (Glacier's own, such as :class:`StagedFrame`, are single values)."""
+    cls = type(value)
+    if cls in _SINGLE:  # this runs for every step and argument: the usual values first
+        return False
     if isinstance(value, tuple):
         return True
-    cls = type(value)
     return dataclasses.is_dataclass(cls) and not cls.__module__.startswith("glacier.")
+
+
+_SINGLE = frozenset({pl.DataFrame, pl.LazyFrame, StagedFrame, int, float, str, bool, type(None)})
+"""Types whose values are one output each (exactly these types: a subclass is looked at)."""
 
 
 def names_of(value: Any) -> list[int | str]:
@@ -252,9 +271,11 @@ class InProcess:
             args = [as_annotated(resolve(a, arg), reads(i)) for i, a in enumerate(step.args)]
             kwargs = {k: as_annotated(resolve(v, arg), reads(k)) for k, v in step.kwargs.items()}
             return step.fn(*args, **kwargs)
+        # an argument is most often a whole reference: skip the walk into containers for it
+        args = [arg(a) if type(a) is Ref else resolve(a, arg) for a in step.args]
         if not step.kwargs:  # the common case, and a step's cost is mostly this call
-            return step.fn(*resolve(step.args, arg))
-        return step.fn(*resolve(step.args, arg), **resolve(step.kwargs, arg))
+            return step.fn(*args)
+        return step.fn(*args, **resolve(step.kwargs, arg))
 
     def hand_on(
         self, value: Any, handoff: Handoff, target: OutputTarget
