@@ -58,6 +58,9 @@ def test_cloud_mode_gives_the_output_of_local_mode(
     pids = set(remote.output["pid"])
     assert len(pids) == 1 and pids.isdisjoint({os.getpid(), *local.output["pid"]})
     assert remote.tasks["clean"].handoff == "memory" and remote.tasks["clean"].backend == "cloud"
+    where = {"aws": "lambda ", "gcp": "cloud function ", "azure": "azure function "}[cloud]
+    assert remote.tasks["clean"].ran_on == f"{where}fn-demo-serverless"
+    assert remote.tasks["load"].ran_on is None  # a local task runs here
     written = sys.modules["fn_demo"].report.read()
     assert_frame_equal(written.drop("pid"), expected)
 

@@ -34,6 +34,7 @@ def _every_field_set() -> TaskRun:
         bytes=1234,
         peak_memory=1 << 40,
         cold_start=1e-7,
+        ran_on='lambda fn-"quoted"',
         handoff="staged",
         outputs={"split[0]": 2, "split.high": None},
         cache_hit=True,

@@ -82,6 +82,8 @@ class Progress:
         state = self.nodes.setdefault(event.node, _NodeState(event.executor))
         state.status, state.attempt = event.status, event.attempt
         state.rows, state.error = event.rows, event.error
+        if event.ran_on:
+            state.executor = f"{event.executor} ({event.ran_on})"
         if event.status is Status.RUNNING:
             state.started, state.seconds = time.monotonic(), None
         else:
@@ -99,6 +101,8 @@ class Progress:
             f"executor={event.executor}",
             f"attempt={event.attempt}",
         ]
+        if event.ran_on:
+            parts.append(f"on={event.ran_on}")
         if event.status is not Status.RUNNING and event.seconds is not None:
             parts.append(f"seconds={event.seconds:.3f}")
         if event.rows is not None:

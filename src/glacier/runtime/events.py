@@ -31,3 +31,5 @@ class RunEvent:
     seconds: float | None = None
     rows: int | None = None
     error: str | None = None
+    ran_on: str | None = None
+    """The deployed resource it ran on, in cloud mode (a function, a VM worker, a job)."""

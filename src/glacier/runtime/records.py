@@ -71,6 +71,7 @@ class RunRecords:
         stats = outcome.stats if outcome is not None else {}
         peak = outcome.peak_memory if outcome is not None else None
         cold = outcome.cold_start if outcome is not None else None
+        ran_on = outcome.ran_on if outcome is not None else None
         blamed = outcome.failed_node if outcome is not None else None
         for node in unit.nodes:  # loop invariants above: a fused unit has a node per task
             node_id = node.id
@@ -91,6 +92,8 @@ class RunRecords:
                 record.peak_memory = peak
             if cold is not None:
                 record.cold_start = cold
+            if ran_on is not None:
+                record.ran_on = ran_on
             if error is not None and blamed in (None, node_id):
                 record.error = error
             if on_event is not None:  # an event is built only for someone listening
@@ -104,6 +107,7 @@ class RunRecords:
                         record.seconds,
                         record.rows,
                         record.error,
+                        record.ran_on,
                     )
                 )
 

@@ -109,7 +109,8 @@ def _fast(t: TaskRun, times: _Times) -> str:
     return (
         f'{head}{_str(t.status)},"attempts":{t.attempts:d},"seconds":{_repr(t.seconds)},'
         f'"rows":{_int(t.rows)},"bytes":{_int(t.bytes)},"peak_memory":{_int(t.peak_memory)},'
-        f'"cold_start":{_float(t.cold_start)}{middle}{_json(t.outputs)},'
+        f'"cold_start":{_float(t.cold_start)},"ran_on":{_text(t.ran_on)}'
+        f"{middle}{_json(t.outputs)},"
         f'"cache_hit":{"true" if t.cache_hit else "false"},"error":{_text(t.error)}'
         f"{tail}{'null' if t.started is None else times[t.started]},"
         f'"ended":{"null" if t.ended is None else times[t.ended]}}}'

@@ -40,6 +40,9 @@ class TaskRun:
     peak_memory: int | None = None
     """Peak resident bytes of its worker process, where the backend measures it."""
     cold_start: float | None = None
+    ran_on: str | None = None
+    """The deployed resource that ran it in cloud mode (``lambda fn-clean``, ``dask worker
+    vm``); None in local mode."""
     handoff: str = ""
     outputs: dict[str, int | None] | None = None
     """Rows of each output of a task with several (``{"split[0]": 2, "split[1]": 3}``)."""
@@ -54,7 +57,10 @@ class TaskRun:
 
     @property
     def where(self) -> str:
-        """E.g. ``serverless 'fn' via thread``: the executor and the backend that ran it."""
+        """E.g. ``serverless 'fn' via thread``: the executor and the backend that ran it (and in
+        cloud mode the deployed resource: ``serverless 'fn' on lambda fn-clean``)."""
+        if self.ran_on:
+            return f"{self.executor_kind} {self.executor!r} on {self.ran_on}"
         return f"{self.executor_kind} {self.executor!r} via {self.backend}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -102,6 +102,8 @@ class Outcome:
     """The Parquet file the root's output was written to, if any (for the cache)."""
     cold_start: float | None = None
     """Seconds spent starting a fresh worker for this attempt; None when one was warm."""
+    ran_on: str | None = None
+    """The deployed resource that ran the attempt (cloud mode), e.g. ``lambda fn-clean``."""
 
     @classmethod
     def failure(

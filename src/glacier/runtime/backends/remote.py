@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import ClassVar
 
 from glacier import clouds
@@ -68,7 +69,7 @@ class RemoteBackend(Backend):
         try:
             reply = self.transport.invoke(event)
         except (TaskError, DeploymentError) as exc:
-            return Outcome.failure(root, exc)
+            return replace(Outcome.failure(root, exc), ran_on=self.where)
         except Exception as exc:  # a client library's own error: the invocation is lost
             return Outcome.failure(
                 root,
@@ -77,7 +78,8 @@ class RemoteBackend(Backend):
                     f"({type(exc).__name__}: {exc})."
                 ),
             )
-        return outcome_from(reply, job.target.provider, self.code.module)
+        outcome = outcome_from(reply, job.target.provider, self.code.module)
+        return replace(outcome, ran_on=self.where)
 
     def close(self) -> None:
         """Stop waiting for what this run still has in flight; the cloud finishes it alone."""
