@@ -13,7 +13,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from polars.testing import assert_frame_equal
 
 from glacier.clouds.aws.emr_emulator import EmrEmulator
 from glacier.core.kinds import ExecutorKind
-from glacier.errors import TaskFailed
+from glacier.errors import TaskFailed, TaskOutOfMemory, TaskTimeout
 from glacier.infra import artifacts
 from glacier.infra.inventory import build_inventory
 from glacier.infra.package import code_digest, code_files, packaged_module, write_zip
@@ -49,7 +49,7 @@ SALES = pl.DataFrame(
 )
 
 
-def package_clusters(pipeline: Pipeline, out: Path) -> None:
+def package_clusters(pipeline: Pipeline, out: Path, limits: Mapping[str, float]) -> None:
     """What ``glacier package`` is to write for cluster executors: a zip of the code and the
     job's entry point per executor, listed in the manifest with the executor's variables."""
     inv = build_inventory(pipeline, "aws")
@@ -60,6 +60,7 @@ def package_clusters(pipeline: Pipeline, out: Path) -> None:
         package = f"{artifacts.BUILD_DIR}/cluster-{ex.name}.zip"
         write_zip(out / package, {**code_files(inv), ENTRY_SCRIPT_NAME: ENTRY_SCRIPT.encode()})
         clusters[ex.name] = {
+            **limits,
             "package": package,
             "entry_point": ENTRY_SCRIPT_NAME,
             "environment": {
@@ -106,14 +107,23 @@ class Deployed:
 
 
 @pytest.fixture
+def limits(request: pytest.FixtureRequest) -> Mapping[str, float]:
+    """The cluster executor's ``memory`` (MB) and ``timeout`` (s) in the manifest."""
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
 def deployed(
-    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_server: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limits: Mapping[str, float],
 ) -> Iterator[Deployed]:
     for name, value in cloud_env("aws", s3_server).items():
         monkeypatch.setenv(name, value)
     pipeline = load_pipeline(str(PIPELINE))
     out = tmp_path / "aws-terraform"
-    package_clusters(pipeline, out)
+    package_clusters(pipeline, out, limits)
     manifest = json.loads((out / "build" / "manifest.json").read_text())
     names = {b: unique_bucket_name(b[:20]) for b in {*manifest["buckets"], "glacier-staging"}}
     for real in names.values():
@@ -191,3 +201,31 @@ def test_a_job_killed_mid_task_is_retried(deployed: Deployed) -> None:
     first = next(iter(deployed.emr.runs.values()))
     assert "exited with code -9" in first.details
     assert set(result.output["ran_on"]) == {"cluster"}
+
+
+@pytest.mark.parametrize(
+    ("limits", "error", "state", "details"),
+    [
+        ({"memory": 150}, TaskOutOfMemory, "FAILED", "OutOfMemoryError"),
+        ({"timeout": 1.5}, TaskTimeout, "CANCELLED", "timed out"),
+    ],
+    indirect=["limits"],
+)
+def test_a_job_over_its_memory_or_timeout_fails_as_emr_reports_it(
+    deployed: Deployed, error: type[Exception], state: str, details: str
+) -> None:
+    with pytest.raises(TaskFailed) as failed:
+        deployed.pipeline.run("cloud", deployment=deployed.deployment)
+    assert failed.value.attempts == 2 and error.__name__ in str(failed.value)
+    assert job_runs(deployed) == [("by_store", state), ("by_store", state)]
+    assert all(details in r.details for r in deployed.emr.runs.values())
+
+
+def test_an_application_that_is_not_deployed_is_a_deployment_error(deployed: Deployed) -> None:
+    outputs = json.loads(deployed.deployment.read_text())
+    outputs["clusters"]["value"]["cluster"]["id"] = "00notdeployed"
+    gone = deployed.deployment.with_name("gone.json")
+    gone.write_text(json.dumps(outputs))
+    with pytest.raises(TaskFailed, match=r"DeploymentError: .*ResourceNotFoundException"):
+        deployed.pipeline.run("cloud", deployment=gone)
+    assert not deployed.emr.runs
