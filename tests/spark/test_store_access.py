@@ -7,6 +7,7 @@ the provider's credentials; the results equal plain Polars'.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -18,7 +19,8 @@ from tests.cloud.servers import S3Server
 from glacier import Provider, pipeline
 from glacier.config import AwsConfig, SparkConfig
 from glacier.spark.errors import SparkTaskError
-from glacier.spark.store_access import SETTING, access_for, reads_natively
+from glacier.spark.modes import run_partitioned
+from glacier.spark.store_access import SETTING, StoreAccess, access_for, reads_natively
 
 pytestmark = [pytest.mark.spark, pytest.mark.cloud]
 
@@ -94,3 +96,20 @@ def test_cluster_tasks_over_s3_buckets_equal_plain_polars(
     assert_frame_equal(result.output, expected.sort("total", descending=True).head(1))
     assert_frame_equal(out.read(), expected, check_row_order=False)
     assert result.tasks["totals"].backend == "spark"  # on a session that cannot read s3://
+
+
+def test_the_forced_slow_path_writes_local_folders_too(spark: Any, tmp_path: Path) -> None:
+    SALES.write_parquet(tmp_path / "in.parquet")
+    polars = StoreAccess(lambda _: None)
+    written = run_partitioned(
+        spark,
+        lambda df: df.filter(pl.col("amount") > 0),
+        str(tmp_path / "in.parquet"),
+        str(tmp_path / "out" / "nested"),
+        access=polars,
+    )
+    assert written.rows == 4
+    assert_frame_equal(
+        pl.read_parquet(tmp_path / "out" / "nested" / "part-00000.parquet"),
+        SALES.filter(pl.col("amount") > 0),
+    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -112,6 +113,11 @@ class StoreAccess:
     def write(self, frame: pl.DataFrame, output: str) -> None:
         """``output`` is a folder, as Spark writes one: the frame is its one part file."""
         uri = f"{output.rstrip('/')}/{PART}"
+        if scheme_of(uri) in LOCAL_SCHEMES:  # a folder on disk exists before its file (forced)
+            path = Path(uri.removeprefix("file://"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(path)
+            return
         frame.write_parquet(uri, storage_options=self._options(uri))
 
     def _options(self, uri: str) -> dict[str, Any] | None:
