@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from glacier import clouds
 from glacier.config import AwsConfig, LocalConfig
 from glacier.errors import DeploymentError
 from glacier.provider import Provider
@@ -48,3 +49,9 @@ def test_a_job_whose_event_is_missing_says_so(tmp_path: Path) -> None:
     uri = "file://staging/runs/r/jobs/u-1.event.json"
     with pytest.raises(BadEvent, match="does not exist"):
         cluster_job.run_job(uri, provider, lambda event: pytest.fail("executed"))
+
+
+def test_every_cluster_platform_and_emulator_the_registry_names_loads() -> None:
+    for ref in (*clouds.CLUSTER_PLATFORMS.values(), *clouds.CLUSTER_EMULATORS.values()):
+        assert callable(clouds.load(ref)), ref
+    assert clouds.load(clouds.KINDS["cluster"].transport or "") is cluster_job.open_transport
