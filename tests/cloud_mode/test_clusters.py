@@ -26,7 +26,8 @@ from glacier.core.kinds import ExecutorKind
 from glacier.errors import TaskFailed, TaskOutOfMemory, TaskTimeout
 from glacier.infra import artifacts
 from glacier.infra.inventory import build_inventory
-from glacier.infra.package import code_digest, code_files, packaged_module, write_zip
+from glacier.infra.package import build, code_digest, code_files, write_zip
+from glacier.infra.terraform.base import executor_env
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
@@ -50,40 +51,25 @@ SALES = pl.DataFrame(
 
 
 def package_clusters(pipeline: Pipeline, out: Path, limits: Mapping[str, float]) -> None:
-    """What ``glacier package`` is to write for cluster executors: a zip of the code and the
-    job's entry point per executor, listed in the manifest with the executor's variables."""
+    """``glacier package``, plus what it is to add for cluster executors: a zip of the code and
+    the job's entry point per executor, listed in the manifest under ``clusters`` with the
+    executor's deployed variables."""
+    build(pipeline, out, "aws", dependencies=False)
     inv = build_inventory(pipeline, "aws")
     digest = code_digest(inv)
-    (out / artifacts.BUILD_DIR).mkdir(parents=True)
-    clusters = {}
+    path = out / artifacts.MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["clusters"] = {}
     for ex in inv.of_kind(ExecutorKind.CLUSTER):
         package = f"{artifacts.BUILD_DIR}/cluster-{ex.name}.zip"
         write_zip(out / package, {**code_files(inv), ENTRY_SCRIPT_NAME: ENTRY_SCRIPT.encode()})
-        clusters[ex.name] = {
+        manifest["clusters"][ex.name] = {
             **limits,
             "package": package,
             "entry_point": ENTRY_SCRIPT_NAME,
-            "environment": {
-                "GLACIER_PIPELINE": inv.pipeline,
-                "GLACIER_MODULE": packaged_module(inv),
-                "GLACIER_EXECUTOR": ex.name,
-                "GLACIER_PROVIDER": "aws",
-                "GLACIER_CODE_DIGEST": digest,
-            },
+            "environment": executor_env(inv, ex, digest),
         }
-    manifest = {
-        "format": 1,
-        "cloud": "aws",
-        "pipeline": inv.pipeline,
-        "module": packaged_module(inv),
-        "digest": digest,
-        "staging_bucket": inv.staging_bucket,
-        "buckets": [b.name for b in inv.buckets],
-        "functions": {},
-        "vms": {},
-        "clusters": clusters,
-    }
-    (out / "build" / "manifest.json").write_text(json.dumps(manifest))
+    path.write_text(json.dumps(manifest))
 
 
 SINK = "write:curated/by_store.parquet"
@@ -125,7 +111,9 @@ def deployed(
     out = tmp_path / "aws-terraform"
     package_clusters(pipeline, out, limits)
     manifest = json.loads((out / "build" / "manifest.json").read_text())
-    names = {b: unique_bucket_name(b[:20]) for b in {*manifest["buckets"], "glacier-staging"}}
+    names = {
+        b: unique_bucket_name(b[:20]) for b in {*manifest["buckets"], manifest["staging_bucket"]}
+    }
     for real in names.values():
         s3_server.create_bucket(real)
     with emulate(out, Provider.from_env(), bucket_names=names) as emulation:
