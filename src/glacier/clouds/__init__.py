@@ -171,9 +171,22 @@ KINDS: dict[str, KindParts] = {
     ),
     "cluster": KindParts(
         local_mode="glacier.runtime.backends.spark:SparkBackend",
+        transport="glacier.runtime.cluster_job:open_transport",
         config="glacier.config.compute:ClusterConfig",
     ),
 }
+
+CLUSTER_PLATFORMS: dict[str, str] = {
+    "emr-serverless": "glacier.clouds.aws.emr:EmrServerless",
+}
+"""The ``type`` of a ``clusters`` output entry -> its ``JobPlatform(target)``: how cloud mode
+starts and watches that platform's Spark jobs (:mod:`glacier.runtime.cluster_job`)."""
+
+CLUSTER_EMULATORS: dict[Cloud, str] = {
+    Cloud.AWS: "glacier.clouds.aws.emr_emulator:start",
+}
+"""``start(clusters: Sequence[EmulatedFunction]) -> Emulated``: the cloud's cluster platform on
+127.0.0.1 for ``glacier emulate`` (its ``functions`` are the ``clusters`` output entries)."""
 
 
 def name_of(ref: str) -> str:

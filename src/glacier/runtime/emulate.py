@@ -39,12 +39,13 @@ class Emulation:
     emulated: Emulated | None
     """The cloud's functions (None when the pipeline has none)."""
     vms: EmulatedVms | None = None
+    clusters: Emulated | None = None
+    """The cloud's cluster platform (EMR Serverless), its ``functions`` the ``clusters``."""
 
     def close(self) -> None:
-        if self.emulated is not None:
-            self.emulated.close()
-        if self.vms is not None:
-            self.vms.close()
+        for running in (self.emulated, self.vms, self.clusters):
+            if running is not None:
+                running.close()
 
     def __enter__(self) -> Emulation:
         return self
@@ -112,12 +113,23 @@ def emulate(
     try:
         vms = _functions(root, manifest, "vms", environment)
         emulation.vms = EmulatedVms(vms) if vms else None
-        outputs = _outputs(manifest, names, staging, emulated, emulation.vms)
+        emulation.clusters = _clusters(cloud, _functions(root, manifest, "clusters", environment))
+        outputs = _outputs(manifest, names, staging, emulated, emulation.vms, emulation.clusters)
         emulation.deployment.write_text(json.dumps(outputs, indent=2))
     except BaseException:
         emulation.close()
         raise
     return emulation
+
+
+def _clusters(cloud: Cloud, clusters: list[EmulatedFunction]) -> Emulated | None:
+    if not clusters:
+        return None
+    ref = clouds.CLUSTER_EMULATORS.get(cloud)
+    if ref is None:
+        raise DeploymentError(f"Glacier has no emulator for {cloud.value}'s cluster executors.")
+    emulated: Emulated = clouds.load(ref)(clusters)
+    return emulated
 
 
 def _storage_environment(provider: Provider) -> dict[str, str]:
@@ -142,7 +154,7 @@ def _present(names: Sequence[str]) -> dict[str, str]:
 def _functions(
     root: Path, manifest: Mapping[str, Any], kind: str, environment: Mapping[str, str]
 ) -> list[EmulatedFunction]:
-    """The manifest's ``functions`` or ``vms``, each with its emulated environment."""
+    """The manifest's ``functions``, ``vms`` or ``clusters``, each with its emulated environment."""
     prefix = slug(str(manifest["pipeline"]))
     made = []
     for executor, spec in sorted(manifest.get(kind, {}).items()):
@@ -169,6 +181,7 @@ def _outputs(
     staging: str,
     emulated: Emulated | None,
     vms: EmulatedVms | None,
+    clusters: Emulated | None = None,
 ) -> dict[str, Any]:
     """The deployment file: ``terraform output -json``'s shape, pointing at the emulator."""
     values: dict[str, Any] = {
@@ -179,9 +192,12 @@ def _outputs(
         "staging_bucket": staging,
         "functions": dict(emulated.functions) if emulated else {},
         "vms": vms.entries if vms else {},
-        "clusters": {},
+        "clusters": dict(clusters.functions) if clusters else {},
         "emulator": {
-            "endpoints": dict(emulated.endpoints) if emulated else {},
+            "endpoints": {
+                **(emulated.endpoints if emulated else {}),
+                **(clusters.endpoints if clusters else {}),
+            },
             "tls": vms.tls if vms else {},
         },
     }

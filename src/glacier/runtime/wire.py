@@ -36,7 +36,7 @@ from glacier.resources.bucket import Bucket
 from glacier.runtime.backends.memory import peak_since_reset, reset_peak
 from glacier.runtime.staging import OutputTarget, StagedFrame
 from glacier.runtime.units import Handoff, Unit
-from glacier.runtime.worker import NodeStats, Outcome, run_unit, steps_of
+from glacier.runtime.worker import IN_PROCESS, NodeStats, Outcome, StepRunner, run_unit, steps_of
 from glacier.storage.commit import CommitToken, Notice, remote_copy
 
 if TYPE_CHECKING:
@@ -325,10 +325,12 @@ def execute_event(
     executor: str,
     code: Code,
     provider: Provider,
+    runner: StepRunner = IN_PROCESS,
 ) -> dict[str, Any]:
     """Run the unit ``event`` names, from this package's ``pipeline``, on ``provider`` (built
-    from this executor's environment); answer its outcome. A task's failure is an outcome,
-    an event this executor may not run is :class:`BadEvent`."""
+    from this executor's environment), its steps with ``runner`` (a cluster job's: on Spark);
+    answer its outcome. A task's failure is an outcome, an event this executor may not run is
+    :class:`BadEvent`."""
     if not isinstance(event, Mapping) or event.get("format") != EVENT_FORMAT:
         keys = sorted(event)[:5] if isinstance(event, Mapping) else type(event).__name__
         raise BadEvent(
@@ -362,7 +364,7 @@ def execute_event(
         for s in steps_of(unit)
     ]
     reset_peak()
-    outcome = run_unit(steps, handoff, inputs, params, target)
+    outcome = run_unit(steps, handoff, inputs, params, target, runner)
     return outcome_json(outcome, peak_since_reset())
 
 

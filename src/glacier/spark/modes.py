@@ -18,6 +18,9 @@ Tasks travel to Spark's Python workers with PySpark's own cloudpickle. Glacier's
 and the task's module (unless it is installed in site-packages or is the standard library)
 are registered to be pickled by value, so tasks defined in scripts, test modules or closures
 run on workers that cannot import them.
+
+Given ``access``, a mode reads and writes object-store URIs the session cannot reach through
+Polars on the driver instead (the slow path of :mod:`glacier.spark.store_access`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from glacier import errors as glacier_errors
 from glacier.spark import _worker, errors
 from glacier.spark import types as spark_types
 from glacier.spark.errors import FrameTooLargeError, SparkTaskError
+from glacier.spark.store_access import StoreAccess
 from glacier.spark.types import (
     SchemaLike,
     from_spark_arrow,
@@ -120,7 +124,9 @@ def _paths(inputs: Paths) -> list[str]:
     return [str(p) for p in items]
 
 
-def _read(spark: Any, inputs: Paths) -> Any:
+def _read(spark: Any, inputs: Paths, access: StoreAccess | None) -> Any:
+    if access is not None:
+        return access.read(spark, _paths(inputs))
     return spark.read.parquet(*_paths(inputs))
 
 
@@ -162,7 +168,11 @@ def _declared(task: TaskFn, sdf: Any, schema: SchemaLike | None) -> _Declared:
     return _Declared(out_schema, spark_schema, spark_arrow_schema(spark_schema))
 
 
-def _write(spark: Any, sdf: Any, output: str | Path, schema: pl.Schema) -> Written:
+def _write(
+    spark: Any, sdf: Any, output: str | Path, schema: pl.Schema, access: StoreAccess | None
+) -> Written:
+    if access is not None:
+        return Written(access.write_spark(sdf, str(output)), schema)
     sdf.write.mode("overwrite").parquet(str(output))
     return Written(int(spark.read.parquet(str(output)).count()), schema)
 
@@ -174,6 +184,7 @@ def run_partitioned(
     output: str | Path,
     *,
     schema: SchemaLike | None = None,
+    access: StoreAccess | None = None,
 ) -> Written:
     """Run a row-local ``task`` over every Arrow batch with ``mapInArrow``.
 
@@ -185,15 +196,17 @@ def run_partitioned(
         output: Parquet directory written by Spark (overwritten).
         schema: output Polars schema; inferred from an empty frame when omitted. The
             task must return exactly these types (checked on the workers).
+        access: how to reach object-store URIs the session cannot read itself (the slow
+            path of :mod:`glacier.spark.store_access`); None: Spark reads and writes them.
 
     Returns:
         the number of rows written and the output's Polars schema.
     """
-    sdf = _read(spark, inputs)
+    sdf = _read(spark, inputs, access)
     out = _declared(task, sdf, schema)
     ship_by_value(task)
     mapper = _worker.make_batch_mapper(task, out.polars, out.arrow)
-    return _write(spark, sdf.mapInArrow(mapper, out.spark), output, out.polars)
+    return _write(spark, sdf.mapInArrow(mapper, out.spark), output, out.polars, access)
 
 
 def run_grouped(
@@ -204,6 +217,7 @@ def run_grouped(
     by: Sequence[str],
     *,
     schema: SchemaLike | None = None,
+    access: StoreAccess | None = None,
 ) -> Written:
     """Run a group-local ``task`` on whole groups of ``by``.
 
@@ -219,7 +233,7 @@ def run_grouped(
     keys = [by] if isinstance(by, str) else list(by)
     if not keys:
         raise SparkTaskError("run_grouped needs at least one column in by=[...]")
-    sdf = _read(spark, inputs)
+    sdf = _read(spark, inputs, access)
     missing = [k for k in keys if k not in sdf.columns]
     if missing:
         raise SparkTaskError(f"group columns {missing} are not in the input {sdf.columns}")
@@ -227,7 +241,7 @@ def run_grouped(
     ship_by_value(task)
     mapper = _worker.make_group_mapper(task, keys, out.polars, out.arrow)
     grouped = sdf.repartition(*keys).sortWithinPartitions(*keys)
-    return _write(spark, grouped.mapInArrow(mapper, out.spark), output, out.polars)
+    return _write(spark, grouped.mapInArrow(mapper, out.spark), output, out.polars, access)
 
 
 _FIXED_WIDTH: dict[type[pl.DataType], int] = {
@@ -319,6 +333,7 @@ def run_whole_frame(
     *,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    access: StoreAccess | None = None,
 ) -> Written:
     """Collect the input to the driver, run ``task`` there, and write its result with Spark.
 
@@ -330,7 +345,9 @@ def run_whole_frame(
             the driver's memory can hold (``DRIVER_SHARE`` of ``spark.driver.memory``); the
             message suggests ``partitioned=True`` or ``by=[...]``, or the setting to raise.
     """
-    return run_whole_frames(spark, task, [inputs], output, max_rows=max_rows, max_bytes=max_bytes)
+    return run_whole_frames(
+        spark, task, [inputs], output, max_rows=max_rows, max_bytes=max_bytes, access=access
+    )
 
 
 def run_whole_frames(
@@ -341,11 +358,12 @@ def run_whole_frames(
     *,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    access: StoreAccess | None = None,
 ) -> Written:
     """``run_whole_frame`` for a task of several frames: ``inputs`` holds each frame's
     Parquet, and the task gets one LazyFrame per frame, in that order. The limits bound the
     frames together, as they are all on the driver at once."""
-    sdfs = [_read(spark, paths) for paths in inputs]
+    sdfs = [_read(spark, paths, access) for paths in inputs]
     if max_rows is not None or max_bytes is not None:
         counts = [int(sdf.count()) for sdf in sdfs]
         rows = sum(counts)
@@ -373,6 +391,9 @@ def run_whole_frames(
         raise _too_large(f"{_mib(nbytes)} of Arrow data", f"max_bytes={_mib(max_bytes)}")
     out = _worker.run_task(task, *(from_spark_arrow(t) for t in tables))
     del tables
+    if access is not None:  # the result is on the driver already: Polars writes it
+        access.write(out, str(output))
+        return Written(out.height, out.schema)
     spark_schema = spark_schema_for_polars(out.schema)
     arrow = to_spark_arrow(out, spark_arrow_schema(spark_schema))
     sdf_out = spark.createDataFrame(arrow, schema=spark_schema)
@@ -391,13 +412,16 @@ def run_spark_task(
     schema: SchemaLike | None = None,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    access: StoreAccess | None = None,
 ) -> Written:
     """Pick the mode: ``partitioned=True`` -> partitioned, ``by=[...]`` -> grouped,
     otherwise whole-frame."""
     if partitioned and by:
         raise SparkTaskError("a task is either partitioned=True or grouped by=[...], not both")
     if partitioned:
-        return run_partitioned(spark, task, inputs, output, schema=schema)
+        return run_partitioned(spark, task, inputs, output, schema=schema, access=access)
     if by:
-        return run_grouped(spark, task, inputs, output, by, schema=schema)
-    return run_whole_frame(spark, task, inputs, output, max_rows=max_rows, max_bytes=max_bytes)
+        return run_grouped(spark, task, inputs, output, by, schema=schema, access=access)
+    return run_whole_frame(
+        spark, task, inputs, output, max_rows=max_rows, max_bytes=max_bytes, access=access
+    )

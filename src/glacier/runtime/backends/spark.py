@@ -20,7 +20,7 @@ begins (:meth:`SparkBackend.prepare`), so the JVM boots while the run's other ta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from glacier.errors import ConfigError
 from glacier.resources.bucket import Bucket
 from glacier.resources.executor import Executor
 from glacier.runtime.backends.base import Backend, Done, Job, RunServices, deliver_future
-from glacier.runtime.staging import OutputTarget, StagedFrame, safe_name
+from glacier.runtime.staging import OutputTarget, StagedFrame, Staging, safe_name
 from glacier.runtime.units import Handoff
 from glacier.runtime.worker import Outcome, Scope, Step, run_unit, steps_of
 from glacier.spark import session
@@ -39,6 +39,7 @@ from glacier.spark.session import SparkSettings, is_connect_master, is_local_mas
 from glacier.storage.formats import Format
 
 if TYPE_CHECKING:
+    from glacier.core.task import Task
     from glacier.spark._worker import BoundTask
 
 
@@ -96,7 +97,12 @@ class SparkBackend(Backend):
         return session.get_session(self.settings)
 
     def _run(self, job: Job) -> Outcome:
-        runner = OnSpark(self, job)
+        runner = OnSpark(
+            self.spark_session,
+            self.services.staging(job.target.provider),
+            {n.id: n.task for n in job.unit.nodes if isinstance(n, TaskNode)},
+            self.executor.name,
+        )
         return run_unit(steps_of(job.unit), job.handoff, job.inputs, job.params, job.target, runner)
 
 
@@ -109,21 +115,35 @@ def _session(settings: SparkSettings) -> str:
 
 class OnSpark:
     """How a unit's task steps run on Spark: each reads its frame and writes its output under
-    the run's staging area itself, so the root's output is already staged when it is handed on."""
+    the run's staging area itself, so the root's output is already staged when it is handed on.
 
-    def __init__(self, backend: SparkBackend, job: Job) -> None:
-        self.backend = backend
-        self.staging = backend.services.staging(job.target.provider)
-        self.tasks = {n.id: n.task for n in job.unit.nodes if isinstance(n, TaskNode)}
+    Local mode's backend and a deployed cluster job (:func:`glacier.deployed.run_job`, on the
+    platform's session) both run their steps with it. URIs the session cannot read itself go
+    through Polars (:mod:`glacier.spark.store_access`), with their provider's credentials.
+    """
+
+    def __init__(
+        self,
+        spark_session: Callable[[], Any],
+        staging: Staging,
+        tasks: Mapping[str, Task[..., Any]],
+        executor: str,
+    ) -> None:
+        """``tasks``: node id -> task, of (at least) the nodes the runner's steps run."""
+        self.spark_session = spark_session
+        self.staging = staging
+        self.tasks = tasks
+        self.executor = executor
 
     def call(self, step: Step, scope: Scope) -> StagedFrame:
         # pyarrow and the Polars-Spark type layer load only once a task runs on Spark
         from glacier.spark.modes import run_spark_task, run_whole_frames  # noqa: PLC0415
+        from glacier.spark.store_access import access_for  # noqa: PLC0415 - as above
 
         frames = _frames(step, scope)
         if not frames:
             raise ConfigError(
-                f"Task {step.node!r} runs on cluster executor {self.backend.executor.name!r}, "
+                f"Task {step.node!r} runs on cluster executor {self.executor!r}, "
                 f"which runs a task over frames Spark reads, but it is given no frame (a task's "
                 f"output or a bucket). Run it on another executor, or pass it its input."
             )
@@ -133,8 +153,11 @@ class OnSpark:
             staging.bucket, f"{staging.prefix}/{safe_name(step.node)}.spark"
         )
         bound = _bind(step, frames, scope)
-        inputs = [_uris(scope.value(ref)) for ref in frames.values()]
-        spark = self.backend.spark_session()
+        values = [scope.value(ref) for ref in frames.values()]
+        inputs = [_uris(value) for value in values]
+        spark = self.spark_session()
+        options = _options_by_bucket([*values, staging])
+        access = access_for(spark, [out_dir, *(u for uris in inputs for u in uris)], options)
         if len(inputs) == 1:
             written = run_spark_task(
                 spark,
@@ -143,9 +166,10 @@ class OnSpark:
                 out_dir,
                 partitioned=task.options.partitioned,
                 by=task.options.by,
+                access=access,
             )
         else:  # several frames: each whole (partitioned/by were refused at definition)
-            written = run_whole_frames(spark, bound, inputs, out_dir)
+            written = run_whole_frames(spark, bound, inputs, out_dir, access=access)
         return StagedFrame(
             uri=f"{out_dir}/*.parquet",
             rows=written.rows,
@@ -157,6 +181,26 @@ class OnSpark:
         self, value: Any, handoff: Handoff, target: OutputTarget
     ) -> tuple[Any, StagedFrame | None]:
         return value, None  # staged by Spark; a directory, so not kept in the cache
+
+
+def _options_by_bucket(
+    holders: Sequence[StagedFrame | Bucket | Staging],
+) -> Callable[[str], Mapping[str, Any] | None]:
+    """URI -> the storage options of the provider whose bucket holds it (inputs may come from
+    buckets of several providers, the output goes to the run's staging)."""
+    found: dict[str, Mapping[str, Any] | None] = {}
+    for holder in holders:
+        if isinstance(holder, StagedFrame):
+            where = holder.uri
+        else:
+            where = holder.provider.store.uri(holder.bucket, "")
+        found.setdefault(_bucket_of(where), holder.provider.store.storage_options())
+    return lambda uri: found.get(_bucket_of(uri))
+
+
+def _bucket_of(uri: str) -> str:
+    scheme, _, rest = uri.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def _frames(step: Step, scope: Scope) -> dict[int | str, Ref]:
