@@ -22,17 +22,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from glacier.clouds.aws.emr_emulator import EmrEmulator
-from glacier.core.kinds import ExecutorKind
 from glacier.errors import TaskFailed, TaskOutOfMemory, TaskTimeout
 from glacier.infra import artifacts
-from glacier.infra.inventory import build_inventory
-from glacier.infra.package import build, code_digest, code_files, write_zip
-from glacier.infra.terraform.base import executor_env
+from glacier.infra.package import build
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
-from glacier.runtime.cluster_job import ENTRY_SCRIPT, ENTRY_SCRIPT_NAME
 from glacier.runtime.deployment import Deployment
 from glacier.runtime.emulate import Emulation, emulate
 from tests.cloud.fixtures import unique_bucket_name
@@ -51,24 +47,15 @@ SALES = pl.DataFrame(
 
 
 def package_clusters(pipeline: Pipeline, out: Path, limits: Mapping[str, float]) -> None:
-    """``glacier package``, plus what it is to add for cluster executors: a zip of the code and
-    the job's entry point per executor, listed in the manifest under ``clusters`` with the
-    executor's deployed variables."""
+    """``glacier package`` (which lists each cluster executor's package under ``clusters`` in
+    the manifest), with the memory and time limits the emulated platform enforces."""
     build(pipeline, out, "aws", dependencies=False)
-    inv = build_inventory(pipeline, "aws")
-    digest = code_digest(inv)
     path = out / artifacts.MANIFEST
     manifest = json.loads(path.read_text())
-    manifest["clusters"] = {}
-    for ex in inv.of_kind(ExecutorKind.CLUSTER):
-        package = f"{artifacts.BUILD_DIR}/cluster-{ex.name}.zip"
-        write_zip(out / package, {**code_files(inv), ENTRY_SCRIPT_NAME: ENTRY_SCRIPT.encode()})
-        manifest["clusters"][ex.name] = {
-            **limits,
-            "package": package,
-            "entry_point": ENTRY_SCRIPT_NAME,
-            "environment": executor_env(inv, ex, digest),
-        }
+    assert manifest["clusters"], "glacier package lists the cluster executors"
+    for entry in manifest["clusters"].values():
+        assert entry["entry_point"] == artifacts.JOB_SCRIPT and (out / entry["package"]).is_file()
+        entry.update(limits)
     path.write_text(json.dumps(manifest))
 
 

@@ -17,6 +17,16 @@ def code_zip(executor: str) -> str:
     return f"{BUILD_DIR}/{executor}.zip"
 
 
+JOB_SCRIPT = "glacier_job.py"
+"""The entry point of a cluster job in a cluster package (``spark-submit glacier_job.py
+EVENT_URI``), which runs ``glacier.deployed.run_job``."""
+
+
+def cluster_zip(executor: str) -> str:
+    """The package a cluster executor's Spark jobs run from: the code and :data:`JOB_SCRIPT`."""
+    return f"{BUILD_DIR}/cluster-{executor}.zip"
+
+
 def vm_zip(architecture: str) -> str:
     """The package VMs of one CPU architecture install Glacier, the pipeline and Dask from."""
     return f"{BUILD_DIR}/vm-{architecture}.zip"

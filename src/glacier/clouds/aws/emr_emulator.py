@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import PurePosixPath
 from typing import Any
 
-from glacier.runtime.cluster_job import ENTRY_SCRIPT_NAME
+from glacier.infra import artifacts
 from glacier.runtime.emulator import EmulatedFunction
 from glacier.runtime.function_process import FunctionProcess, Unpacked
 
@@ -130,7 +130,7 @@ class EmrEmulator:
                 "type": "emr-serverless",
                 "id": app.id,
                 "execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/glacier-emulated",
-                "entry_point": str(app.unpacked.code / ENTRY_SCRIPT_NAME),
+                "entry_point": str(app.unpacked.code / artifacts.JOB_SCRIPT),
             }
             for executor, app in self.by_executor.items()
         }
