@@ -9,16 +9,20 @@ buckets under fresh names, serves them with `glacier emulate` and returns the de
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from glacier.infra.package import build
+from glacier.core.kinds import ExecutorKind
+from glacier.infra import artifacts
+from glacier.infra.inventory import build_inventory
+from glacier.infra.package import build, code_digest, code_files, packaged_module, write_zip
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
+from glacier.runtime.cluster_job import ENTRY_SCRIPT, ENTRY_SCRIPT_NAME
 from glacier.runtime.emulate import Emulation, emulate
 from tests.cloud.fixtures import unique_bucket_name
 from tests.cloud.servers import AzureServer, CloudServer, GCSServer, S3Server
@@ -52,6 +56,45 @@ def cloud_env(cloud: str, server: CloudServer) -> dict[str, str]:
         "AZURE_RESOURCE_GROUP": "glacier-test",
         "AZURE_STORAGE_CONNECTION_STRING": server.connection_string(),
     }
+
+
+def package_clusters(
+    pipeline: Pipeline, out: Path, cloud: str, limits: Mapping[str, float]
+) -> None:
+    """What ``glacier package`` is to write for cluster executors: a zip of the code and the
+    job's entry point per executor, listed in the manifest with the executor's variables."""
+    inv = build_inventory(pipeline, cloud)
+    digest = code_digest(inv)
+    (out / artifacts.BUILD_DIR).mkdir(parents=True)
+    clusters = {}
+    for ex in inv.of_kind(ExecutorKind.CLUSTER):
+        package = f"{artifacts.BUILD_DIR}/cluster-{ex.name}.zip"
+        write_zip(out / package, {**code_files(inv), ENTRY_SCRIPT_NAME: ENTRY_SCRIPT.encode()})
+        clusters[ex.name] = {
+            **limits,
+            "package": package,
+            "entry_point": ENTRY_SCRIPT_NAME,
+            "environment": {
+                "GLACIER_PIPELINE": inv.pipeline,
+                "GLACIER_MODULE": packaged_module(inv),
+                "GLACIER_EXECUTOR": ex.name,
+                "GLACIER_PROVIDER": cloud,
+                "GLACIER_CODE_DIGEST": digest,
+            },
+        }
+    manifest = {
+        "format": 1,
+        "cloud": cloud,
+        "pipeline": inv.pipeline,
+        "module": packaged_module(inv),
+        "digest": digest,
+        "staging_bucket": inv.staging_bucket,
+        "buckets": [b.name for b in inv.buckets],
+        "functions": {},
+        "vms": {},
+        "clusters": clusters,
+    }
+    (out / "build" / "manifest.json").write_text(json.dumps(manifest))
 
 
 @dataclass

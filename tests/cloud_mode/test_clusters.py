@@ -22,22 +22,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from glacier.clouds.aws.emr_emulator import EmrEmulator
-from glacier.core.kinds import ExecutorKind
 from glacier.errors import TaskFailed, TaskOutOfMemory, TaskTimeout
-from glacier.infra import artifacts
-from glacier.infra.inventory import build_inventory
-from glacier.infra.package import build, code_digest, code_files, write_zip
-from glacier.infra.terraform.base import executor_env
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
-from glacier.runtime.cluster_job import ENTRY_SCRIPT, ENTRY_SCRIPT_NAME
 from glacier.runtime.deployment import Deployment
 from glacier.runtime.emulate import Emulation, emulate
 from tests.cloud.fixtures import unique_bucket_name
 from tests.cloud.servers import S3Server
-from tests.cloud_mode.conftest import cloud_env
+from tests.cloud_mode.conftest import cloud_env, package_clusters
 
 pytestmark = pytest.mark.cloud
 
@@ -48,28 +42,6 @@ SALES = pl.DataFrame(
         "amount": [float(i % 37) - 3.0 for i in range(400)],
     }
 )
-
-
-def package_clusters(pipeline: Pipeline, out: Path, limits: Mapping[str, float]) -> None:
-    """``glacier package``, plus what it is to add for cluster executors: a zip of the code and
-    the job's entry point per executor, listed in the manifest under ``clusters`` with the
-    executor's deployed variables."""
-    build(pipeline, out, "aws", dependencies=False)
-    inv = build_inventory(pipeline, "aws")
-    digest = code_digest(inv)
-    path = out / artifacts.MANIFEST
-    manifest = json.loads(path.read_text())
-    manifest["clusters"] = {}
-    for ex in inv.of_kind(ExecutorKind.CLUSTER):
-        package = f"{artifacts.BUILD_DIR}/cluster-{ex.name}.zip"
-        write_zip(out / package, {**code_files(inv), ENTRY_SCRIPT_NAME: ENTRY_SCRIPT.encode()})
-        manifest["clusters"][ex.name] = {
-            **limits,
-            "package": package,
-            "entry_point": ENTRY_SCRIPT_NAME,
-            "environment": executor_env(inv, ex, digest),
-        }
-    path.write_text(json.dumps(manifest))
 
 
 SINK = "write:curated/by_store.parquet"
@@ -88,8 +60,9 @@ class Deployed:
 
     @property
     def emr(self) -> EmrEmulator:
-        assert isinstance(self.emulation.clusters, EmrEmulator)
-        return self.emulation.clusters
+        emulator = self.emulation.clusters["emr-serverless"]
+        assert isinstance(emulator, EmrEmulator)
+        return emulator
 
 
 @pytest.fixture
@@ -109,7 +82,7 @@ def deployed(
         monkeypatch.setenv(name, value)
     pipeline = load_pipeline(str(PIPELINE))
     out = tmp_path / "aws-terraform"
-    package_clusters(pipeline, out, limits)
+    package_clusters(pipeline, out, "aws", limits)
     manifest = json.loads((out / "build" / "manifest.json").read_text())
     names = {
         b: unique_bucket_name(b[:20]) for b in {*manifest["buckets"], manifest["staging_bucket"]}
