@@ -15,20 +15,30 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from glacier.clouds.databricks.jobs import DatabricksJobs
 from glacier.clouds.databricks.jobs_emulator import JobsEmulator
-from glacier.errors import DeploymentError, TaskFailed, TaskOutOfMemory, TaskTimeout
+from glacier.config.provider import LocalConfig
+from glacier.errors import (
+    DeploymentError,
+    TaskCrashed,
+    TaskFailed,
+    TaskOutOfMemory,
+    TaskTimeout,
+)
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
 from glacier.runtime.deployment import Deployment
 from glacier.runtime.emulate import Emulation, emulate
+from glacier.runtime.transport import Target
 from tests.cloud.fixtures import unique_bucket_name
 from tests.cloud.servers import AzureServer
 from tests.cloud_mode.conftest import cloud_env, package_clusters
@@ -242,3 +252,76 @@ def test_a_cluster_that_does_not_exist_is_a_deployment_error(deployed: Deployed)
     with pytest.raises(TaskFailed, match=r"DeploymentError: .*Cluster 0101-000000-notthere does"):
         deployed.pipeline.run("cloud", deployment=gone)
     assert not deployed.workspace.runs
+
+
+@pytest.mark.parametrize(
+    ("state", "error"),
+    [
+        (
+            {
+                "life_cycle_state": "TERMINATED",
+                "result_state": "FAILED",
+                "state_message": ("Driver is up but is not responsive, likely due to GC."),
+            },
+            TaskOutOfMemory,
+        ),
+        (
+            {
+                "life_cycle_state": "TERMINATED",
+                "result_state": "FAILED",
+                "state_message": "java.lang.OutOfMemoryError: Java heap space",
+            },
+            TaskOutOfMemory,
+        ),
+        ({"life_cycle_state": "TERMINATED", "result_state": "TIMEDOUT"}, TaskTimeout),
+        ({"life_cycle_state": "TERMINATED", "result_state": "CANCELED"}, TaskCrashed),
+        ({"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED"}, TaskCrashed),
+        ({"life_cycle_state": "SKIPPED"}, TaskCrashed),
+    ],
+)
+def test_the_ends_a_real_workspace_reports_map_to_glaciers_errors(
+    state: dict[str, str], error: type[Exception], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the emulator cannot make happen (a JVM driver's GC death, the Jobs service's own
+    failure), read from the states the Jobs API documents."""
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-unused")
+    entry = {"type": "databricks", "id": "0101-000000-abcdefgh", "python_file": "/x.py"}
+    target = Target("spark", "cluster", entry, LocalConfig(), {"databricks": "http://x"})
+    ended = DatabricksJobs(target)._ended("7", state)
+    assert type(ended) is error
+    assert "run 7 on cluster 0101-000000-abcdefgh" in str(ended)
+
+
+def test_a_busy_workspace_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """429 and 5xx (rate limits, a restarting control plane) are retried with backoff; the
+    answers come from a workspace stand-in, since the emulator is never busy."""
+    answers = [(429, {"error_code": "REQUEST_LIMIT_EXCEEDED"}), (503, {})]
+    answers.append((200, {"state": {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS"}}))
+    seen: list[str] = []
+
+    class Busy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(f"{self.path} {self.headers['Authorization']}")
+            status, body = answers.pop(0)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-right")
+    entry = {"type": "databricks", "id": "0101-000000-abcdefgh", "python_file": "/x.py"}
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        DatabricksJobs(Target("spark", "cluster", entry, LocalConfig(), {"databricks": url})).wait(
+            "7"
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["/api/2.1/jobs/runs/get?run_id=7 Bearer dapi-right"] * 3 and not answers
