@@ -36,6 +36,7 @@ from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
 from glacier.resources.bucket import Bucket
+from glacier.runtime.cluster_job import open_transport
 from glacier.runtime.deployment import Deployment
 from glacier.runtime.emulate import Emulation, emulate
 from glacier.runtime.transport import Target
@@ -325,3 +326,12 @@ def test_a_busy_workspace_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> Non
         server.shutdown()
         server.server_close()
     assert seen == ["/api/2.1/jobs/runs/get?run_id=7 Bearer dapi-right"] * 3 and not answers
+
+
+def test_an_entry_without_the_jobs_entry_point_asks_to_redeploy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABRICKS_HOST", raising=False)
+    entry = {"type": "databricks", "id": "0101-000000-abcdefgh"}
+    with pytest.raises(DeploymentError, match=r"lacks python_file, host .*Redeploy"):
+        open_transport(Target("spark", "cluster", entry, LocalConfig()))
