@@ -9,12 +9,13 @@ buckets under fresh names, serves them with `glacier emulate` and returns the de
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from glacier.infra import artifacts
 from glacier.infra.package import build
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
@@ -52,6 +53,21 @@ def cloud_env(cloud: str, server: CloudServer) -> dict[str, str]:
         "AZURE_RESOURCE_GROUP": "glacier-test",
         "AZURE_STORAGE_CONNECTION_STRING": server.connection_string(),
     }
+
+
+def package_clusters(
+    pipeline: Pipeline, out: Path, cloud: str, limits: Mapping[str, float]
+) -> None:
+    """``glacier package`` (which lists each cluster executor's package under ``clusters`` in
+    the manifest), with the memory and time limits the emulated platform enforces."""
+    build(pipeline, out, cloud, dependencies=False)
+    path = out / artifacts.MANIFEST
+    manifest = json.loads(path.read_text())
+    assert manifest["clusters"], "glacier package lists the cluster executors"
+    for entry in manifest["clusters"].values():
+        assert entry["entry_point"] == artifacts.JOB_SCRIPT and (out / entry["package"]).is_file()
+        entry.update(limits)
+    path.write_text(json.dumps(manifest))
 
 
 @dataclass

@@ -23,8 +23,6 @@ from polars.testing import assert_frame_equal
 
 from glacier.clouds.aws.emr_emulator import EmrEmulator
 from glacier.errors import TaskFailed, TaskOutOfMemory, TaskTimeout
-from glacier.infra import artifacts
-from glacier.infra.package import build
 from glacier.loader import load_pipeline
 from glacier.pipelines import Pipeline
 from glacier.provider import Provider
@@ -33,7 +31,7 @@ from glacier.runtime.deployment import Deployment
 from glacier.runtime.emulate import Emulation, emulate
 from tests.cloud.fixtures import unique_bucket_name
 from tests.cloud.servers import S3Server
-from tests.cloud_mode.conftest import cloud_env
+from tests.cloud_mode.conftest import cloud_env, package_clusters
 
 pytestmark = pytest.mark.cloud
 
@@ -44,19 +42,6 @@ SALES = pl.DataFrame(
         "amount": [float(i % 37) - 3.0 for i in range(400)],
     }
 )
-
-
-def package_clusters(pipeline: Pipeline, out: Path, limits: Mapping[str, float]) -> None:
-    """``glacier package`` (which lists each cluster executor's package under ``clusters`` in
-    the manifest), with the memory and time limits the emulated platform enforces."""
-    build(pipeline, out, "aws", dependencies=False)
-    path = out / artifacts.MANIFEST
-    manifest = json.loads(path.read_text())
-    assert manifest["clusters"], "glacier package lists the cluster executors"
-    for entry in manifest["clusters"].values():
-        assert entry["entry_point"] == artifacts.JOB_SCRIPT and (out / entry["package"]).is_file()
-        entry.update(limits)
-    path.write_text(json.dumps(manifest))
 
 
 SINK = "write:curated/by_store.parquet"
@@ -75,8 +60,9 @@ class Deployed:
 
     @property
     def emr(self) -> EmrEmulator:
-        assert isinstance(self.emulation.clusters, EmrEmulator)
-        return self.emulation.clusters
+        emulator = self.emulation.clusters["emr-serverless"]
+        assert isinstance(emulator, EmrEmulator)
+        return emulator
 
 
 @pytest.fixture
@@ -96,7 +82,7 @@ def deployed(
         monkeypatch.setenv(name, value)
     pipeline = load_pipeline(str(PIPELINE))
     out = tmp_path / "aws-terraform"
-    package_clusters(pipeline, out, limits)
+    package_clusters(pipeline, out, "aws", limits)
     manifest = json.loads((out / "build" / "manifest.json").read_text())
     names = {
         b: unique_bucket_name(b[:20]) for b in {*manifest["buckets"], manifest["staging_bucket"]}

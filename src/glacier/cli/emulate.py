@@ -53,7 +53,7 @@ def emulate(directory: Path, out: Path | None, buckets: dict[str, str]) -> None:
         for executor, entry in {
             **functions,
             **(emulation.vms.entries if emulation.vms else {}),
-            **(emulation.clusters.functions if emulation.clusters else {}),
+            **{k: v for c in emulation.clusters.values() for k, v in c.functions.items()},
         }.items():
             click.echo(f"  {executor}: {entry}")
         click.echo("Press Ctrl-C to stop.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,12 @@ class Emulation:
     emulated: Emulated | None
     """The cloud's functions (None when the pipeline has none)."""
     vms: EmulatedVms | None = None
-    clusters: Emulated | None = None
-    """The cloud's cluster platform (EMR Serverless), its ``functions`` the ``clusters``."""
+    clusters: dict[str, Emulated] = field(default_factory=dict)
+    """Cluster platform (``emr-serverless``, ``databricks``) -> its emulator, whose
+    ``functions`` are the ``clusters`` entries of the executors deployed on it."""
 
     def close(self) -> None:
-        for running in (self.emulated, self.vms, self.clusters):
+        for running in (self.emulated, self.vms, *self.clusters.values()):
             if running is not None:
                 running.close()
 
@@ -113,7 +114,9 @@ def emulate(
     try:
         vms = _functions(root, manifest, "vms", environment)
         emulation.vms = EmulatedVms(vms) if vms else None
-        emulation.clusters = _clusters(cloud, _functions(root, manifest, "clusters", environment))
+        clusters = _functions(root, manifest, "clusters", environment)
+        for platform, on_it in _by_platform(cloud, manifest, clusters).items():
+            emulation.clusters[platform] = clouds.load(clouds.CLUSTER_EMULATORS[platform])(on_it)
         outputs = _outputs(manifest, names, staging, emulated, emulation.vms, emulation.clusters)
         emulation.deployment.write_text(json.dumps(outputs, indent=2))
     except BaseException:
@@ -122,14 +125,23 @@ def emulate(
     return emulation
 
 
-def _clusters(cloud: Cloud, clusters: list[EmulatedFunction]) -> Emulated | None:
-    if not clusters:
-        return None
-    ref = clouds.CLUSTER_EMULATORS.get(cloud)
-    if ref is None:
-        raise DeploymentError(f"Glacier has no emulator for {cloud.value}'s cluster executors.")
-    emulated: Emulated = clouds.load(ref)(clusters)
-    return emulated
+def _by_platform(
+    cloud: Cloud, manifest: Mapping[str, Any], clusters: list[EmulatedFunction]
+) -> dict[str, list[EmulatedFunction]]:
+    """The cluster executors grouped by the platform they deploy on: the manifest's ``type``
+    of each (``databricks`` for a DatabricksConfig), else the cloud's own Spark."""
+    grouped: dict[str, list[EmulatedFunction]] = {}
+    for cluster in clusters:
+        spec = manifest["clusters"][cluster.executor]
+        platform = spec.get("type") or clouds.CLUSTER_DEFAULTS.get(cloud, "")
+        if platform not in clouds.CLUSTER_EMULATORS:
+            raise DeploymentError(
+                f"Glacier has no emulator for cluster executor {cluster.executor!r} on "
+                f"{cloud.value} ({platform or 'no platform'}); it emulates "
+                f"{', '.join(sorted(clouds.CLUSTER_EMULATORS))}."
+            )
+        grouped.setdefault(platform, []).append(cluster)
+    return grouped
 
 
 def _storage_environment(provider: Provider) -> dict[str, str]:
@@ -181,7 +193,7 @@ def _outputs(
     staging: str,
     emulated: Emulated | None,
     vms: EmulatedVms | None,
-    clusters: Emulated | None = None,
+    clusters: Mapping[str, Emulated],
 ) -> dict[str, Any]:
     """The deployment file: ``terraform output -json``'s shape, pointing at the emulator."""
     values: dict[str, Any] = {
@@ -192,19 +204,20 @@ def _outputs(
         "staging_bucket": staging,
         "functions": dict(emulated.functions) if emulated else {},
         "vms": vms.entries if vms else {},
-        "clusters": dict(clusters.functions) if clusters else {},
+        "clusters": {k: v for c in clusters.values() for k, v in c.functions.items()},
         "emulator": {
             "endpoints": {
                 **(emulated.endpoints if emulated else {}),
-                **(clusters.endpoints if clusters else {}),
+                **{k: v for c in clusters.values() for k, v in c.endpoints.items()},
             },
             "tls": vms.tls if vms else {},
         },
     }
     if vms is not None:
         values["dask_scheduler_address"] = vms.address
-    if emulated is not None and emulated.secrets:
-        values["function_keys"] = dict(emulated.secrets)
+    keys = {k: v for e in (emulated, *clusters.values()) if e for k, v in e.secrets.items()}
+    if keys:
+        values["function_keys"] = keys
     return {
         k: {"sensitive": k == "function_keys", "type": "dynamic", "value": v}
         for k, v in values.items()

@@ -16,6 +16,7 @@ import platform
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import zipfile
@@ -28,6 +29,22 @@ from glacier.runtime.emulator import EmulatedFunction
 
 SAMPLE_SECONDS = 0.005
 MB = 1024 * 1024
+LOCAL_SPARK_ENV = {
+    "SPARK_LOCAL_IP": "127.0.0.1",
+    "PYSPARK_PYTHON": sys.executable,
+    "PYSPARK_SUBMIT_ARGS": " ".join(
+        [
+            "--master local[2]",
+            "--conf spark.driver.host=127.0.0.1",
+            "--conf spark.driver.bindAddress=127.0.0.1",
+            "--conf spark.ui.enabled=false",
+            "--conf spark.ui.showConsoleProgress=false",
+            "pyspark-shell",
+        ]
+    ),
+}
+"""What an emulated cluster platform (EMR Serverless, Databricks) sets in a Spark job's driver
+environment: local Spark, two cores standing in for the cluster, bound to 127.0.0.1."""
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 

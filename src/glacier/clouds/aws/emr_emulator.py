@@ -31,27 +31,14 @@ from typing import Any
 
 from glacier.infra import artifacts
 from glacier.runtime.emulator import EmulatedFunction
-from glacier.runtime.function_process import FunctionProcess, Unpacked
+from glacier.runtime.function_process import LOCAL_SPARK_ENV, FunctionProcess, Unpacked
 
 HOST = "127.0.0.1"
 ACCOUNT = "000000000000"
 RELEASE = "emr-7.5.0"
 _RUNS = re.compile(r"^/applications/(?P<app>[^/]+)/jobruns(?:/(?P<run>[^/?]+))?/?(?:\?.*)?$")
-PLATFORM_ENV = {
-    "SPARK_LOCAL_IP": HOST,
-    "PYSPARK_PYTHON": sys.executable,
-    "PYSPARK_SUBMIT_ARGS": " ".join(
-        [
-            "--master local[2]",
-            f"--conf spark.driver.host={HOST}",
-            f"--conf spark.driver.bindAddress={HOST}",
-            "--conf spark.ui.enabled=false",
-            "--conf spark.ui.showConsoleProgress=false",
-            "pyspark-shell",
-        ]
-    ),
-}
-"""What EMR sets in a job's driver environment, as local Spark needs it."""
+PLATFORM_ENV = LOCAL_SPARK_ENV
+"""What EMR sets in a job's driver environment: local Spark standing in for its capacity."""
 
 
 @dataclass

@@ -13,10 +13,12 @@ PIN = ("databricks/databricks", "~> 1.0")
 
 
 def provider(m: Module, host: Value) -> None:
-    """Declare the databricks provider once, pointed at ``host``."""
+    """Declare the databricks provider once, pointed at ``host``, and read back the workspace
+    URL it resolved (``databricks_current_config``) for the ``clusters`` output."""
     if "databricks" not in m.providers:
         m.providers["databricks"] = PIN
         m.add("providers.tf", Block("provider", ("databricks",)).attr("host", host))
+        m.add("clusters.tf", Block("data", ("databricks_current_config", "glacier")))
 
 
 def host_variable(m: Module, config: DatabricksConfig) -> Expr:
@@ -93,7 +95,12 @@ def _wheel(m: Module, inv: Inventory) -> Expr:
 
 
 def cluster_output(ex: ExecutorPlan) -> dict[str, Value]:
-    """The ``clusters`` output entry of the cluster ``cluster`` declared for ``ex``."""
+    """The ``clusters`` output entry of the cluster ``cluster`` declared for ``ex``: what cloud
+    mode submits runs with (:mod:`glacier.clouds.databricks.jobs`)."""
     existing = isinstance(ex.config, DatabricksConfig) and ex.config.cluster_id
     source = "data.databricks_cluster" if existing else "databricks_cluster"
-    return {"type": "databricks", "id": ref(source, ex.tf_name, "cluster_id")}
+    return {
+        "type": "databricks",
+        "id": ref(source, ex.tf_name, "cluster_id"),
+        "host": ref("data", "databricks_current_config", "glacier", "host"),
+    }

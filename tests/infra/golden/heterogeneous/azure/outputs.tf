@@ -78,10 +78,12 @@ output "clusters" {
     dbx = {
       type = "databricks"
       id   = databricks_cluster.dbx.cluster_id
+      host = data.databricks_current_config.glacier.host
     }
     spark = {
       type = "databricks"
       id   = databricks_cluster.spark.cluster_id
+      host = data.databricks_current_config.glacier.host
     }
   }
 }

@@ -73,6 +73,7 @@ output "clusters" {
     dbx = {
       type = "databricks"
       id   = databricks_cluster.dbx.cluster_id
+      host = data.databricks_current_config.glacier.host
     }
     spark = {
       type = "dataproc"
