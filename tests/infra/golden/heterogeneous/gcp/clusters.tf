@@ -2,8 +2,15 @@
 
 data "databricks_current_config" "glacier" {}
 
+resource "databricks_workspace_file" "glacier_wheel" {
+  source     = "${path.module}/build/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
+  md5        = filemd5("${path.module}/build/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl")
+  path       = "/Shared/glacier/${local.name_prefix}/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
+  depends_on = [google_project_service.apis]
+}
+
 resource "databricks_cluster" "dbx" {
-  cluster_name                 = "heterogeneous-dbx"
+  cluster_name                 = "${local.name_prefix}-dbx"
   spark_version                = "15.4.x-scala2.12"
   node_type_id                 = "n2-standard-4"
   num_workers                  = 2
@@ -14,6 +21,9 @@ resource "databricks_cluster" "dbx" {
   gcp_attributes {
     google_service_account = google_service_account.dbx.email
     availability           = "ON_DEMAND_GCP"
+  }
+  library {
+    whl = databricks_workspace_file.glacier_wheel.workspace_path
   }
   depends_on = [google_project_service.apis]
 }
@@ -62,6 +72,7 @@ resource "google_dataproc_cluster" "spark" {
           GLACIER_MODULE         = "tests.infra.pipelines"
           GLACIER_EXECUTOR       = "spark"
           GLACIER_PROVIDER       = "gcp"
+          GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
           GOOGLE_CLOUD_PROJECT   = var.project_id
           GOOGLE_CLOUD_REGION    = var.region
           GLACIER_STAGING_BUCKET = google_storage_bucket.glacier_staging.name
