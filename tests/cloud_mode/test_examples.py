@@ -1,4 +1,5 @@
-"""The shipped examples in cloud mode: the same output as local mode, on the emulated cloud."""
+"""The shipped examples in cloud mode: the same output as local mode, on each emulated cloud
+(functions, the TLS Dask VMs, and clusters on EMR Serverless, Dataproc and Databricks)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from generate_sample_data import generate  # noqa: E402 - the examples' own samp
 pytestmark = [pytest.mark.cloud, pytest.mark.slow]
 
 
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
 @pytest.mark.parametrize(
     ("example", "kinds"),
     [
@@ -28,10 +30,10 @@ pytestmark = [pytest.mark.cloud, pytest.mark.slow]
         ("heterogeneous_pipeline", {"local", "serverless", "cluster", "vm"}),
     ],
 )
-def test_an_example_gives_the_same_output_in_cloud_mode_on_aws(
-    example: str, kinds: set[str], deployed: Callable[[Path, str], Deployed]
+def test_an_example_gives_the_same_output_in_cloud_mode(
+    cloud: str, example: str, kinds: set[str], deployed: Callable[[Path, str], Deployed]
 ) -> None:
-    found = deployed(EXAMPLES / f"{example}.py", "aws")
+    found = deployed(EXAMPLES / f"{example}.py", cloud)
     deployment = Deployment.load(found.deployment)
     provider = sys.modules[example].provider
     provider.use_deployment(deployment.buckets, deployment.staging_bucket)

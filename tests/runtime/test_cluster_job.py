@@ -20,8 +20,10 @@ def target(entry: dict[str, str]) -> Target:
 
 
 def test_a_cluster_platform_cloud_mode_cannot_run_is_named() -> None:
-    with pytest.raises(DeploymentError, match=r"as 'dataproc'.*it runs: databricks, emr-serverl"):
-        cluster_job.open_transport(target({"type": "dataproc", "id": "0101"}))
+    with pytest.raises(
+        DeploymentError, match=r"as 'hdinsight'.*it runs: databricks, dataproc, emr-serverl"
+    ):
+        cluster_job.open_transport(target({"type": "hdinsight", "id": "0101"}))
 
 
 def test_an_emr_entry_without_the_jobs_entry_point_asks_to_redeploy() -> None:

@@ -179,6 +179,7 @@ KINDS: dict[str, KindParts] = {
 CLUSTER_PLATFORMS: dict[str, str] = {
     "emr-serverless": "glacier.clouds.aws.emr:EmrServerless",
     "databricks": "glacier.clouds.databricks.jobs:DatabricksJobs",
+    "dataproc": "glacier.clouds.gcp.dataproc:DataprocJobs",
 }
 """The ``type`` of a ``clusters`` output entry -> its ``JobPlatform(target)``: how cloud mode
 starts and watches that platform's Spark jobs (:mod:`glacier.runtime.cluster_job`)."""
@@ -186,12 +187,17 @@ starts and watches that platform's Spark jobs (:mod:`glacier.runtime.cluster_job
 CLUSTER_EMULATORS: dict[str, str] = {
     "emr-serverless": "glacier.clouds.aws.emr_emulator:start",
     "databricks": "glacier.clouds.databricks.jobs_emulator:start",
+    "dataproc": "glacier.clouds.gcp.dataproc_emulator:start",
 }
 """A cluster platform (as ``CLUSTER_PLATFORMS``) -> ``start(clusters: Sequence[EmulatedFunction])
 -> Emulated``: that platform on 127.0.0.1 for ``glacier emulate`` (its ``functions`` are the
 ``clusters`` output entries)."""
 
-CLUSTER_DEFAULTS: dict[Cloud, str] = {Cloud.AWS: "emr-serverless", Cloud.AZURE: "databricks"}
+CLUSTER_DEFAULTS: dict[Cloud, str] = {
+    Cloud.AWS: "emr-serverless",
+    Cloud.GCP: "dataproc",
+    Cloud.AZURE: "databricks",
+}
 """The platform a cloud's cluster executors deploy on unless their config names another (a
 ``DatabricksConfig`` is Databricks on every cloud; Spark on Azure is only Databricks)."""
 

@@ -228,7 +228,7 @@ def test_the_cluster_metadata_carries_the_deployed_environment() -> None:
         assert variable in encoded
 
 
-def test_the_job_entry_point_takes_the_environment_and_rejects_a_bad_event(
+def test_the_job_entry_point_takes_the_environment_from_the_cluster_metadata(
     tmp_path: Path,
 ) -> None:
     job = tmp_path / f"{package.JOB_MODULE}.py"
@@ -246,7 +246,9 @@ def test_the_job_entry_point_takes_the_environment_and_rejects_a_bad_event(
         check=False,
     )
     assert done.returncode == 1
-    assert "BadEvent: The event is not a Glacier invocation" in done.stderr
+    # the metadata's environment was taken (the job got as far as its argument), and the job
+    # runs Glacier's protocol: its argument is the URI of a staged event, nothing else
+    assert "is not the URI of a Glacier job event" in done.stderr
 
 
 def test_the_dataproc_archive_holds_glacier_the_pipeline_and_the_job(tmp_path: Path) -> None:

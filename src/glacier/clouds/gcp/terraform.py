@@ -509,8 +509,8 @@ def _dataproc_init(m: Module) -> Expr:
     m.add("clusters.tf", archive, script)
     m.notes.append(
         "Dataproc: run `glacier package` first (it builds build/dataproc.zip); every node "
-        f"unpacks it at start-up, and a job runs file:///opt/glacier/{package.JOB_MODULE}.py "
-        "with the invocation event as its argument."
+        f"unpacks it at start-up, and a job runs {package.JOB_URI} with the URI of the "
+        "invocation event staged in the staging bucket as its argument."
     )
     return init
 
@@ -531,12 +531,23 @@ def _outputs(m: Module, inv: Inventory, project: Expr, region: Expr) -> None:
             cluster=lambda ex: (
                 databricks.cluster_output(ex)
                 if isinstance(ex.config, DatabricksConfig)
-                else {"type": "dataproc", "id": ref("google_dataproc_cluster", ex.tf_name, "name")}
+                else _dataproc_output(ex, project, region)
             ),
             identity=_email,
             identity_doc="the service account it runs as",
         ),
     )
+
+
+def _dataproc_output(ex: ExecutorPlan, project: Expr, region: Expr) -> Value:
+    """What cloud mode submits the cluster's jobs with (:mod:`glacier.clouds.gcp.dataproc`)."""
+    return {
+        "type": "dataproc",
+        "id": ref("google_dataproc_cluster", ex.tf_name, "name"),
+        "project": project,
+        "region": region,
+        "main_python_file_uri": package.JOB_URI,
+    }
 
 
 def _function_output(ex: ExecutorPlan) -> Value:

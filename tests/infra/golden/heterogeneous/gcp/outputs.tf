@@ -76,8 +76,11 @@ output "clusters" {
       host = data.databricks_current_config.glacier.host
     }
     spark = {
-      type = "dataproc"
-      id   = google_dataproc_cluster.spark.name
+      type                 = "dataproc"
+      id                   = google_dataproc_cluster.spark.name
+      project              = var.project_id
+      region               = var.region
+      main_python_file_uri = "file:///opt/glacier/glacier_dataproc_job.py"
     }
   }
 }

@@ -1,0 +1,264 @@
+"""Cluster executors on Dataproc: one PySpark job per attempt, through the REST API v1.
+
+``POST .../projects/{project}/regions/{region}/jobs:submit`` places a ``pysparkJob`` on the
+executor's cluster (output ``clusters``: ``id``, the cluster's name; ``project``, ``region``;
+``main_python_file_uri``, the package's job entry point on the nodes; ``python_file_uris``,
+optional zips for the Python path) with the staged event's URI as its one argument.
+``GET .../jobs/{jobId}`` is polled with backoff until ``status.state`` is ``DONE``, ``ERROR``
+or ``CANCELLED``; an ``ERROR`` is mapped to Glacier's errors from ``status.details``: a driver
+out of memory (``OutOfMemoryError``, exit code 137) -> :class:`~glacier.errors.
+TaskOutOfMemory`, a timeout -> :class:`~glacier.errors.TaskTimeout`, anything else (and a
+``CANCELLED`` job) -> :class:`~glacier.errors.TaskCrashed`, retried by the scheduler. A
+Dataproc job has no timeout of its own, so past the executor's ``timeout`` the transport
+cancels it (``jobs/{jobId}:cancel``) and raises TaskTimeout. A refused call (401, 403, 404: a
+cluster that does not exist) is a :class:`~glacier.errors.DeploymentError`.
+
+Auth is an OAuth access token from google-auth (imported on first use): the provider's
+service-account key, else Application Default Credentials. An endpoint on
+``http://127.0.0.1`` is ``glacier emulate``'s and gets the fixed emulator token, as Cloud
+Functions' transport does. Standard-library HTTP only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from glacier.clouds.gcp.config import GcpConfig
+from glacier.clouds.gcp.transport import EMULATOR_PREFIX, EMULATOR_TOKEN
+from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOfMemory, TaskTimeout
+from glacier.runtime.transport import Target
+
+SERVICE = "dataproc"
+"""The ``emulator.endpoints`` key of an emulated Dataproc."""
+API = "https://dataproc.googleapis.com"
+SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+POLL_FIRST = 0.2
+POLL_MAX = 10.0
+"""Seconds between ``jobs.get`` calls: from the first, growing by half up to the last."""
+BUSY_TRIES = 5
+"""Calls answered 429 or 5xx are tried this many times."""
+ENDED = frozenset({"DONE", "ERROR", "CANCELLED"})
+OUT_OF_MEMORY = ("outofmemory", "out of memory", "exit code 137", "exit code is 137")
+TIMED_OUT = ("timed out", "timeout")
+REFUSED = frozenset({401, 403, 404})
+HTTP_TIMEOUT = 30.0
+
+
+def jobs_path(project: str, region: str) -> str:
+    """The jobs collection of a project's region, as the API and its emulator name it."""
+    return f"/v1/projects/{project}/regions/{region}/jobs"
+
+
+class DataprocJobs:
+    """PySpark jobs on one Dataproc cluster (a :class:`~glacier.runtime.cluster_job.
+    JobPlatform`)."""
+
+    def __init__(self, target: Target) -> None:
+        entry, config = target.entry, target.provider
+        if not isinstance(config, GcpConfig):
+            raise DeploymentError(
+                f"Executor {target.executor!r} runs on Dataproc but the provider is "
+                f"{type(config).__name__}, not GcpConfig: run with the GCP provider it was "
+                f"deployed with."
+            )
+        missing = [k for k in ("id", "main_python_file_uri") if not entry.get(k)]
+        if missing:
+            raise DeploymentError(
+                f"Cluster executor {target.executor!r}: its Dataproc entry in the output "
+                f"`clusters` lacks {', '.join(missing)}. Redeploy: `glacier package`, then "
+                f"`terraform apply`, so the job's package and entry point are on the cluster."
+            )
+        self.target = target
+        self.cluster = str(entry["id"])
+        self.project = str(entry.get("project") or config.project_id)
+        self.region = str(entry.get("region") or config.region)
+        self.main = str(entry["main_python_file_uri"])
+        self.python_files = [str(uri) for uri in entry.get("python_file_uris") or []]
+        endpoint = (target.endpoints.get(SERVICE) or API).rstrip("/")
+        self.base = endpoint + jobs_path(self.project, self.region)
+        emulated = endpoint.startswith(EMULATOR_PREFIX)  # never through a proxy, fixed token
+        self.opener = urllib.request.build_opener(
+            *([urllib.request.ProxyHandler({})] if emulated else [])
+        )
+        self.tokens: _AccessTokens | None = None if emulated else _AccessTokens(config)
+        self._closed = threading.Event()
+
+    @property
+    def where(self) -> str:
+        return f"dataproc cluster {self.cluster}"
+
+    def start(self, event_uri: str, name: str) -> str:
+        pyspark: dict[str, Any] = {"mainPythonFileUri": self.main, "args": [event_uri]}
+        if self.python_files:
+            pyspark["pythonFileUris"] = self.python_files
+        job = {
+            "placement": {"clusterName": self.cluster},
+            "pysparkJob": pyspark,
+            "labels": {"glacier-unit": _label(name)},
+        }
+        submitted = self._call("POST", ":submit", {"job": job}, "submit a job")
+        return str(submitted["reference"]["jobId"])
+
+    def wait(self, job_id: str) -> None:
+        pause = POLL_FIRST
+        deadline = time.monotonic() + self.target.timeout if self.target.timeout else None
+        while True:
+            job = self._call("GET", f"/{job_id}", None, f"read job {job_id}")
+            status = job.get("status") or {}
+            state = str(status.get("state"))
+            if state == "DONE":
+                return
+            if state in ENDED:
+                raise self._ended(job_id, state, str(status.get("details") or ""))
+            if deadline is not None and time.monotonic() > deadline:
+                raise TaskTimeout(
+                    f"{self._what(job_id)} ran past its timeout of {self.target.timeout:g} s "
+                    f"(state {state}); it is cancelled. Raise the executor's timeout, or split "
+                    f"the task."
+                )
+            if self._closed.wait(pause):
+                raise TaskCrashed(f"{self.where}: the run stopped waiting for job {job_id}.")
+            pause = min(POLL_MAX, pause * 1.5)
+
+    def cancel(self, job_id: str) -> None:
+        with contextlib.suppress(GlacierError):  # ended already, or refused: nothing to stop
+            self._call("POST", f"/{job_id}:cancel", {}, f"cancel job {job_id}")
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _what(self, job_id: str) -> str:
+        return (
+            f"Cluster executor {self.target.executor!r}: Dataproc job {job_id} on cluster "
+            f"{self.cluster} ({self.project}, {self.region})"
+        )
+
+    def _ended(self, job_id: str, state: str, details: str) -> GlacierError:
+        what = f"{self._what(job_id)} ended {state}"
+        lowered = details.lower()
+        if state == "ERROR" and any(mark in lowered for mark in OUT_OF_MEMORY):
+            memory = f" of its {self.target.memory} MB" if self.target.memory else ""
+            return TaskOutOfMemory(
+                f"{what}, out of memory{memory} ({details}). Give the cluster larger machines "
+                f"or more workers, or run the task partitioned=True / by=[...]."
+            )
+        if state == "ERROR" and any(mark in lowered for mark in TIMED_OUT):
+            return TaskTimeout(
+                f"{what}: past its timeout ({details}). Raise the executor's timeout, or split "
+                f"the task."
+            )
+        return TaskCrashed(f"{what} ({details or 'no details'}).")
+
+    def _call(
+        self, method: str, path: str, body: Mapping[str, Any] | None, action: str
+    ) -> dict[str, Any]:
+        """One API call, retried while Dataproc is busy; its JSON answer."""
+        data = json.dumps(body).encode() if body is not None else None
+        pause = POLL_FIRST
+        status, reply = 0, ""
+        for attempt in range(1, BUSY_TRIES + 1):
+            token = EMULATOR_TOKEN if self.tokens is None else self.tokens.get(self.where)
+            request = urllib.request.Request(self.base + path, data=data, method=method)
+            request.add_header("Authorization", f"Bearer {token}")
+            request.add_header("Content-Type", "application/json")
+            try:
+                with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
+                    answer: dict[str, Any] = json.loads(response.read() or b"{}")
+                    return answer
+            except urllib.error.HTTPError as exc:
+                status, reply = exc.code, _error_of(exc)
+            except OSError as exc:  # Dataproc unreachable: the job may go on regardless
+                raise TaskCrashed(
+                    f"Cluster executor {self.target.executor!r}: cannot {action} on "
+                    f"{self.where} at {self.base}: {exc}."
+                ) from None
+            if (status == 429 or status >= 500) and attempt < BUSY_TRIES:
+                time.sleep(pause)
+                pause = min(POLL_MAX, pause * 2)
+                continue
+            break
+        text = f"Cluster executor {self.target.executor!r}: cannot {action} on {self.where}"
+        text += f" at {self.base}: HTTP {status} {reply}"
+        if status in REFUSED:
+            raise DeploymentError(
+                f"{text}. Check that the cluster is deployed (`terraform apply`) in project "
+                f"{self.project}, region {self.region}, and that your credentials "
+                f"(credentials_path or GOOGLE_APPLICATION_CREDENTIALS) may submit Dataproc jobs "
+                f"(roles/dataproc.editor)."
+            )
+        raise TaskCrashed(f"{text}.")
+
+
+class _AccessTokens:
+    """OAuth access tokens for the cloud-platform scope, kept until google-auth deems them
+    about to expire."""
+
+    def __init__(self, config: GcpConfig) -> None:
+        self.config = config
+        self._credentials: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return "_AccessTokens()"
+
+    def get(self, what: str) -> str:
+        from google.auth import exceptions  # noqa: PLC0415 - google-auth only for a real Dataproc
+
+        from glacier.clouds.gcp.id_tokens import UrllibRequest  # noqa: PLC0415 - as above
+
+        with self._lock:
+            try:
+                if self._credentials is None:
+                    self._credentials = self._open()
+                if not self._credentials.valid:
+                    self._credentials.refresh(UrllibRequest())
+            except (exceptions.GoogleAuthError, OSError, ValueError) as exc:
+                raise DeploymentError(
+                    f"could not get an access token to call {what} ({exc}). Point "
+                    f"credentials_path (or GOOGLE_APPLICATION_CREDENTIALS) at a service-account "
+                    f"key, run `gcloud auth application-default login`, or run where the "
+                    f"metadata server answers."
+                ) from exc
+            return str(self._credentials.token)
+
+    def _open(self) -> Any:
+        import google.auth  # noqa: PLC0415 - google-auth only for a real Dataproc
+        from google.oauth2 import service_account  # noqa: PLC0415 - as above
+
+        config = self.config
+        if config.service_account_key:
+            info = json.loads(config.service_account_key)
+            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                info, scopes=[SCOPE]
+            )
+        if config.credentials_path:
+            return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                config.credentials_path, scopes=[SCOPE]
+            )
+        credentials, _ = google.auth.default(scopes=[SCOPE])
+        return credentials
+
+
+def _label(name: str) -> str:
+    """A job label value: lowercase letters, digits, ``_`` and ``-``, at most 63."""
+    cleaned = "".join(c if c.isalnum() or c in "_-" else "-" for c in name.lower())
+    return cleaned[:63]
+
+
+def _error_of(exc: urllib.error.HTTPError) -> str:
+    """``STATUS: message`` of a Google API error answer (or its raw text)."""
+    raw = exc.read().decode(errors="replace")
+    try:
+        error = json.loads(raw).get("error")
+    except (json.JSONDecodeError, AttributeError):
+        return raw[:300] or str(exc.reason)
+    if not isinstance(error, Mapping):
+        return raw[:300]
+    return f"{error.get('status', '')}: {error.get('message', '')}"
