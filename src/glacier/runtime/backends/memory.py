@@ -29,8 +29,8 @@ def exited(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             return f.read().rpartition(b") ")[2][:1] in (b"Z", b"X")
-    except OSError:
-        return not os.path.isdir("/proc/self")  # no /proc: it still runs, as far as we know
+    except OSError:  # gone (reaped already) where /proc exists; no /proc: running, as far as known
+        return os.path.isdir("/proc/self")
 
 
 def tree_rss(pid: int) -> int | None:
