@@ -175,6 +175,32 @@ def heterogeneous(cloud: str) -> Pipeline:
     return heterogeneous_pipeline
 
 
+def two_architectures() -> Pipeline:
+    """Dask workers on Graviton and on Intel EC2: two VM packages (``vm-arm64.zip``,
+    ``vm-x86_64.zip``) in one cluster."""
+    provider = Provider(config=PROVIDERS["aws"])
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    out = provider.bucket(bucket="out", path="out.parquet")
+    arm = provider.vm(config=EC2Config(instance_type="m7g.large"), name="arm")
+    intel = provider.vm(config=EC2Config(instance_type="m7i.large"), name="intel")
+
+    @arm.task()
+    def first(df: pl.LazyFrame) -> pl.LazyFrame:
+        return df
+
+    @intel.task()
+    def second(df: pl.LazyFrame) -> pl.LazyFrame:
+        return df
+
+    @pipeline(name="two-architectures")
+    def two_architectures_pipeline() -> object:
+        result = second(first(raw))
+        out.write(result)
+        return result
+
+    return two_architectures_pipeline
+
+
 CLOUDS = ("aws", "gcp", "azure")
 SHAPES: dict[str, Callable[[str], Pipeline]] = {
     "simple": lambda cloud: simple(PROVIDERS[cloud]),

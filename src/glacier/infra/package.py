@@ -136,9 +136,11 @@ def build_packages(
         write_zip(path, {**code_files(inv), artifacts.JOB_SCRIPT: JOB_ENTRY.encode()})
         written.append(path)
     if cloud.vm_platform is not None:
-        for platform in sorted({cloud.vm_platform(ex) for ex in inv.of_kind(ExecutorKind.VM)}):
+        platforms = sorted({cloud.vm_platform(ex) for ex in inv.of_kind(ExecutorKind.VM)})
+        tls = vm_certificates(inv) if platforms else {}  # one CA: every VM zip trusts the others
+        for platform in platforms:
             path = out / artifacts.vm_zip(platform.arch)
-            written.append(build_vm_package(inv, path, platform, dependencies))
+            written.append(build_vm_package(inv, path, platform, tls, dependencies))
     if report is not None:
         for path in written:
             report(f"{path}  ({path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped)")
@@ -171,18 +173,31 @@ VM_PACKAGES = {
 Dask sends tasks with (pinned to the laptop's, whose client pickles them)."""
 
 
-def build_vm_package(inv: Inventory, path: Path, platform: VmPlatform, dependencies: bool) -> Path:
+def vm_certificates(inv: Inventory) -> dict[str, bytes]:
+    """The TLS files of one ``glacier package`` run (:mod:`glacier.infra.tls`), made once and put
+    in every VM zip: VMs of two architectures boot from two zips, and the scheduler and workers
+    only trust each other if both zips hold the same CA."""
+    from glacier.infra.tls import cluster_certificates  # noqa: PLC0415 - lazy: cryptography is only needed for VMs
+
+    return cluster_certificates(inv.pipeline)
+
+
+def build_vm_package(
+    inv: Inventory,
+    path: Path,
+    platform: VmPlatform,
+    tls: Mapping[str, bytes],
+    dependencies: bool,
+) -> Path:
     """The one archive a VM boots from, so it needs no registry and no internet:
 
     ``src/`` (the pipeline's modules and Glacier, put on ``PYTHONPATH``), ``wheels/`` (the
     runtime packages and Dask, for the VM's platform), ``requirements.txt`` and ``tls/`` (the
-    cluster's certificates, :mod:`glacier.infra.tls`).
+    package run's certificates, :func:`vm_certificates`).
     """
-    from glacier.infra.tls import cluster_certificates  # noqa: PLC0415 - lazy: cryptography is only needed for VMs
-
     requirements = [*runtime_requirements(), *_pins(VM_PACKAGES)]
     files: Files = {f"src/{name}": source for name, source in code_files(inv).items()}
-    files.update(cluster_certificates(inv.pipeline))
+    files.update(tls)
     files["requirements.txt"] = ("\n".join(requirements) + "\n").encode()
     with tempfile.TemporaryDirectory() as tmp:
         if dependencies:

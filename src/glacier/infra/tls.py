@@ -4,7 +4,9 @@
 is thrown away, so nothing can sign another. Every node (the scheduler and each worker) presents
 the node certificate and trusts only the CA, so only this package's VMs join the cluster. Dask
 checks the chain, not host names, so the certificate needs no address known before ``apply``.
-Rerunning ``glacier package`` rotates them.
+One ``glacier package`` run makes them once and puts the same files in every VM zip (one per
+CPU architecture), so VMs booted from different zips trust each other; rerunning it rotates
+them. They are not code: the code digest does not cover them.
 """
 
 from __future__ import annotations
