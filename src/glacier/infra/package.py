@@ -142,8 +142,9 @@ def build_packages(
             path = out / artifacts.vm_zip(platform.arch)
             written.append(build_vm_package(inv, path, platform, tls, dependencies))
     if report is not None:
-        for path in written:
-            report(f"{path}  ({path.stat().st_size:,} bytes, {unzipped_size(path):,} unzipped)")
+        for path in written:  # archives, and templates such as Databricks' job entry point
+            unzipped = f", {unzipped_size(path):,} unzipped" if zipfile.is_zipfile(path) else ""
+            report(f"{path}  ({path.stat().st_size:,} bytes{unzipped})")
     path = out / artifacts.MANIFEST
     path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
     if report is not None:

@@ -12,10 +12,10 @@ import pytest
 
 from glacier import Provider, pipeline, version
 from glacier.clouds.databricks import package
-from glacier.clouds.databricks.config import DatabricksConfig
+from glacier.config import SparkConfig
 from glacier.infra.inventory import build_inventory
 from glacier.infra.package import build, code_digest, code_files, runtime_requirements
-from glacier.resources.graph import BoundPipeline
+from tests.clouds.databricks import existing_cluster
 from tests.infra.deployed import blocks, parsed
 from tests.infra.pipelines import CLOUDS, PROVIDERS, heterogeneous, portable
 
@@ -27,7 +27,7 @@ def test_the_cluster_installs_the_wheel_the_package_builds(cloud: str, tmp_path:
     wheel = tmp_path / package.wheel_path(build_inventory(pipeline))
     assert wheel in written
     files = parsed(pipeline, cloud)
-    (upload,) = blocks(files, "resource", "databricks_workspace_file").values()
+    upload = blocks(files, "resource", "databricks_workspace_file")["glacier_wheel"]
     assert upload["source"] == f'"${{path.module}}/{package.wheel_path(build_inventory(pipeline))}"'
     assert upload["path"].startswith('"/Shared/glacier/${local.name_prefix}/')
     assert upload["path"].endswith(f'/{wheel.name}"')
@@ -69,28 +69,30 @@ def test_no_databricks_cluster_no_wheel(tmp_path: Path) -> None:
     assert not [p for p in written if p.suffix == ".whl"]
 
 
-def _on_existing_cluster() -> BoundPipeline:
-    provider = Provider(config=PROVIDERS["aws"])
-    raw = provider.bucket(bucket="raw", path="in.parquet")
-    dbx = provider.cluster(
-        config=DatabricksConfig(cluster_id="0123-456789-abcdefgh", host="https://dbc.example"),
-        name="dbx",
-    )
-
-    @dbx.task()
-    def passthrough(df: pl.LazyFrame) -> pl.LazyFrame:
-        return df
-
-    @pipeline(name="existing")
-    def existing() -> pl.LazyFrame:
-        return passthrough(raw)
-
-    return existing
-
-
 def test_an_existing_cluster_gets_the_wheel_as_a_library() -> None:
-    files = parsed(_on_existing_cluster(), "aws")
+    files = parsed(existing_cluster.existing, "aws")
     (library,) = blocks(files, "resource", "databricks_library").values()
     assert library["cluster_id"] == "${data.databricks_cluster.dbx.cluster_id}"
     assert library["whl"] == "${databricks_workspace_file.glacier_wheel.workspace_path}"
     assert not blocks(files, "resource", "databricks_cluster")
+
+
+def test_spark_on_azure_is_databricks_so_its_package_has_the_wheel(tmp_path: Path) -> None:
+    """Azure renders a plain Spark cluster as a Databricks one, which names the wheel."""
+    provider = Provider(config=PROVIDERS["azure"])
+    raw = provider.bucket(bucket="raw", path="in.parquet")
+    spark = provider.cluster(config=SparkConfig(), name="spark")
+
+    @spark.task()
+    def passthrough(df: pl.LazyFrame) -> pl.LazyFrame:
+        return df
+
+    @pipeline(name="spark-only")
+    def spark_only() -> pl.LazyFrame:
+        return passthrough(raw)
+
+    written = build(spark_only, tmp_path, "azure", dependencies=False)
+    inv = build_inventory(spark_only, "azure")
+    assert tmp_path / package.wheel_path(inv) in written
+    assert tmp_path / package.JOB_TEMPLATE_PATH in written
+    assert blocks(parsed(spark_only, "azure"), "resource", "databricks_cluster")

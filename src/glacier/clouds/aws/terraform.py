@@ -673,7 +673,8 @@ def _databricks(m: Module, inv: Inventory, ex: ExecutorPlan, config: DatabricksC
         "availability": "ON_DEMAND",
         "zone_id": "auto",
     }
-    databricks.cluster(m, inv, ex, config, "m7gd.xlarge", ("aws_attributes", attributes))
+    env = _vm_env(m, inv, ex)  # as a VM's: the region is not set for it
+    databricks.cluster(m, inv, ex, config, "m7gd.xlarge", ("aws_attributes", attributes), env)
 
 
 def _outputs(m: Module, inv: Inventory, region: Expr) -> None:

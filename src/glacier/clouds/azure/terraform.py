@@ -615,6 +615,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, tags: Expr) -> None:
         config,
         "Standard_D4ds_v5",
         ("azure_attributes", {"availability": "ON_DEMAND_AZURE"}),
+        _environment(m, inv, ex),
     )
 
 

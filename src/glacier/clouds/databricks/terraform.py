@@ -1,9 +1,13 @@
-"""Databricks clusters, the same on every cloud except for the identity attributes."""
+"""Databricks clusters, the same on every cloud except for the identity attributes and the
+deployed environment, which each cloud gives."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from glacier.clouds.databricks.config import DatabricksConfig
-from glacier.clouds.databricks.package import wheel_name, wheel_path
+from glacier.clouds.databricks.package import JOB_TEMPLATE_PATH, wheel_name, wheel_path
+from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Value, call, ref, template
 from glacier.infra.inventory import ExecutorPlan, Inventory
 from glacier.infra.terraform.base import NAME_PREFIX, Module, prefixed
@@ -34,15 +38,18 @@ def cluster(
     config: DatabricksConfig,
     node_type: str,
     attributes: tuple[str, dict[str, Value]],
+    env: Mapping[str, Value],
 ) -> None:
     """An existing cluster (``cluster_id``) or a new single-user cluster with encrypted disks,
-    either way with Glacier and the pipeline installed from the package's wheel.
+    either way with Glacier and the pipeline installed from the package's wheel, and the job
+    entry point that runs the executor's tasks (:func:`_job`).
 
     ``attributes`` is the cloud's block (``aws_attributes``...) that gives the cluster the
-    executor's identity.
+    executor's identity; ``env`` the executor's deployed environment.
     """
     t = ex.tf_name
     wheel = _wheel(m, inv)
+    _job(m, ex, env)
     if config.cluster_id:
         existing = Block("data", ("databricks_cluster", t)).attr("cluster_id", config.cluster_id)
         library = Block("resource", ("databricks_library", t))
@@ -52,7 +59,8 @@ def cluster(
         m.notes.append(
             f"Databricks cluster {config.cluster_id} (executor {ex.name}) exists already: give it "
             f"the identity in output `identities` so it can reach the pipeline's buckets. "
-            f"Terraform installs the pipeline's wheel on it (a library: it starts the cluster)."
+            f"Terraform installs the pipeline's wheel on it (a library: it starts the cluster); "
+            f"its runs take their environment from the job entry point, not the cluster's."
         )
         return
     user = m.variable("databricks_user", "string", "Databricks user the clusters run as.")
@@ -94,6 +102,32 @@ def _wheel(m: Module, inv: Inventory) -> Expr:
     return ref("databricks_workspace_file", label, "workspace_path")
 
 
+def _job(m: Module, ex: ExecutorPlan, env: Mapping[str, Value]) -> None:
+    """The executor's ``glacier_job.py``, a workspace file rendered from the package's template
+    with ``env`` and the wheel's path in it.
+
+    The entry point carries the environment, not the cluster's ``spark_env_vars``: an existing
+    cluster's cannot be set (Terraform only reads it, and a runs/submit task on an
+    ``existing_cluster_id`` takes none), and on a cluster Terraform made, a changed digest would
+    restart it on every apply. The content holds the manifest's digest, so a repackage
+    re-uploads it.
+    """
+    rendered = call(
+        "templatefile",
+        template(Expr("path.module"), f"/{JOB_TEMPLATE_PATH}"),
+        {
+            "wheel": ref("databricks_workspace_file", "glacier_wheel", "workspace_path"),
+            "environment": dict(env),
+        },
+    )
+    job = Block("resource", ("databricks_workspace_file", f"{ex.tf_name}_job"))
+    job.attr("content_base64", call("base64encode", rendered))
+    job.attr(
+        "path", template("/Shared/glacier/", NAME_PREFIX, f"/{ex.name}/{artifacts.JOB_SCRIPT}")
+    )
+    m.add("clusters.tf", job)
+
+
 def cluster_output(ex: ExecutorPlan) -> dict[str, Value]:
     """The ``clusters`` output entry of the cluster ``cluster`` declared for ``ex``: what cloud
     mode submits runs with (:mod:`glacier.clouds.databricks.jobs`)."""
@@ -103,4 +137,5 @@ def cluster_output(ex: ExecutorPlan) -> dict[str, Value]:
         "type": "databricks",
         "id": ref(source, ex.tf_name, "cluster_id"),
         "host": ref("data", "databricks_current_config", "glacier", "host"),
+        "python_file": ref("databricks_workspace_file", f"{ex.tf_name}_job", "path"),
     }

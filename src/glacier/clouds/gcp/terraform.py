@@ -450,7 +450,9 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan, region: Expr) -> None:
             "google_service_account": _email(ex),
             "availability": "ON_DEMAND_GCP",
         }
-        databricks.cluster(m, inv, ex, config, "n2-standard-4", ("gcp_attributes", attributes))
+        identity = ("gcp_attributes", attributes)
+        env = _environment(m, inv, ex)
+        databricks.cluster(m, inv, ex, config, "n2-standard-4", identity, env)
         return
     machine = config.instance_type or "n2-standard-4"
     cluster = skip(Block("resource", ("google_dataproc_cluster", ex.tf_name)), "CKV_GCP_91")

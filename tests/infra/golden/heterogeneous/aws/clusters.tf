@@ -12,6 +12,25 @@ resource "databricks_workspace_file" "glacier_wheel" {
   path   = "/Shared/glacier/${local.name_prefix}/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
 }
 
+resource "databricks_workspace_file" "dbx_job" {
+  content_base64 = base64encode(templatefile("${path.module}/build/databricks_job.py.tftpl", {
+    wheel = databricks_workspace_file.glacier_wheel.workspace_path
+    environment = {
+      GLACIER_PIPELINE       = "heterogeneous"
+      GLACIER_MODULE         = "tests.infra.pipelines"
+      GLACIER_EXECUTOR       = "dbx"
+      GLACIER_PROVIDER       = "aws"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
+      AWS_REGION             = var.region
+      GLACIER_STAGING_BUCKET = aws_s3_bucket.glacier_staging.bucket
+      GLACIER_BUCKETS = jsonencode({
+        glacier-staging = aws_s3_bucket.glacier_staging.bucket
+      })
+    }
+  }))
+  path = "/Shared/glacier/${local.name_prefix}/dbx/glacier_job.py"
+}
+
 resource "databricks_cluster" "dbx" {
   cluster_name                 = "${local.name_prefix}-dbx"
   spark_version                = "15.4.x-scala2.12"

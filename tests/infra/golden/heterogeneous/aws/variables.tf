@@ -35,6 +35,10 @@ variable "databricks_host" {
   default     = "https://dbc-1234.cloud.databricks.com"
 }
 
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}
+
 variable "databricks_user" {
   description = "Databricks user the clusters run as."
   type        = string
@@ -44,10 +48,6 @@ variable "lambda_reserved_concurrency" {
   description = "Concurrent executions reserved for (and capping) each function."
   type        = number
   default     = 10
-}
-
-locals {
-  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
 }
 
 variable "scheduler_cidr" {

@@ -19,6 +19,28 @@ resource "databricks_workspace_file" "glacier_wheel" {
   path   = "/Shared/glacier/${local.name_prefix}/glacier_pipeline_heterogeneous-0.1.0-py3-none-any.whl"
 }
 
+resource "databricks_workspace_file" "dbx_job" {
+  content_base64 = base64encode(templatefile("${path.module}/build/databricks_job.py.tftpl", {
+    wheel = databricks_workspace_file.glacier_wheel.workspace_path
+    environment = {
+      GLACIER_PIPELINE       = "heterogeneous"
+      GLACIER_MODULE         = "tests.infra.pipelines"
+      GLACIER_EXECUTOR       = "dbx"
+      GLACIER_PROVIDER       = "azure"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
+      AZURE_CLIENT_ID        = azurerm_user_assigned_identity.dbx.client_id
+      AZURE_RESOURCE_GROUP   = azurerm_resource_group.glacier.name
+      AZURE_STORAGE_ACCOUNT  = azurerm_storage_account.data.name
+      AZURE_SUBSCRIPTION_ID  = var.subscription_id
+      GLACIER_STAGING_BUCKET = azurerm_storage_container.glacier_staging.name
+      GLACIER_BUCKETS = jsonencode({
+        glacier-staging = azurerm_storage_container.glacier_staging.name
+      })
+    }
+  }))
+  path = "/Shared/glacier/${local.name_prefix}/dbx/glacier_job.py"
+}
+
 resource "databricks_cluster" "dbx" {
   cluster_name                 = "${local.name_prefix}-dbx"
   spark_version                = "15.4.x-scala2.12"
@@ -45,6 +67,28 @@ resource "azurerm_databricks_access_connector" "spark" {
     type         = "UserAssigned"
     identity_ids = [azurerm_user_assigned_identity.spark.id]
   }
+}
+
+resource "databricks_workspace_file" "spark_job" {
+  content_base64 = base64encode(templatefile("${path.module}/build/databricks_job.py.tftpl", {
+    wheel = databricks_workspace_file.glacier_wheel.workspace_path
+    environment = {
+      GLACIER_PIPELINE       = "heterogeneous"
+      GLACIER_MODULE         = "tests.infra.pipelines"
+      GLACIER_EXECUTOR       = "spark"
+      GLACIER_PROVIDER       = "azure"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
+      AZURE_CLIENT_ID        = azurerm_user_assigned_identity.spark.client_id
+      AZURE_RESOURCE_GROUP   = azurerm_resource_group.glacier.name
+      AZURE_STORAGE_ACCOUNT  = azurerm_storage_account.data.name
+      AZURE_SUBSCRIPTION_ID  = var.subscription_id
+      GLACIER_STAGING_BUCKET = azurerm_storage_container.glacier_staging.name
+      GLACIER_BUCKETS = jsonencode({
+        glacier-staging = azurerm_storage_container.glacier_staging.name
+      })
+    }
+  }))
+  path = "/Shared/glacier/${local.name_prefix}/spark/glacier_job.py"
 }
 
 resource "databricks_cluster" "spark" {

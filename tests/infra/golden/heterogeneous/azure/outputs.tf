@@ -76,14 +76,16 @@ output "clusters" {
   description = "Cluster executor -> cluster type and id."
   value = {
     dbx = {
-      type = "databricks"
-      id   = databricks_cluster.dbx.cluster_id
-      host = data.databricks_current_config.glacier.host
+      type        = "databricks"
+      id          = databricks_cluster.dbx.cluster_id
+      host        = data.databricks_current_config.glacier.host
+      python_file = databricks_workspace_file.dbx_job.path
     }
     spark = {
-      type = "databricks"
-      id   = databricks_cluster.spark.cluster_id
-      host = data.databricks_current_config.glacier.host
+      type        = "databricks"
+      id          = databricks_cluster.spark.cluster_id
+      host        = data.databricks_current_config.glacier.host
+      python_file = databricks_workspace_file.spark_job.path
     }
   }
 }

@@ -58,13 +58,13 @@ variable "databricks_host" {
   default     = "https://dbc-1234.cloud.databricks.com"
 }
 
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}
+
 variable "databricks_user" {
   description = "Databricks user the clusters run as."
   type        = string
-}
-
-locals {
-  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
 }
 
 variable "scheduler_cidr" {

@@ -9,6 +9,27 @@ resource "databricks_workspace_file" "glacier_wheel" {
   depends_on = [google_project_service.apis]
 }
 
+resource "databricks_workspace_file" "dbx_job" {
+  content_base64 = base64encode(templatefile("${path.module}/build/databricks_job.py.tftpl", {
+    wheel = databricks_workspace_file.glacier_wheel.workspace_path
+    environment = {
+      GLACIER_PIPELINE       = "heterogeneous"
+      GLACIER_MODULE         = "tests.infra.pipelines"
+      GLACIER_EXECUTOR       = "dbx"
+      GLACIER_PROVIDER       = "gcp"
+      GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
+      GOOGLE_CLOUD_PROJECT   = var.project_id
+      GOOGLE_CLOUD_REGION    = var.region
+      GLACIER_STAGING_BUCKET = google_storage_bucket.glacier_staging.name
+      GLACIER_BUCKETS = jsonencode({
+        glacier-staging = google_storage_bucket.glacier_staging.name
+      })
+    }
+  }))
+  path       = "/Shared/glacier/${local.name_prefix}/dbx/glacier_job.py"
+  depends_on = [google_project_service.apis]
+}
+
 resource "databricks_cluster" "dbx" {
   cluster_name                 = "${local.name_prefix}-dbx"
   spark_version                = "15.4.x-scala2.12"

@@ -40,6 +40,10 @@ variable "databricks_host" {
   default     = "https://dbc-1234.cloud.databricks.com"
 }
 
+locals {
+  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
+}
+
 variable "databricks_user" {
   description = "Databricks user the clusters run as."
   type        = string
@@ -49,10 +53,6 @@ variable "public_ingress" {
   description = "Accept calls from outside the project's VPC networks (the runner's laptop, CI); callers still need roles/run.invoker."
   type        = bool
   default     = false
-}
-
-locals {
-  glacier_manifest = jsondecode(file("${path.module}/build/manifest.json"))
 }
 
 variable "runner_member" {
