@@ -152,7 +152,9 @@ def test_vms_need_no_subscription_feature() -> None:
 
 def _package(tmp_path: Path, dependencies: bool = True) -> Path:
     pipeline = example("cloud_agnostic_pipeline")
-    zip_path, *_ = build(pipeline, tmp_path / "out", "azure", dependencies=dependencies)
+    written = build(pipeline, tmp_path / "out", "azure", dependencies=dependencies)
+    zip_path = tmp_path / "out" / artifacts.code_zip("serverless")  # next to the cluster's wheel
+    assert zip_path in written
     return zip_path
 
 
