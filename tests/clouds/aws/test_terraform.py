@@ -74,3 +74,36 @@ def test_the_kms_key_lets_ebs_encrypt_vm_volumes() -> None:
     for action in ("kms:GenerateDataKeyWithoutPlaintext", "kms:CreateGrant", "kms:Decrypt"):
         assert f'"{action}"' in ebs
     assert "ec2.${var.region}.amazonaws.com" in ebs
+
+
+def test_an_emr_job_reads_only_its_entry_point_and_emr_serverless_pulls_the_image() -> None:
+    """The job role may read the one uploaded ``glacier_job.py``; the image is pulled by the
+    EMR Serverless service, for this account's applications only, and only once pushed."""
+    files = render(build_inventory(heterogeneous("aws")))
+    iam = hcl2.loads(files["iam.tf"])
+    (spark,) = (
+        body
+        for entry in iam["data"]
+        for kind, named in entry.items()
+        if kind == '"aws_iam_policy_document"'
+        for name, body in named.items()
+        if name == '"spark"'
+    )
+    found = {s["sid"].strip('"'): s for s in statements(spark)}
+    assert found["ReadJobEntryPoint"]["actions"] == ['"s3:GetObject"']
+    assert found["ReadJobEntryPoint"]["resources"] == [
+        '"${aws_s3_bucket.artifacts.arn}/${aws_s3_object.emr_job_entry_point.key}"'
+    ]
+    clusters = files["clusters.tf"]
+    policy = re.search(r'"aws_ecr_repository_policy" "emr" \{(.*?)\n\}', clusters, re.S)
+    assert policy is not None
+    assert 'Service = "emr-serverless.amazonaws.com"' in policy.group(1)
+    actions = re.findall(r'"(ecr:\w+)"', policy.group(1))
+    assert actions == ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:GetDownloadUrlForLayer"]
+    assert ":emr-serverless:${var.region}:${data.aws_caller_identity.current.account_id}:" in (
+        policy.group(1)
+    )
+    app = re.search(r'"aws_emrserverless_application" "spark" \{(.*?)\n\}', clusters, re.S)
+    assert app is not None
+    assert "depends_on = [terraform_data.emr_image, aws_ecr_repository_policy.emr]" in app.group(1)
+    assert "count = var.build_cluster_images ? 1 : 0" in clusters
