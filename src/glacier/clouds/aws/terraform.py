@@ -709,11 +709,9 @@ def _emr_image(m: Module) -> Template:
     module); returns the image's URI, tagged as ``glacier package`` tagged its context."""
     label = "emr"
     repo = ref("aws_ecr_repository", label)
-    image = template(
-        Expr(f"{repo.text}.repository_url"),
-        ":",
-        Expr(f"{read_manifest(m).text}.images.{emr_image.MANIFEST_KEY}.tag"),
-    )
+    built = f"{read_manifest(m).text}.images.{emr_image.MANIFEST_KEY}"
+    tag = Expr(f"{built}.tag")
+    image = template(Expr(f"{repo.text}.repository_url"), ":", tag)
     if any(b.labels == ("aws_ecr_repository", label) for b in m.files.get("clusters.tf", [])):
         return image
     repository = Block("resource", ("aws_ecr_repository", label))
@@ -762,8 +760,9 @@ def _emr_image(m: Module) -> Template:
             "REPOSITORY": Expr(f"{repo.text}.name"),
             "REGISTRY": Expr(f'split("/", {repo.text}.repository_url)[0]'),
             "IMAGE": image,
-            "TAG": Expr(f"{read_manifest(m).text}.images.{emr_image.MANIFEST_KEY}.tag"),
+            "TAG": tag,
             "CONTEXT": context,
+            "DEPENDENCIES": call("tostring", Expr(f"{built}.dependencies")),
             "PLATFORM": f"linux/{emr_image.ARCHITECTURE}",
         },
     )
@@ -779,12 +778,15 @@ _PUSH = (
     "set -eu; "
     'if aws ecr describe-images --region "$REGION" --repository-name "$REPOSITORY" '
     '--image-ids imageTag="$TAG" >/dev/null 2>&1; then exit 0; fi; '
+    'if [ "$DEPENDENCIES" != true ]; then echo "$CONTEXT was packaged with --no-deps, so it '
+    'has no Polars to install: run glacier package without --no-deps" >&2; exit 1; fi; '
     'aws ecr get-login-password --region "$REGION" | '
     'docker login --username AWS --password-stdin "$REGISTRY"; '
     'docker build --platform "$PLATFORM" --tag "$IMAGE" "$CONTEXT"; '
     'docker push "$IMAGE"'
 )
-"""Build and push the image unless its tag is in the repository (tags are immutable)."""
+"""Build and push the image unless its tag is in the repository (tags are immutable); refuse a
+context without its dependencies (``glacier package --no-deps``)."""
 
 
 def _pull_policy() -> dict[str, Value]:

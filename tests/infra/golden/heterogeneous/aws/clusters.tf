@@ -104,15 +104,16 @@ resource "terraform_data" "emr_image" {
     "${aws_ecr_repository.emr.repository_url}:${local.glacier_manifest.images.emr.tag}",
   ]
   provisioner "local-exec" {
-    command = "set -eu; if aws ecr describe-images --region \"$REGION\" --repository-name \"$REPOSITORY\" --image-ids imageTag=\"$TAG\" >/dev/null 2>&1; then exit 0; fi; aws ecr get-login-password --region \"$REGION\" | docker login --username AWS --password-stdin \"$REGISTRY\"; docker build --platform \"$PLATFORM\" --tag \"$IMAGE\" \"$CONTEXT\"; docker push \"$IMAGE\""
+    command = "set -eu; if aws ecr describe-images --region \"$REGION\" --repository-name \"$REPOSITORY\" --image-ids imageTag=\"$TAG\" >/dev/null 2>&1; then exit 0; fi; if [ \"$DEPENDENCIES\" != true ]; then echo \"$CONTEXT was packaged with --no-deps, so it has no Polars to install: run glacier package without --no-deps\" >&2; exit 1; fi; aws ecr get-login-password --region \"$REGION\" | docker login --username AWS --password-stdin \"$REGISTRY\"; docker build --platform \"$PLATFORM\" --tag \"$IMAGE\" \"$CONTEXT\"; docker push \"$IMAGE\""
     environment = {
-      REGION     = var.region
-      REPOSITORY = aws_ecr_repository.emr.name
-      REGISTRY   = split("/", aws_ecr_repository.emr.repository_url)[0]
-      IMAGE      = "${aws_ecr_repository.emr.repository_url}:${local.glacier_manifest.images.emr.tag}"
-      TAG        = local.glacier_manifest.images.emr.tag
-      CONTEXT    = "${path.module}/build/emr-image"
-      PLATFORM   = "linux/arm64"
+      REGION       = var.region
+      REPOSITORY   = aws_ecr_repository.emr.name
+      REGISTRY     = split("/", aws_ecr_repository.emr.repository_url)[0]
+      IMAGE        = "${aws_ecr_repository.emr.repository_url}:${local.glacier_manifest.images.emr.tag}"
+      TAG          = local.glacier_manifest.images.emr.tag
+      CONTEXT      = "${path.module}/build/emr-image"
+      DEPENDENCIES = tostring(local.glacier_manifest.images.emr.dependencies)
+      PLATFORM     = "linux/arm64"
     }
   }
 }
