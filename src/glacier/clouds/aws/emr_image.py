@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from glacier import version
+from glacier.clouds.aws.instances import AL2023_GLIBC
 from glacier.clouds.databricks.config import DatabricksConfig
 from glacier.clouds.databricks.package import distribution, wheel_name
 from glacier.core.kinds import ExecutorKind
@@ -33,7 +34,7 @@ APPLICATION_ARCHITECTURE = {"arm64": "ARM64", "x86_64": "X86_64"}[ARCHITECTURE]
 BASE_IMAGE = f"public.ecr.aws/emr-serverless/spark/{EMR_RELEASE}:latest"
 PYTHON = "/usr/bin/python3.11"
 """The interpreter the image adds (``dnf install python3.11``) and Spark runs tasks with."""
-PLATFORM = VmPlatform(ARCHITECTURE, "3.11", (2, 34))
+PLATFORM = VmPlatform(ARCHITECTURE, "3.11", AL2023_GLIBC)
 """What the image's wheels are downloaded for: its CPU, Python 3.11, AL2023's glibc 2.34."""
 CONTEXT = f"{artifacts.BUILD_DIR}/emr-image"
 """The Docker build context ``glacier package`` writes, relative to the Terraform directory."""

@@ -16,8 +16,8 @@ from typing import Any
 
 from glacier.clouds.aws import emr_image
 from glacier.clouds.aws.config import EC2Config, LambdaConfig
+from glacier.clouds.aws.instances import AL2023_GLIBC, vm_instance_type
 from glacier.clouds.aws.instances import architecture as architecture_of
-from glacier.clouds.aws.instances import vm_instance_type
 from glacier.clouds.databricks import package as databricks_package
 from glacier.core.kinds import ExecutorKind
 from glacier.infra import artifacts
@@ -36,7 +36,7 @@ from glacier.infra.package import (
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 """Lambda's limit on a function plus all its layers, unzipped, in bytes."""
-LAMBDA_GLIBC = (2, 34)
+LAMBDA_GLIBC = AL2023_GLIBC
 """The glibc of Lambda's Python 3.12+ runtimes and of EC2's Amazon Linux 2023."""
 
 HANDLER = '''\
