@@ -140,6 +140,8 @@ def plugin_schemas(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str
     versions: dict[str, str] = {}
     for address, provider in json.loads(path.read_text())["provider_schemas"].items():
         name = address.rsplit("/", 1)[1]
+        if address.startswith("terraform.io/builtin/"):  # terraform_data: Terraform's own
+            continue
         out[f"provider:{name}"] = block_schema(provider["provider"]["block"])
         for kind, key in (("resource", "resource_schemas"), ("data", "data_source_schemas")):
             for tf_type, schema in provider.get(key, {}).items():
@@ -164,6 +166,7 @@ def main(argv: list[str]) -> None:
         for d in dirs
         for tf in sorted(Path(d).rglob("*.tf"))
         for m in _TYPES.finditer(tf.read_text())
+        if not m.group(2).startswith("terraform_")  # built into Terraform, in no provider
     }
     found: dict[str, Any] = {}
     versions: dict[str, str] = {}

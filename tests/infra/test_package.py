@@ -71,6 +71,7 @@ def test_the_manifest_says_what_was_built(tmp_path: Path) -> None:
             }
         },
         "clusters": {},  # this pipeline has none; tests/cloud_mode package cluster executors
+        "images": {},  # nor an EMR Serverless image (tests/clouds/aws/test_package.py)
     }
     layer = tmp_path / layer_zip("arm64")  # a layer built earlier is what Terraform attaches
     write_zip(layer, {"python/x.py": b""})

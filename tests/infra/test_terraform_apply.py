@@ -22,10 +22,12 @@ from pathlib import Path
 import boto3
 import pytest
 
+from glacier.core.kinds import ExecutorKind
 from glacier.infra import artifacts
 from glacier.infra.inventory import build_inventory
 from glacier.infra.package import build_packages, code_digest
 from glacier.infra.terraform import render, write
+from glacier.infra.terraform.base import executor_env
 from glacier.loader import load_pipeline
 from tests.cloud.servers import S3Server
 from tests.infra.test_terraform_validation import terraform_binary
@@ -42,9 +44,11 @@ UNSUPPORTED = {
 PREFIXES = {"simple": "simple-one", "cloud_agnostic": "agnostic-one", "heterogeneous": "hetero-one"}
 SECOND = ("cloud_agnostic", "agnostic-two")
 """cloud_agnostic again, in the same moto account, under another name prefix."""
-SERVICES = ("ec2", "emrserverless", "iam", "kms", "lambda", "logs", "s3", "sts")
+SERVICES = ("ec2", "ecr", "emrserverless", "iam", "kms", "lambda", "logs", "s3", "sts")
 MIRRORS = ("/opt/tf-plugins", "~/.terraform.d/plugins", "/usr/share/terraform/plugins")
 _ZIP = re.compile(r'"\$\{path\.module\}/(build/[\w.-]+\.zip)"')
+_SUBMIT = re.compile(r"^\s*(\w+_spark_submit_parameters)\s*=", re.MULTILINE)
+"""The locals holding each EMR Serverless executor's ``sparkSubmitParameters``."""
 
 pytestmark = [pytest.mark.cloud, pytest.mark.slow]
 
@@ -87,7 +91,9 @@ class Workspace:
     directory: Path
     variables: dict[str, str]
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
         done = subprocess.run(
             [terraform_binary(), *args, "-no-color"],
@@ -96,6 +102,7 @@ class Workspace:
             text=True,
             check=False,
             env=env,
+            input=stdin,
         )
         if check:
             assert done.returncode == 0, f"{self.example}: terraform {args[0]}\n{done.stderr}"
@@ -118,6 +125,8 @@ def workspace(root: Path, example: str, endpoint: str, name_prefix: str) -> Work
             zf.writestr("python/placeholder.py", "")
     (directory / "moto_override.tf").write_text(override(endpoint))
     variables = {"name_prefix": name_prefix, **_network(code, endpoint)}
+    if 'variable "build_cluster_images"' in code:
+        variables["build_cluster_images"] = "false"  # no Docker here, and moto runs no image
     ws = Workspace(example, directory, variables)
     ws.run("init", "-backend=false", f"-plugin-dir={plugin_dir()}", "-input=false")
     return ws
@@ -147,6 +156,13 @@ def _network(code: str, endpoint: str) -> dict[str, str]:
     }
 
 
+def _console(ws: Workspace, expression: str) -> object:
+    """The value of ``expression`` in the workspace's state (``terraform console``; its last
+    line, after any warning about the CLI configuration)."""
+    done = ws.run("console", *ws.var_args(), stdin=f"jsonencode({expression})\n")
+    return json.loads(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 @dataclass(frozen=True)
 class Applied:
     planned: set[str]
@@ -159,6 +175,9 @@ class Applied:
     """``terraform output -json`` after the apply: output name -> value."""
     environments: dict[str, dict[str, str]]
     """Lambda function address -> the environment the plan gives it."""
+    submit_parameters: dict[str, object]
+    """EMR Serverless executor's local -> its ``sparkSubmitParameters`` after the apply (the
+    ``clusters`` output is not stored: moto refuses the application it names)."""
 
 
 def apply_and_destroy(ws: Workspace) -> Applied:
@@ -183,11 +202,13 @@ def apply_and_destroy(ws: Workspace) -> Applied:
     resources = state.get("values", {}).get("root_module", {}).get("resources", [])
     created = {r["address"] for r in resources if r["mode"] == "managed" and not r.get("tainted")}
     outputs = {k: v["value"] for k, v in json.loads(ws.run("output", "-json").stdout).items()}
+    code = "".join(tf.read_text() for tf in ws.directory.glob("*.tf"))
+    submit = {name: _console(ws, f"local.{name}") for name in _SUBMIT.findall(code)}
     destroy = ws.run("destroy", "-auto-approve", "-input=false", *ws.var_args())
     count = re.search(r"Resources: (\d+) destroyed", destroy.stdout)
     left = set(ws.run("state", "list", check=False).stdout.split())
     destroyed = int(count.group(1)) if count else 0
-    return Applied(planned, created, errors, destroyed, left, outputs, environments)
+    return Applied(planned, created, errors, destroyed, left, outputs, environments, submit)
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +301,58 @@ def test_packaging_again_changes_the_digest_without_regenerating(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f'"sha256:{"0" * 64}"'
+
+
+def spark_env(parameters: str) -> dict[str, dict[str, str]]:
+    """``--conf K=V`` pairs of a ``sparkSubmitParameters``, split at spaces as EMR Serverless
+    splits them: Spark property prefix (driver's or executors' environment) -> variables."""
+    tokens = parameters.split(" ")
+    assert tokens[::2] == ["--conf"] * (len(tokens) // 2) and len(tokens) % 2 == 0, parameters
+    out: dict[str, dict[str, str]] = {}
+    for setting in tokens[1::2]:
+        key, value = setting.split("=", 1)
+        prefix, variable = key.rsplit(".", 1)
+        out.setdefault(prefix + ".", {})[variable] = value
+    return out
+
+
+def test_the_emr_job_gets_the_deployed_environment_with_real_bucket_names(
+    applied: dict[tuple[str, str], Applied],
+) -> None:
+    """What a job's driver and executors see: the manifest's variables, the region, the real
+    bucket names under this name prefix, the image's Python; no secret, no machine-local
+    setting."""
+    prefix = PREFIXES["cloud_agnostic"]
+    result = applied[("cloud_agnostic", prefix)]
+    inv = build_inventory(
+        load_pipeline(str(ROOT / "examples" / "cloud_agnostic_pipeline.py")), "aws"
+    )
+    (cluster,) = inv.of_kind(ExecutorKind.CLUSTER)
+    used = sorted({*cluster.reads, *cluster.writes})
+    expected = {
+        **executor_env(inv, cluster, code_digest(inv)),
+        "AWS_REGION": S3Server.region,
+        "GLACIER_STAGING_BUCKET": f"{prefix}-glacier-staging",
+        "GLACIER_BUCKETS": json.dumps({b: f"{prefix}-{b}" for b in used}, separators=(",", ":")),
+        "PYSPARK_PYTHON": "/usr/bin/python3.11",
+        "PYSPARK_DRIVER_PYTHON": "/usr/bin/python3.11",
+    }
+    parameters = result.submit_parameters[f"{cluster.tf_name}_spark_submit_parameters"]
+    assert isinstance(parameters, str)
+    assert spark_env(parameters) == {
+        "spark.emr-serverless.driverEnv.": expected,
+        "spark.executorEnv.": expected,
+    }
+
+
+def test_the_emr_image_repository_is_created_and_its_push_switched_off(
+    applied: dict[tuple[str, str], Applied],
+) -> None:
+    result = applied[("cloud_agnostic", PREFIXES["cloud_agnostic"])]
+    assert {
+        "aws_ecr_repository.emr",
+        "aws_ecr_repository_policy.emr",
+        "aws_ecr_lifecycle_policy.emr",
+        "aws_s3_object.emr_job_entry_point",
+    } <= result.created
+    assert not any(a.startswith("terraform_data.") for a in result.planned)  # no docker here

@@ -68,6 +68,10 @@ def _no_layers(ex: ExecutorPlan) -> list[str]:
     return []
 
 
+def _no_images(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True, order=True)
 class VmPlatform:
     """What a VM image runs: the wheels of its package are downloaded for it."""
@@ -92,6 +96,9 @@ class FunctionPackaging:
     """The platform of a VM executor's image, when the cloud's VMs install a package."""
     layers: Callable[[ExecutorPlan], list[str]] = _no_layers
     """The shared archives (``build/...``) a function runs with, as the Terraform attaches them."""
+    images: Callable[[Inventory, Path, bool], dict[str, Any]] = _no_images
+    """Container images of the cluster executors: writes their build contexts into the output
+    folder; returns their ``images`` entries of the manifest (context, tag), by name."""
 
 
 def build(
@@ -141,12 +148,15 @@ def build_packages(
         for platform in platforms:
             path = out / artifacts.vm_zip(platform.arch)
             written.append(build_vm_package(inv, path, platform, tls, dependencies))
+    images = cloud.images(inv, out, dependencies)
     if report is not None:
         for path in written:  # archives, and templates such as Databricks' job entry point
             unzipped = f", {unzipped_size(path):,} unzipped" if zipfile.is_zipfile(path) else ""
             report(f"{path}  ({path.stat().st_size:,} bytes{unzipped})")
+        for name, image in images.items():
+            report(f"{out / image['context']}/  (image {name}, tag {image['tag']})")
     path = out / artifacts.MANIFEST
-    path.write_text(json.dumps(manifest(inv, out, cloud), indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(manifest(inv, out, cloud, images), indent=2, sort_keys=True) + "\n")
     if report is not None:
         report(f"{path}  (digest {json.loads(path.read_text())['digest']})")
     return [*written, path]
@@ -211,12 +221,15 @@ def build_vm_package(
 MANIFEST_FORMAT = 1
 
 
-def manifest(inv: Inventory, out: Path, cloud: FunctionPackaging) -> dict[str, Any]:
+def manifest(
+    inv: Inventory, out: Path, cloud: FunctionPackaging, images: Mapping[str, Any]
+) -> dict[str, Any]:
     """What ``build/manifest.json`` says about the packages built into ``out``: plain data only.
 
     Environments hold what every deployment of the package shares; bucket real names and the
     cloud's placement (region, project...) are Terraform's, so they are not here. A function's
-    layers are listed when they are built (``--no-deps`` builds none).
+    layers are listed when they are built (``--no-deps`` builds none); ``images`` are the
+    cloud's cluster images (:attr:`FunctionPackaging.images`), whose tags Terraform deploys.
     """
     digest = code_digest(inv)
     functions = {}
@@ -256,6 +269,7 @@ def manifest(inv: Inventory, out: Path, cloud: FunctionPackaging) -> dict[str, A
         "functions": functions,
         "vms": vms,
         "clusters": clusters,
+        "images": dict(images),
     }
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from glacier.clouds.aws import emr_image
 from glacier.clouds.aws.package import (
     LAMBDA_GLIBC,
     LAMBDA_UNZIPPED_LIMIT,
@@ -169,3 +172,82 @@ def test_the_function_zip_runs_in_a_clean_environment_with_only_its_dependencies
     subprocess.run([*pip, *runtime_requirements()], check=True, capture_output=True)
     seen = call(HANDLER_CHECK, code, env, other_code_event("store_revenue", "x"), python=python)
     assert_refuses_other_code(seen["reply"], digest)
+
+
+def _emr_image(tmp_path: Path, example: str, dependencies: bool) -> tuple[Path, dict[str, Any]]:
+    """``glacier package`` of an example with an EMR Serverless cluster: the image's build
+    context and its manifest entry."""
+    build(load_pipeline(str(EXAMPLES / example)), tmp_path, "aws", dependencies=dependencies)
+    manifest = json.loads((tmp_path / artifacts.MANIFEST).read_text())
+    image = manifest["images"][emr_image.MANIFEST_KEY]
+    return tmp_path / image["context"], image
+
+
+def test_the_emr_image_adds_python_311_and_installs_the_package_offline(tmp_path: Path) -> None:
+    """The Dockerfile builds on EMR's own image for the application's CPU, installs Python
+    3.11 from Amazon Linux's repositories and the package's wheels with no index, gives Spark
+    that Python and hands the image back to EMR's user."""
+    context, image = _emr_image(tmp_path, "cloud_agnostic_pipeline.py", dependencies=False)
+    lines = (context / "Dockerfile").read_text().splitlines()
+    steps = [line for line in lines if line and not line.startswith("#")]
+    pipeline = load_pipeline(str(EXAMPLES / "cloud_agnostic_pipeline.py"))
+    (app,) = blocks(parsed(pipeline, "aws"), "resource", "aws_emrserverless_application").values()
+    arch = {"ARM64": "arm64", "X86_64": "amd64"}[app["architecture"].strip('"')]
+    release = app["release_label"].strip('"')
+    assert steps[0] == (
+        f"FROM --platform=linux/{arch} public.ecr.aws/emr-serverless/spark/{release}:latest"
+    )
+    assert image["architecture"] == "arm64" == {"amd64": "x86_64"}.get(arch, arch)
+    assert steps[1] == "USER root"
+    assert "RUN dnf install -y python3.11 python3.11-pip && dnf clean all" in steps
+    install = " ".join(lines[lines.index(next(s for s in lines if "pip install" in s)) :][:3])
+    assert "/usr/bin/python3.11 -m pip install" in install
+    assert "--no-index --find-links /opt/glacier/wheels" in install
+    wanted = install.split("\\")[1].strip()  # the pipeline's wheel, pinned
+    name, wanted_version = wanted.split("==")
+    (wheel,) = (context / "wheels").glob(f"{name}-{wanted_version}-py3-none-any.whl")
+    assert {"cloud_agnostic_pipeline.py", "glacier/deployed.py"} <= names(wheel)
+    assert "ENV PYSPARK_PYTHON=/usr/bin/python3.11 PYSPARK_DRIVER_PYTHON=/usr/bin/python3.11" in (
+        steps
+    )
+    assert steps[-1] == "USER hadoop:hadoop"
+    assert "COPY wheels/ /opt/glacier/wheels/" in steps
+
+
+def test_the_emr_image_tag_follows_the_package(tmp_path: Path) -> None:
+    """The same package gives the same tag (an unchanged image is not pushed again); other
+    code gives another, and the tag is one ECR accepts."""
+    _, first = _emr_image(tmp_path / "a", "cloud_agnostic_pipeline.py", dependencies=False)
+    _, again = _emr_image(tmp_path / "b", "cloud_agnostic_pipeline.py", dependencies=False)
+    _, other = _emr_image(tmp_path / "c", "heterogeneous_pipeline.py", dependencies=False)
+    assert first["tag"] == again["tag"] != other["tag"]
+    assert re.fullmatch(r"[0-9a-f]{64}", first["tag"])
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_the_emr_image_wheels_install_offline_for_the_image(tmp_path: Path) -> None:
+    """pip resolves the Dockerfile's install from the context's wheels alone, for the image's
+    platform (Linux aarch64, glibc 2.34, CPython 3.11): the image build needs no index."""
+    context, image = _emr_image(tmp_path, "cloud_agnostic_pipeline.py", dependencies=True)
+    wheels = context / "wheels"
+    assert any("aarch64" in w.name for w in wheels.glob("polars_runtime*.whl"))
+    assert not list(wheels.glob("*.tar.gz"))
+    dockerfile = (context / "Dockerfile").read_text()
+    wanted = next(w for w in dockerfile.split() if w.startswith("glacier_pipeline_"))
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
+            "--no-index", "--find-links", str(wheels), "--target", str(tmp_path / "site"),
+            *(a for tag in platform_tags("arm64", (2, 34)) for a in ("--platform", tag)),
+            "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+            wanted,
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    installed = {i["metadata"]["name"].lower() for i in json.loads(done.stdout)["install"]}
+    assert {"polars", "obstore", wanted.split("==")[0].replace("_", "-")} <= {
+        n.replace("_", "-") for n in installed
+    }
+    assert image["dependencies"] is True

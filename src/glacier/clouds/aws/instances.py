@@ -1,4 +1,5 @@
-"""EC2 instance types: the smallest Graviton type that fits a VM config, and its CPU."""
+"""EC2 instance types: the smallest Graviton type that fits a VM config, and its CPU; the glibc
+of Amazon Linux 2023, which Lambda, EC2 and EMR Serverless 7.x run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import re
 
 from glacier.clouds.aws.config import EC2Config
 from glacier.errors import ConfigError
+
+AL2023_GLIBC = (2, 34)
+"""Amazon Linux 2023's glibc: wheels for AWS's runtimes may need up to ``manylinux_2_34``."""
 
 
 def architecture(instance_type: str) -> str:

@@ -1,4 +1,5 @@
-"""Lambda packages: the handler, a Polars layer per CPU, and Lambda's size limit.
+"""Lambda packages: the handler, a Polars layer per CPU, and Lambda's size limit; and the
+EMR Serverless image's build context (:mod:`glacier.clouds.aws.emr_image`).
 
 The layer (``build/polars-layer-<arch>.zip``) is built with ``pip --platform`` and stripped;
 a function's code plus its layers must fit Lambda's unzipped limit.
@@ -11,10 +12,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+from glacier.clouds.aws import emr_image
 from glacier.clouds.aws.config import EC2Config, LambdaConfig
+from glacier.clouds.aws.instances import AL2023_GLIBC, vm_instance_type
 from glacier.clouds.aws.instances import architecture as architecture_of
-from glacier.clouds.aws.instances import vm_instance_type
 from glacier.clouds.databricks import package as databricks_package
 from glacier.core.kinds import ExecutorKind
 from glacier.infra import artifacts
@@ -33,7 +36,7 @@ from glacier.infra.package import (
 
 LAMBDA_UNZIPPED_LIMIT = 262_144_000
 """Lambda's limit on a function plus all its layers, unzipped, in bytes."""
-LAMBDA_GLIBC = (2, 34)
+LAMBDA_GLIBC = AL2023_GLIBC
 """The glibc of Lambda's Python 3.12+ runtimes and of EC2's Amazon Linux 2023."""
 
 HANDLER = '''\
@@ -91,12 +94,20 @@ def _function_layers(ex: ExecutorPlan) -> list[str]:
     return [layer_zip(architecture(ex.config))]
 
 
+def _images(inv: Inventory, out: Path, dependencies: bool) -> dict[str, Any]:
+    """The EMR Serverless image's build context, when a cluster executor runs on EMR."""
+    if not emr_image.has_emr(inv):
+        return {}
+    return {emr_image.MANIFEST_KEY: emr_image.build_context(inv, out, dependencies)}
+
+
 PACKAGING = FunctionPackaging(
     files=_files,
     shared=_shared,
     check=_check,
     vm_platform=_vm_platform,
     layers=_function_layers,
+    images=_images,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from glacier.clouds.aws import emr_image
 from glacier.clouds.aws.config import AwsConfig, EC2Config, LambdaConfig, S3Config
 from glacier.clouds.aws.instances import architecture, vm_instance_type
 from glacier.clouds.aws.package import layer_zip
@@ -13,9 +14,11 @@ from glacier.errors import ConfigError
 from glacier.infra import artifacts
 from glacier.infra.hcl import Block, Expr, Template, Value, call, ref, template
 from glacier.infra.inventory import STAGING_EXPIRY_DAYS, BucketPlan, ExecutorPlan, Inventory
+from glacier.infra.package import JOB_ENTRY
 from glacier.infra.terraform.base import (
     DASK_SCHEDULER_PORT,
     DASK_WORKER_PORT,
+    MANIFEST,
     NAME_PREFIX,
     NANNY_PORT,
     PACKAGE_ZIP,
@@ -26,6 +29,7 @@ from glacier.infra.terraform.base import (
     deployed_env,
     noncurrent_expiry_days,
     prefixed,
+    read_manifest,
     scheduler_cidr,
     scheduler_command,
     scheduler_output,
@@ -65,7 +69,7 @@ SKIPS: dict[str, str] = {
 """The checkov checks this module skips on purpose, each with the reason it is true."""
 skip = skipper(SKIPS)
 KEY = ref("aws_kms_key", "glacier")
-EMR_RELEASE = "emr-7.5.0"
+EMR_RELEASE = emr_image.EMR_RELEASE
 _PARTITION = ref("data", "aws_partition", "current", "partition")
 _ACCOUNT = ref("data", "aws_caller_identity", "current", "account_id")
 _TRUST = {
@@ -151,7 +155,11 @@ def render(inv: Inventory) -> Module:
         assert isinstance(config, S3Config)
         expire_days = STAGING_EXPIRY_DAYS if b.staging else None
         _bucket(m, b.tf_name, prefixed(b.name), config, expire_days=expire_days)
-    if inv.of_kind(ExecutorKind.SERVERLESS) or inv.of_kind(ExecutorKind.VM):
+    if (
+        inv.of_kind(ExecutorKind.SERVERLESS)
+        or inv.of_kind(ExecutorKind.VM)
+        or emr_image.has_emr(inv)
+    ):
         _bucket(m, "artifacts", prefixed("glacier-artifacts"), S3Config(), expire_days=None)
     for ex in inv.deployed:
         _identity(m, inv, ex)
@@ -347,6 +355,8 @@ def _identity(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     if ex.kind is ExecutorKind.VM:
         arch = architecture(vm_instance_type(ex.config))  # type: ignore[arg-type]
         grants.append(("ReadVmPackage", ["s3:GetObject"], [_vm_package(m, arch)]))
+    if _trust_service(ex) == "emr-serverless.amazonaws.com":
+        grants.append(("ReadJobEntryPoint", ["s3:GetObject"], [_job_entry_point(m)]))
     grants += [
         ("UseDataKey", ["kms:Decrypt", "kms:GenerateDataKey"], [ref(KEY.text, "arn")]),
         (
@@ -649,7 +659,8 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     app.attr("name", prefixed(ex.name, max_len=64))
     app.attr("release_label", EMR_RELEASE)
     app.attr("type", "spark")
-    app.attr("architecture", "ARM64")
+    app.attr("architecture", emr_image.APPLICATION_ARCHITECTURE)
+    app.block("image_configuration").attr("image_uri", _emr_image(m))
     nodes = config.workers + 1
     app.block("maximum_capacity").attr("cpu", f"{nodes * 4} vCPU").attr(
         "memory", f"{nodes * 16} GB"
@@ -658,7 +669,172 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
     app.block("auto_stop_configuration").attr("enabled", True).attr(
         "idle_timeout_minutes", config.autoterminate_minutes
     )
+    app.attr(
+        "depends_on", [ref("terraform_data", "emr_image"), ref("aws_ecr_repository_policy", "emr")]
+    )
     m.add("clusters.tf", app)
+    env = Block("locals").attr(_ENV_LOCAL.format(t), _job_env(m, inv, ex))
+    m.variables.append(env.attr(_SUBMIT_LOCAL.format(t), _spark_submit_parameters(t)))
+
+
+_ENV_LOCAL = "{}_environment"
+_SUBMIT_LOCAL = "{}_spark_submit_parameters"
+"""The locals holding an EMR Serverless executor's environment and ``sparkSubmitParameters``."""
+SPARK_ENV = ("spark.emr-serverless.driverEnv.", "spark.executorEnv.")
+"""Where EMR Serverless takes a job's environment from: the driver's, and the executors'."""
+
+
+def _job_env(m: Module, inv: Inventory, ex: ExecutorPlan) -> dict[str, Value]:
+    """A job's environment: a VM's (bucket real names, region, digest; no secret, the job runs
+    as its role), and the image's Python for the driver and the executors."""
+    return {
+        **_vm_env(m, inv, ex),
+        "PYSPARK_PYTHON": emr_image.PYTHON,
+        "PYSPARK_DRIVER_PYTHON": emr_image.PYTHON,
+    }
+
+
+def _spark_submit_parameters(t: str) -> Expr:
+    """``--conf`` pairs setting the job's environment on its driver and executors. EMR
+    Serverless splits the parameters at spaces: no value holds one (JSON from ``jsonencode``
+    has none, bucket names cannot)."""
+    env = ref("local", _ENV_LOCAL.format(t)).text
+    places = ", ".join(f'"{p}"' for p in SPARK_ENV)
+    pairs = f'[for at in [{places}] : "--conf ${{at}}${{k}}=${{v}}"]'
+    return Expr(f'join(" ", flatten([for k, v in {env} : {pairs}]))')
+
+
+def _emr_image(m: Module) -> Template:
+    """The ECR repository of the module's EMR image and what builds and pushes it (once per
+    module); returns the image's URI, tagged as ``glacier package`` tagged its context."""
+    label = "emr"
+    repo = ref("aws_ecr_repository", label)
+    built = f"{read_manifest(m).text}.images.{emr_image.MANIFEST_KEY}"
+    tag = Expr(f"{built}.tag")
+    image = template(Expr(f"{repo.text}.repository_url"), ":", tag)
+    if any(b.labels == ("aws_ecr_repository", label) for b in m.files.get("clusters.tf", [])):
+        return image
+    repository = Block("resource", ("aws_ecr_repository", label))
+    repository.attr("name", prefixed("emr", max_len=256))
+    repository.attr("image_tag_mutability", "IMMUTABLE")
+    repository.attr("force_delete", True)
+    repository.block("image_scanning_configuration").attr("scan_on_push", True)
+    repository.block("encryption_configuration").attr("encryption_type", "KMS").attr(
+        "kms_key", ref(KEY.text, "arn")
+    )
+    keep = m.variable(
+        "cluster_images_kept",
+        "number",
+        "EMR Serverless images kept in the ECR repository (the newest); older ones expire.",
+        10,
+    )
+    rule: dict[str, Value] = {
+        "rulePriority": 1,
+        "description": "keep the newest images only",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+        "action": {"type": "expire"},
+    }
+    lifecycle = Block("resource", ("aws_ecr_lifecycle_policy", label))
+    lifecycle.attr("repository", Expr(f"{repo.text}.name"))
+    lifecycle.attr("policy", call("jsonencode", {"rules": [rule]}))
+    pull = Block("resource", ("aws_ecr_repository_policy", label))
+    pull.attr("repository", Expr(f"{repo.text}.name"))
+    pull.attr("policy", call("jsonencode", _pull_policy()))
+    build = m.variable(
+        "build_cluster_images",
+        "bool",
+        "Build the EMR Serverless image (docker) and push it to ECR during apply; turn off to "
+        "push it yourself, or where no Docker runs.",
+        True,
+    )
+    push = Block("resource", ("terraform_data", "emr_image"))
+    push.attr("count", Expr(f"{build.text} ? 1 : 0"))
+    push.attr("triggers_replace", [image])
+    context = template(Expr("path.module"), f"/{emr_image.CONTEXT}")
+    command = push.block("provisioner", "local-exec")
+    command.attr("command", _PUSH)
+    command.attr(
+        "environment",
+        {
+            "REGION": ref("var", "region"),
+            "REPOSITORY": Expr(f"{repo.text}.name"),
+            "REGISTRY": Expr(f'split("/", {repo.text}.repository_url)[0]'),
+            "IMAGE": image,
+            "TAG": tag,
+            "CONTEXT": context,
+            "DEPENDENCIES": call("tostring", Expr(f"{built}.dependencies")),
+            "PLATFORM": f"linux/{emr_image.ARCHITECTURE}",
+        },
+    )
+    m.add("clusters.tf", repository, lifecycle, pull, push)
+    m.notes.append(
+        "EMR Serverless: `glacier package` writes the image's build context (build/emr-image); "
+        "`terraform apply` builds and pushes it with docker (variable build_cluster_images)."
+    )
+    return image
+
+
+_PUSH = (
+    "set -eu; "
+    'if aws ecr describe-images --region "$REGION" --repository-name "$REPOSITORY" '
+    '--image-ids imageTag="$TAG" >/dev/null 2>&1; then exit 0; fi; '
+    'if [ "$DEPENDENCIES" != true ]; then echo "$CONTEXT was packaged with --no-deps, so it '
+    'has no Polars to install: run glacier package without --no-deps" >&2; exit 1; fi; '
+    'aws ecr get-login-password --region "$REGION" | '
+    'docker login --username AWS --password-stdin "$REGISTRY"; '
+    'docker build --platform "$PLATFORM" --tag "$IMAGE" "$CONTEXT"; '
+    'docker push "$IMAGE"'
+)
+"""Build and push the image unless its tag is in the repository (tags are immutable); refuse a
+context without its dependencies (``glacier package --no-deps``)."""
+
+
+def _pull_policy() -> dict[str, Value]:
+    """EMR Serverless pulls the image with its own service principal, for this account's
+    applications only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EmrServerlessPullsGlacierImages",
+                "Effect": "Allow",
+                "Principal": {"Service": "emr-serverless.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {
+                    "ArnLike": {
+                        "aws:SourceArn": template(
+                            "arn:",
+                            _PARTITION,
+                            ":emr-serverless:",
+                            ref("var", "region"),
+                            ":",
+                            _ACCOUNT,
+                            ":/applications/*",
+                        )
+                    }
+                },
+            }
+        ],
+    }
+
+
+def _job_entry_point(m: Module) -> Template:
+    """``glacier_job.py`` in the artifacts bucket, under the code digest (once per module);
+    returns its object's ARN."""
+    label = "emr_job_entry_point"
+    if not any(b.labels == ("aws_s3_object", label) for b in m.files.get("clusters.tf", [])):
+        obj = Block("resource", ("aws_s3_object", label))
+        obj.attr("bucket", ref("aws_s3_bucket", "artifacts", "id"))
+        digest = call("trimprefix", Expr(f"{MANIFEST.text}.digest"), "sha256:")
+        obj.attr("key", template("clusters/", digest, f"/{artifacts.JOB_SCRIPT}"))
+        obj.attr("content", JOB_ENTRY)
+        obj.attr("content_type", "text/x-python")
+        obj.attr("kms_key_id", ref(KEY.text, "arn"))
+        read_manifest(m)
+        m.add("clusters.tf", obj)
+    return template(
+        ref("aws_s3_bucket", "artifacts", "arn"), "/", ref("aws_s3_object", label, "key")
+    )
 
 
 def _databricks(m: Module, inv: Inventory, ex: ExecutorPlan, config: DatabricksConfig) -> None:
@@ -703,10 +879,16 @@ def _outputs(m: Module, inv: Inventory, region: Expr) -> None:
 def _cluster_output(ex: ExecutorPlan) -> Value:
     if isinstance(ex.config, DatabricksConfig):
         return databricks.cluster_output(ex)
+    entry = ref("aws_s3_object", "emr_job_entry_point").text
     return {
         "type": "emr-serverless",
         "id": ref("aws_emrserverless_application", ex.tf_name, "id"),
         "execution_role_arn": ref("aws_iam_role", ex.tf_name, "arn"),
+        "entry_point": template("s3://", Expr(f"{entry}.bucket"), "/", Expr(f"{entry}.key")),
+        "image_uri": Expr(
+            f"aws_emrserverless_application.{ex.tf_name}.image_configuration[0].image_uri"
+        ),
+        "spark_submit_parameters": ref("local", _SUBMIT_LOCAL.format(ex.tf_name)),
     }
 
 

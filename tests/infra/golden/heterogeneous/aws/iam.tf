@@ -135,6 +135,11 @@ data "aws_iam_policy_document" "spark" {
     resources = ["${aws_s3_bucket.glacier_staging.arn}/*"]
   }
   statement {
+    sid       = "ReadJobEntryPoint"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${aws_s3_object.emr_job_entry_point.key}"]
+  }
+  statement {
     sid       = "UseDataKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.glacier.arn]

@@ -72,9 +72,12 @@ output "clusters" {
       python_file = databricks_workspace_file.dbx_job.path
     }
     spark = {
-      type               = "emr-serverless"
-      id                 = aws_emrserverless_application.spark.id
-      execution_role_arn = aws_iam_role.spark.arn
+      type                    = "emr-serverless"
+      id                      = aws_emrserverless_application.spark.id
+      execution_role_arn      = aws_iam_role.spark.arn
+      entry_point             = "s3://${aws_s3_object.emr_job_entry_point.bucket}/${aws_s3_object.emr_job_entry_point.key}"
+      image_uri               = aws_emrserverless_application.spark.image_configuration[0].image_uri
+      spark_submit_parameters = local.spark_spark_submit_parameters
     }
   }
 }

@@ -50,6 +50,36 @@ variable "lambda_reserved_concurrency" {
   default     = 10
 }
 
+variable "cluster_images_kept" {
+  description = "EMR Serverless images kept in the ECR repository (the newest); older ones expire."
+  type        = number
+  default     = 10
+}
+
+variable "build_cluster_images" {
+  description = "Build the EMR Serverless image (docker) and push it to ECR during apply; turn off to push it yourself, or where no Docker runs."
+  type        = bool
+  default     = true
+}
+
+locals {
+  spark_environment = {
+    GLACIER_PIPELINE       = "heterogeneous"
+    GLACIER_MODULE         = "tests.infra.pipelines"
+    GLACIER_EXECUTOR       = "spark"
+    GLACIER_PROVIDER       = "aws"
+    GLACIER_CODE_DIGEST    = local.glacier_manifest.digest
+    AWS_REGION             = var.region
+    GLACIER_STAGING_BUCKET = aws_s3_bucket.glacier_staging.bucket
+    GLACIER_BUCKETS = jsonencode({
+      glacier-staging = aws_s3_bucket.glacier_staging.bucket
+    })
+    PYSPARK_PYTHON        = "/usr/bin/python3.11"
+    PYSPARK_DRIVER_PYTHON = "/usr/bin/python3.11"
+  }
+  spark_spark_submit_parameters = join(" ", flatten([for k, v in local.spark_environment : [for at in ["spark.emr-serverless.driverEnv.", "spark.executorEnv."] : "--conf ${at}${k}=${v}"]]))
+}
+
 variable "scheduler_cidr" {
   description = "CIDR block the Dask scheduler runs in."
   type        = string
