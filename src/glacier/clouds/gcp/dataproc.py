@@ -33,22 +33,17 @@ from typing import Any
 from glacier.clouds.gcp.config import GcpConfig
 from glacier.clouds.gcp.transport import EMULATOR_PREFIX, EMULATOR_TOKEN
 from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOfMemory, TaskTimeout
+from glacier.runtime.cluster_job import HttpRefused, call_json, polls
 from glacier.runtime.transport import Target
 
 SERVICE = "dataproc"
 """The ``emulator.endpoints`` key of an emulated Dataproc."""
 API = "https://dataproc.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-POLL_FIRST = 0.2
-POLL_MAX = 10.0
-"""Seconds between ``jobs.get`` calls: from the first, growing by half up to the last."""
-BUSY_TRIES = 5
-"""Calls answered 429 or 5xx are tried this many times."""
 ENDED = frozenset({"DONE", "ERROR", "CANCELLED"})
 OUT_OF_MEMORY = ("outofmemory", "out of memory", "exit code 137", "exit code is 137")
 TIMED_OUT = ("timed out", "timeout")
 REFUSED = frozenset({401, 403, 404})
-HTTP_TIMEOUT = 30.0
 
 
 def jobs_path(project: str, region: str) -> str:
@@ -107,9 +102,8 @@ class DataprocJobs:
         return str(submitted["reference"]["jobId"])
 
     def wait(self, job_id: str) -> None:
-        pause = POLL_FIRST
         deadline = time.monotonic() + self.target.timeout if self.target.timeout else None
-        while True:
+        for _ in polls(self._closed, self.where, f"job {job_id}"):
             job = self._call("GET", f"/{job_id}", None, f"read job {job_id}")
             status = job.get("status") or {}
             state = str(status.get("state"))
@@ -123,9 +117,6 @@ class DataprocJobs:
                     f"(state {state}); it is cancelled. Raise the executor's timeout, or split "
                     f"the task."
                 )
-            if self._closed.wait(pause):
-                raise TaskCrashed(f"{self.where}: the run stopped waiting for job {job_id}.")
-            pause = min(POLL_MAX, pause * 1.5)
 
     def cancel(self, job_id: str) -> None:
         with contextlib.suppress(GlacierError):  # ended already, or refused: nothing to stop
@@ -161,29 +152,23 @@ class DataprocJobs:
     ) -> dict[str, Any]:
         """One API call, retried while Dataproc is busy; its JSON answer."""
         data = json.dumps(body).encode() if body is not None else None
-        pause = POLL_FIRST
-        status, reply = 0, ""
-        for attempt in range(1, BUSY_TRIES + 1):
+
+        def request() -> urllib.request.Request:
             token = EMULATOR_TOKEN if self.tokens is None else self.tokens.get(self.where)
-            request = urllib.request.Request(self.base + path, data=data, method=method)
-            request.add_header("Authorization", f"Bearer {token}")
-            request.add_header("Content-Type", "application/json")
-            try:
-                with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
-                    answer: dict[str, Any] = json.loads(response.read() or b"{}")
-                    return answer
-            except urllib.error.HTTPError as exc:
-                status, reply = exc.code, _error_of(exc)
-            except OSError as exc:  # Dataproc unreachable: the job may go on regardless
-                raise TaskCrashed(
-                    f"Cluster executor {self.target.executor!r}: cannot {action} on "
-                    f"{self.where} at {self.base}: {exc}."
-                ) from None
-            if (status == 429 or status >= 500) and attempt < BUSY_TRIES:
-                time.sleep(pause)
-                pause = min(POLL_MAX, pause * 2)
-                continue
-            break
+            made = urllib.request.Request(self.base + path, data=data, method=method)
+            made.add_header("Authorization", f"Bearer {token}")
+            made.add_header("Content-Type", "application/json")
+            return made
+
+        try:
+            return call_json(self.opener, request)
+        except HttpRefused as exc:
+            status, reply = exc.status, _error_of(exc.error)
+        except OSError as exc:  # Dataproc unreachable: the job may go on regardless
+            raise TaskCrashed(
+                f"Cluster executor {self.target.executor!r}: cannot {action} on "
+                f"{self.where} at {self.base}: {exc}."
+            ) from None
         text = f"Cluster executor {self.target.executor!r}: cannot {action} on {self.where}"
         text += f" at {self.base}: HTTP {status} {reply}"
         if status in REFUSED:
