@@ -8,6 +8,8 @@ deployed) is in ``test_clusters.py``, shared with the other platforms.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from glacier.clouds.gcp.dataproc import DataprocJobs
@@ -75,3 +77,16 @@ def test_an_entry_without_the_jobs_entry_point_asks_to_redeploy() -> None:
     entry = {"type": "dataproc", "id": "spark"}
     with pytest.raises(DeploymentError, match=r"lacks main_python_file_uri\. Redeploy"):
         open_transport(Target("spark", "cluster", entry, GCP))
+
+
+def test_credentials_that_cannot_mint_an_access_token_are_a_deployment_error(
+    tmp_path: Path,
+) -> None:
+    """A real Dataproc's calls carry an access token; a key file that is not there names the
+    fix before anything is sent."""
+    config = GcpConfig(project_id="glacier-test", credentials_path=str(tmp_path / "none.json"))
+    entry = {"type": "dataproc", "id": "spark", "main_python_file_uri": "gs://b/glacier_job.py"}
+    jobs = DataprocJobs(Target("spark", "cluster", entry, config))
+    assert "none.json" not in repr(jobs.tokens)
+    with pytest.raises(DeploymentError, match=r"could not get an access token to call dataproc"):
+        jobs.start("gs://b/runs/r/jobs/u-1.event.json", "u-1")

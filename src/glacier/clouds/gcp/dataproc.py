@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glacier.clouds.gcp.config import GcpConfig
 from glacier.clouds.gcp.transport import EMULATOR_PREFIX, EMULATOR_TOKEN
@@ -36,10 +36,12 @@ from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOf
 from glacier.runtime.cluster_job import HttpRefused, call_json, polls
 from glacier.runtime.transport import Target
 
+if TYPE_CHECKING:
+    from glacier.clouds.gcp.id_tokens import AccessTokens
+
 SERVICE = "dataproc"
 """The ``emulator.endpoints`` key of an emulated Dataproc."""
 API = "https://dataproc.googleapis.com"
-SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 ENDED = frozenset({"DONE", "ERROR", "CANCELLED"})
 OUT_OF_MEMORY = ("outofmemory", "out of memory", "exit code 137", "exit code is 137")
 TIMED_OUT = ("timed out", "timeout")
@@ -82,7 +84,7 @@ class DataprocJobs:
         self.opener = urllib.request.build_opener(
             *([urllib.request.ProxyHandler({})] if emulated else [])
         )
-        self.tokens: _AccessTokens | None = None if emulated else _AccessTokens(config)
+        self.tokens: AccessTokens | None = None if emulated else _access_tokens(config)
         self._closed = threading.Event()
 
     @property
@@ -181,54 +183,11 @@ class DataprocJobs:
         raise TaskCrashed(f"{text}.")
 
 
-class _AccessTokens:
-    """OAuth access tokens for the cloud-platform scope, kept until google-auth deems them
-    about to expire."""
+def _access_tokens(config: GcpConfig) -> AccessTokens:
+    """Access tokens from google-auth, imported here: only a real Dataproc needs it."""
+    from glacier.clouds.gcp.id_tokens import AccessTokens  # noqa: PLC0415 - google-auth, lazily
 
-    def __init__(self, config: GcpConfig) -> None:
-        self.config = config
-        self._credentials: Any = None
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return "_AccessTokens()"
-
-    def get(self, what: str) -> str:
-        from google.auth import exceptions  # noqa: PLC0415 - google-auth only for a real Dataproc
-
-        from glacier.clouds.gcp.id_tokens import UrllibRequest  # noqa: PLC0415 - as above
-
-        with self._lock:
-            try:
-                if self._credentials is None:
-                    self._credentials = self._open()
-                if not self._credentials.valid:
-                    self._credentials.refresh(UrllibRequest())
-            except (exceptions.GoogleAuthError, OSError, ValueError) as exc:
-                raise DeploymentError(
-                    f"could not get an access token to call {what} ({exc}). Point "
-                    f"credentials_path (or GOOGLE_APPLICATION_CREDENTIALS) at a service-account "
-                    f"key, run `gcloud auth application-default login`, or run where the "
-                    f"metadata server answers."
-                ) from exc
-            return str(self._credentials.token)
-
-    def _open(self) -> Any:
-        import google.auth  # noqa: PLC0415 - google-auth only for a real Dataproc
-        from google.oauth2 import service_account  # noqa: PLC0415 - as above
-
-        config = self.config
-        if config.service_account_key:
-            info = json.loads(config.service_account_key)
-            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                info, scopes=[SCOPE]
-            )
-        if config.credentials_path:
-            return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                config.credentials_path, scopes=[SCOPE]
-            )
-        credentials, _ = google.auth.default(scopes=[SCOPE])
-        return credentials
+    return AccessTokens(config)
 
 
 def _label(name: str) -> str:
