@@ -78,7 +78,7 @@ def test_polling_stops_once_the_run_stops_waiting() -> None:
 
 def call(url: str) -> dict[str, object]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return cluster_job.call_json(opener, lambda: urllib.request.Request(url + "/jobs/7"))
+    return cluster_job.call_json(opener, "GET", url + "/jobs/7", None, lambda: "t0k")
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_busy_service_is_asked_again_until_it_answers() -> None:
     with StandIn([(429, {}), (503, {}), (200, {"state": "DONE"})]) as stand_in:
         assert call(stand_in.url) == {"state": "DONE"}
-    assert stand_in.seen == ["GET /jobs/7"] * 3
+    assert stand_in.seen == ["GET /jobs/7 Bearer t0k"] * 3
 
 
 @pytest.mark.usefixtures("quick")

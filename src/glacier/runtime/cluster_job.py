@@ -87,18 +87,31 @@ def polls(closed: threading.Event, where: str, what: str) -> Iterator[None]:
         pause = min(POLL_MAX, pause * 1.5)
 
 
+def http_opener(emulated: bool) -> urllib.request.OpenerDirector:
+    """The opener of a REST transport; an emulator's, on 127.0.0.1, never goes through a proxy."""
+    return urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if emulated else []))
+
+
 def call_json(
-    opener: urllib.request.OpenerDirector, request: Callable[[], urllib.request.Request]
+    opener: urllib.request.OpenerDirector,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    token: Callable[[], str],
 ) -> dict[str, Any]:
-    """The JSON answer of one REST call, sent again with backoff while it is answered 429 or
-    5xx; ``request`` makes each try's request (a token may have been renewed in between).
+    """The JSON answer of one REST call with a bearer ``token`` (asked for on each try, so a
+    renewed one is sent), sent again with backoff while it is answered 429 or 5xx.
 
     Raises :class:`HttpRefused` for any other HTTP error and :class:`OSError` when the
     service cannot be reached: the platform's transport says what either means."""
+    data = json.dumps(body).encode() if body is not None else None
     pause, tries = POLL_FIRST, 1
     while True:
         try:
-            with opener.open(request(), timeout=HTTP_TIMEOUT) as response:
+            request = urllib.request.Request(url, data=data, method=method)
+            request.add_header("Authorization", f"Bearer {token()}")
+            request.add_header("Content-Type", "application/json")
+            with opener.open(request, timeout=HTTP_TIMEOUT) as response:
                 answer: dict[str, Any] = json.loads(response.read() or b"{}")
                 return answer
         except urllib.error.HTTPError as exc:

@@ -36,7 +36,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOfMemory, TaskTimeout
-from glacier.runtime.cluster_job import HTTP_TIMEOUT, HttpRefused, call_json, polls
+from glacier.runtime.cluster_job import (
+    HTTP_TIMEOUT,
+    HttpRefused,
+    call_json,
+    http_opener,
+    polls,
+)
 from glacier.runtime.transport import Target
 
 SERVICE = "databricks"
@@ -78,9 +84,7 @@ class DatabricksJobs:
         self.libraries = list(entry.get("libraries") or [])
         self.timeout = math.ceil(target.timeout) if target.timeout else None
         emulated = SERVICE in target.endpoints  # on 127.0.0.1: never through a proxy
-        self.opener = urllib.request.build_opener(
-            *([urllib.request.ProxyHandler({})] if emulated else [])
-        )
+        self.opener = http_opener(emulated)
         self.auth = _Auth(self.host, target.secret, self.opener)
         self._closed = threading.Event()
 
@@ -142,16 +146,8 @@ class DatabricksJobs:
         self, method: str, path: str, body: Mapping[str, Any] | None, action: str
     ) -> dict[str, Any]:
         """One API call, retried while the workspace is busy; its JSON answer."""
-        data = json.dumps(body).encode() if body is not None else None
-
-        def request() -> urllib.request.Request:
-            made = urllib.request.Request(self.host + path, data=data, method=method)
-            made.add_header("Authorization", f"Bearer {self.auth.token()}")
-            made.add_header("Content-Type", "application/json")
-            return made
-
         try:
-            return call_json(self.opener, request)
+            return call_json(self.opener, method, self.host + path, body, self.auth.token)
         except HttpRefused as exc:
             status, reply = exc.status, _error_of(exc.error)
         except OSError as exc:  # the workspace unreachable: the run may go on elsewhere

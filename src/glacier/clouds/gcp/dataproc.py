@@ -26,14 +26,13 @@ import json
 import threading
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from glacier.clouds.gcp.config import GcpConfig
 from glacier.clouds.gcp.transport import EMULATOR_PREFIX, EMULATOR_TOKEN
 from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOfMemory, TaskTimeout
-from glacier.runtime.cluster_job import HttpRefused, call_json, polls
+from glacier.runtime.cluster_job import HttpRefused, call_json, http_opener, polls
 from glacier.runtime.transport import Target
 
 if TYPE_CHECKING:
@@ -81,9 +80,7 @@ class DataprocJobs:
         endpoint = (target.endpoints.get(SERVICE) or API).rstrip("/")
         self.base = endpoint + jobs_path(self.project, self.region)
         emulated = endpoint.startswith(EMULATOR_PREFIX)  # never through a proxy, fixed token
-        self.opener = urllib.request.build_opener(
-            *([urllib.request.ProxyHandler({})] if emulated else [])
-        )
+        self.opener = http_opener(emulated)
         self.tokens: AccessTokens | None = None if emulated else _access_tokens(config)
         self._closed = threading.Event()
 
@@ -127,6 +124,9 @@ class DataprocJobs:
     def close(self) -> None:
         self._closed.set()
 
+    def _token(self) -> str:
+        return EMULATOR_TOKEN if self.tokens is None else self.tokens.get(self.where)
+
     def _what(self, job_id: str) -> str:
         return (
             f"Cluster executor {self.target.executor!r}: Dataproc job {job_id} on cluster "
@@ -153,17 +153,8 @@ class DataprocJobs:
         self, method: str, path: str, body: Mapping[str, Any] | None, action: str
     ) -> dict[str, Any]:
         """One API call, retried while Dataproc is busy; its JSON answer."""
-        data = json.dumps(body).encode() if body is not None else None
-
-        def request() -> urllib.request.Request:
-            token = EMULATOR_TOKEN if self.tokens is None else self.tokens.get(self.where)
-            made = urllib.request.Request(self.base + path, data=data, method=method)
-            made.add_header("Authorization", f"Bearer {token}")
-            made.add_header("Content-Type", "application/json")
-            return made
-
         try:
-            return call_json(self.opener, request)
+            return call_json(self.opener, method, self.base + path, body, self._token)
         except HttpRefused as exc:
             status, reply = exc.status, _error_of(exc.error)
         except OSError as exc:  # Dataproc unreachable: the job may go on regardless
