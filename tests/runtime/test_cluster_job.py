@@ -1,18 +1,24 @@
-"""The cluster job protocol's refusals: what a transport or a job is given that it cannot run."""
+"""The cluster job protocol's refusals (what a transport or a job is given that it cannot run)
+and the waiting every platform's transport shares."""
 
 from __future__ import annotations
 
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from glacier import clouds
 from glacier.config import AwsConfig, LocalConfig
-from glacier.errors import DeploymentError
+from glacier.errors import DeploymentError, TaskCrashed
 from glacier.provider import Provider
 from glacier.runtime import cluster_job
 from glacier.runtime.transport import Target
 from glacier.runtime.wire import BadEvent
+from tests.http_stand_in import StandIn
+
+Refused = cluster_job.HttpRefused
 
 
 def target(entry: dict[str, str]) -> Target:
@@ -57,3 +63,43 @@ def test_every_cluster_platform_and_emulator_the_registry_names_loads() -> None:
     for ref in (*clouds.CLUSTER_PLATFORMS.values(), *clouds.CLUSTER_EMULATORS.values()):
         assert callable(clouds.load(ref)), ref
     assert clouds.load(clouds.KINDS["cluster"].transport or "") is cluster_job.open_transport
+
+
+def test_polling_stops_once_the_run_stops_waiting() -> None:
+    closed = threading.Event()
+    polls = cluster_job.polls(closed, "dataproc cluster c", "job 7")
+    next(polls)  # the first read comes at once
+    closed.set()
+    with pytest.raises(
+        TaskCrashed, match=r"^dataproc cluster c: the run stopped waiting for job 7"
+    ):
+        next(polls)
+
+
+def call(url: str) -> dict[str, object]:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return cluster_job.call_json(opener, "GET", url + "/jobs/7", None, lambda: "t0k")
+
+
+@pytest.fixture
+def quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff in milliseconds, so asking five times takes no seconds."""
+    monkeypatch.setattr(cluster_job, "POLL_FIRST", 0.001)
+
+
+@pytest.mark.usefixtures("quick")
+def test_a_busy_service_is_asked_again_until_it_answers() -> None:
+    with StandIn([(429, {}), (503, {}), (200, {"state": "DONE"})]) as stand_in:
+        assert call(stand_in.url) == {"state": "DONE"}
+    assert stand_in.seen == ["GET /jobs/7 Bearer t0k"] * 3
+
+
+@pytest.mark.usefixtures("quick")
+def test_a_refusal_is_not_asked_again_and_a_busy_service_only_so_often() -> None:
+    with StandIn([(404, {"error": "gone"})]) as stand_in, pytest.raises(Refused) as refused:
+        call(stand_in.url)
+    assert refused.value.status == 404 and refused.value.error.read() == b'{"error": "gone"}'
+    assert len(stand_in.seen) == 1
+    with StandIn([(502, {})]) as stand_in, pytest.raises(Refused) as refused:
+        call(stand_in.url)
+    assert refused.value.status == 502 and len(stand_in.seen) == cluster_job.BUSY_TRIES

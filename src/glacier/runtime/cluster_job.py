@@ -10,13 +10,19 @@ the platform's own session, its provider built from the job's environment.
 
 What differs per platform (EMR Serverless, Dataproc, Databricks) is only how a job starts,
 ends and fails: a :class:`JobPlatform`, chosen by the ``type`` of the executor's entry in the
-Terraform output ``clusters`` (registry ``glacier.clouds.CLUSTER_PLATFORMS``).
+Terraform output ``clusters`` (registry ``glacier.clouds.CLUSTER_PLATFORMS``). How a
+platform's transport waits is shared here: :func:`polls` paces the polling of a job until it
+ends, and :func:`call_json` asks a REST API again while it is busy.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from glacier import clouds
@@ -29,6 +35,13 @@ from glacier.runtime.wire import BadEvent
 
 EVENT_SUFFIX = ".event.json"
 OUTCOME_SUFFIX = ".outcome.json"
+POLL_FIRST = 0.2
+POLL_MAX = 10.0
+"""Seconds between two reads of a job's state: from the first, growing by half up to the last
+(a busy API's retries start there too, doubling)."""
+BUSY_TRIES = 5
+"""Calls answered 429 or 5xx (the service busy or restarting) are tried this many times."""
+HTTP_TIMEOUT = 30.0
 
 
 class JobPlatform(Protocol):
@@ -52,6 +65,61 @@ class JobPlatform(Protocol):
     def cancel(self, job_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+class HttpRefused(Exception):
+    """A REST call answered with an HTTP error other than busy (or busy on its last try)."""
+
+    def __init__(self, error: urllib.error.HTTPError) -> None:
+        super().__init__(f"HTTP {error.code}")
+        self.status = error.code
+        self.error = error
+
+
+def polls(closed: threading.Event, where: str, what: str) -> Iterator[None]:
+    """One step per read of a job's state, paced with backoff; raises
+    :class:`~glacier.errors.TaskCrashed` once ``closed`` is set (the run stopped waiting)."""
+    pause = POLL_FIRST
+    while True:
+        yield
+        if closed.wait(pause):
+            raise TaskCrashed(f"{where}: the run stopped waiting for {what}.")
+        pause = min(POLL_MAX, pause * 1.5)
+
+
+def http_opener(emulated: bool) -> urllib.request.OpenerDirector:
+    """The opener of a REST transport; an emulator's, on 127.0.0.1, never goes through a proxy."""
+    return urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if emulated else []))
+
+
+def call_json(
+    opener: urllib.request.OpenerDirector,
+    method: str,
+    url: str,
+    body: Mapping[str, Any] | None,
+    token: Callable[[], str],
+) -> dict[str, Any]:
+    """The JSON answer of one REST call with a bearer ``token`` (asked for on each try, so a
+    renewed one is sent), sent again with backoff while it is answered 429 or 5xx.
+
+    Raises :class:`HttpRefused` for any other HTTP error and :class:`OSError` when the
+    service cannot be reached: the platform's transport says what either means."""
+    data = json.dumps(body).encode() if body is not None else None
+    pause, tries = POLL_FIRST, 1
+    while True:
+        try:
+            request = urllib.request.Request(url, data=data, method=method)
+            request.add_header("Authorization", f"Bearer {token()}")
+            request.add_header("Content-Type", "application/json")
+            with opener.open(request, timeout=HTTP_TIMEOUT) as response:
+                answer: dict[str, Any] = json.loads(response.read() or b"{}")
+                return answer
+        except urllib.error.HTTPError as exc:
+            if (exc.code != 429 and exc.code < 500) or tries == BUSY_TRIES:
+                raise HttpRefused(exc) from None
+            exc.close()
+        time.sleep(pause)
+        pause, tries = min(POLL_MAX, pause * 2), tries + 1
 
 
 def event_key(run_id: str, unit: str, attempt: int) -> str:

@@ -34,12 +34,10 @@ from glacier.errors import (
     TaskOutOfMemory,
     TaskTimeout,
 )
+from glacier.runtime.cluster_job import polls
 from glacier.runtime.transport import Target
 
 SERVICE = "emr-serverless"
-POLL_FIRST = 0.2
-POLL_MAX = 10.0
-"""Seconds between ``GetJobRun`` calls: from the first, growing by half up to the last."""
 ENDED = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 OUT_OF_MEMORY = ("outofmemory", "out of memory", "exit code 137", "memory limit")
 TIMED_OUT = ("timeout", "timed out")
@@ -94,8 +92,7 @@ class EmrServerless:
         return str(started["jobRunId"])
 
     def wait(self, job_id: str) -> None:
-        pause = POLL_FIRST
-        while True:
+        for _ in polls(self._closed, self.where, f"job {job_id}"):
             try:
                 run = self.client.get_job_run(applicationId=self.application, jobRunId=job_id)
             except self.errors.ClientError as exc:
@@ -106,9 +103,6 @@ class EmrServerless:
                 return
             if state in ENDED:
                 raise self._ended(job_id, state, str(job.get("stateDetails") or ""))
-            if self._closed.wait(pause):
-                raise TaskCrashed(f"{self.where}: the run stopped waiting for job {job_id}.")
-            pause = min(POLL_MAX, pause * 1.5)
 
     def cancel(self, job_id: str) -> None:
         with contextlib.suppress(self.errors.ClientError):  # ended already: nothing to cancel

@@ -11,34 +11,36 @@ Its end is reported as EMR reports it, so :mod:`.emr` maps the same states and d
 otherwise; ``CANCELLED`` "timed out" past ``executionTimeoutMinutes`` (or the executor's own
 timeout, in seconds, which the emulator honours too so tests need not wait minutes) and
 "cancelled by user" after ``CancelJobRun``. What a job prints goes to ``log`` in its
-application's unpacked folder.
+application's unpacked folder. The server, the applications and the job's process are
+:class:`~glacier.runtime.job_emulator.EmulatedJobPlatform`'s; this module keeps EMR's routes,
+replies and states.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from glacier.infra import artifacts
 from glacier.runtime.emulator import EmulatedFunction
-from glacier.runtime.function_process import LOCAL_SPARK_ENV, FunctionProcess, Unpacked
+from glacier.runtime.function_process import FunctionProcess
+from glacier.runtime.job_emulator import (
+    EmulatedCluster,
+    EmulatedJobPlatform,
+    End,
+    JsonHandler,
+)
 
-HOST = "127.0.0.1"
 ACCOUNT = "000000000000"
 RELEASE = "emr-7.5.0"
 _RUNS = re.compile(r"^/applications/(?P<app>[^/]+)/jobruns(?:/(?P<run>[^/?]+))?/?(?:\?.*)?$")
-PLATFORM_ENV = LOCAL_SPARK_ENV
-"""What EMR sets in a job's driver environment: local Spark standing in for its capacity."""
+ENDED = ("SUCCESS", "FAILED", "CANCELLED")
 
 
 @dataclass
@@ -48,6 +50,7 @@ class JobRun:
     id: str
     application: str
     name: str
+    driver: Mapping[str, Any]
     state: str = "SUBMITTED"
     details: str = ""
     created: float = field(default_factory=time.time)
@@ -56,10 +59,14 @@ class JobRun:
     process: FunctionProcess | None = None
     cancelled: bool = False
 
+    @property
+    def done(self) -> bool:
+        return self.state in ENDED
+
     def end(self, state: str, details: str) -> None:
         self.state, self.details, self.updated = state, details, time.time()
 
-    def describe(self, driver: Mapping[str, Any]) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         return {
             "applicationId": self.application,
             "jobRunId": self.id,
@@ -73,48 +80,34 @@ class JobRun:
             "state": self.state,
             "stateDetails": self.details,
             "releaseLabel": RELEASE,
-            "jobDriver": dict(driver),
+            "jobDriver": dict(self.driver),
         }
 
 
 @dataclass
-class Application:
-    function: EmulatedFunction
-    unpacked: Unpacked
+class Application(EmulatedCluster):
     id: str = field(default_factory=lambda: "00" + uuid.uuid4().hex[:14])
 
 
-class EmrEmulator:
+class EmrEmulator(EmulatedJobPlatform[Application, JobRun]):
     """Running applications of ``glacier emulate``'s cluster executors; :meth:`close` stops
     every job and the server."""
 
-    def __init__(self, clusters: Sequence[EmulatedFunction]) -> None:
-        self.applications: dict[str, Application] = {}
-        self.by_executor: dict[str, Application] = {}
-        self.runs: dict[str, JobRun] = {}
-        self._drivers: dict[str, Mapping[str, Any]] = {}
-        self._lock = threading.Lock()
-        try:
-            for cluster in clusters:
-                app = Application(cluster, Unpacked(cluster))
-                self.applications[app.id] = app
-                self.by_executor[cluster.executor] = app
-        except BaseException:
-            self.close()
-            raise
-        self.server = ThreadingHTTPServer((HOST, 0), _handler(self))
-        self.server.daemon_threads = True
-        self.url = f"http://{HOST}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    service = "emr-serverless"
+    cluster_type = Application
 
-    # -- the Emulated protocol ---------------------------------------------------------------
+    def key(self, cluster: Application) -> Hashable:
+        return cluster.id
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     @property
     def functions(self) -> Mapping[str, Mapping[str, Any]]:
         """Executor -> its entry in the shape of the Terraform output ``clusters``."""
         return {
             executor: {
-                "type": "emr-serverless",
+                "type": self.service,
                 "id": app.id,
                 "execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/glacier-emulated",
                 "entry_point": str(app.unpacked.code / artifacts.JOB_SCRIPT),
@@ -122,31 +115,9 @@ class EmrEmulator:
             for executor, app in self.by_executor.items()
         }
 
-    @property
-    def endpoints(self) -> Mapping[str, str]:
-        return {"emr-serverless": self.url}
-
-    @property
-    def secrets(self) -> Mapping[str, str]:
-        return {}
-
-    def close(self) -> None:
-        server = getattr(self, "server", None)
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        with self._lock:
-            runs = list(self.runs.values())
-        for run in runs:
-            if run.process is not None:
-                run.process.kill()
-        for app in self.applications.values():
-            app.unpacked.remove()
-
     # -- the API -----------------------------------------------------------------------------
 
     def start_job_run(self, app: Application, request: Mapping[str, Any]) -> JobRun:
-        driver = request.get("jobDriver", {}).get("sparkSubmit", {})
         timeouts = [app.function.timeout]
         if request.get("executionTimeoutMinutes"):
             timeouts.append(float(request["executionTimeoutMinutes"]) * 60)
@@ -154,66 +125,44 @@ class EmrEmulator:
             id=uuid.uuid4().hex[:16],
             application=app.id,
             name=str(request.get("name", "")),
+            driver=request.get("jobDriver", {}),
             timeout=min((t for t in timeouts if t), default=None),
         )
-        with self._lock:
-            self.runs[run.id] = run
-            self._drivers[run.id] = request.get("jobDriver", {})
-        threading.Thread(target=self._run, args=(app, run, driver), daemon=True).start()
+        with self.lock:
+            self.jobs[run.id] = run
+        self.launch(app, run)
         return run
 
-    def describe(self, run: JobRun) -> dict[str, Any]:
-        return run.describe(self._drivers.get(run.id, {}))
+    def script(self, cluster: Application, job: JobRun) -> tuple[Path, Sequence[Any]] | None:
+        driver = job.driver.get("sparkSubmit", {})
+        script = cluster.script(str(driver.get("entryPoint", "")))
+        if script is None:
+            job.end("FAILED", f"Job failed: entry point {driver.get('entryPoint')!r} not found.")
+            return None
+        return script, driver.get("entryPointArguments", [])
 
-    def cancel(self, run: JobRun) -> None:
-        run.cancelled = True
-        if run.process is not None:
-            run.process.kill()
-        elif run.state not in ("SUCCESS", "FAILED", "CANCELLED"):
-            run.end("CANCELLED", "Job run cancelled by user.")
+    def starting(self, job: JobRun) -> None:
+        job.state = "RUNNING"
 
-    def _run(self, app: Application, run: JobRun, driver: Mapping[str, Any]) -> None:
-        entry = PurePosixPath(str(driver.get("entryPoint", ""))).name
-        script = app.unpacked.code / entry
-        if not entry or not script.is_file():
-            run.end("FAILED", f"Job failed: entry point {driver.get('entryPoint')!r} not found.")
-            return
-        argv = [sys.executable, str(script), *map(str, driver.get("entryPointArguments", []))]
-        env = app.unpacked.environment(app.function, PLATFORM_ENV)
-        run.state = "RUNNING"
-        with open(app.unpacked.root / "log", "ab") as log:
-            process = FunctionProcess(
-                argv, env, app.unpacked.code, app.function.memory, stdout=log, stderr=log
-            )
-        run.process = process
-        if run.cancelled:
-            process.kill()
-        try:
-            code = process.process.wait(timeout=run.timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            run.end("CANCELLED", f"Job run timed out after {run.timeout:.0f} seconds.")
-            return
-        process.stop(grace=0)
-        if code == 0:
-            run.end("SUCCESS", "")
-        elif process.out_of_memory:
-            run.end(
+    def finish(self, job: JobRun, end: End, code: int | None) -> None:
+        if end is End.SUCCEEDED:
+            job.end("SUCCESS", "")
+        elif end is End.OUT_OF_MEMORY:
+            memory = self.clusters[job.application].function.memory
+            job.end(
                 "FAILED",
-                f"Job failed, Driver OutOfMemoryError: the job used more than "
-                f"{app.function.memory} MB.",
+                f"Job failed, Driver OutOfMemoryError: the job used more than {memory} MB.",
             )
-        elif run.cancelled:
-            run.end("CANCELLED", "Job run cancelled by user.")
+        elif end is End.TIMED_OUT:
+            job.end("CANCELLED", f"Job run timed out after {job.timeout:.0f} seconds.")
+        elif end is End.CANCELLED:
+            job.end("CANCELLED", "Job run cancelled by user.")
         else:
-            run.end("FAILED", f"Job failed, the driver exited with code {code}. See the logs.")
+            job.end("FAILED", f"Job failed, the driver exited with code {code}. See the logs.")
 
 
 def _handler(emulator: EmrEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
             self._route("POST")
 
@@ -225,44 +174,28 @@ def _handler(emulator: EmrEmulator) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, method: str) -> None:
             match = _RUNS.match(self.path)
-            app = emulator.applications.get(match["app"]) if match else None
+            app = emulator.clusters.get(match["app"]) if match else None
             if match is None or app is None:
                 self._error(404, "ResourceNotFoundException", f"Application not found: {self.path}")
                 return
             run_id = match["run"]
             if method == "POST" and run_id is None:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = json.loads(self.rfile.read(length) or b"{}")
-                run = emulator.start_job_run(app, request)
-                self._reply({"applicationId": app.id, "jobRunId": run.id, "arn": ""})
+                run = emulator.start_job_run(app, self.read_json())
+                self.reply(200, {"applicationId": app.id, "jobRunId": run.id, "arn": ""})
                 return
-            found = emulator.runs.get(run_id or "")
+            found = emulator.jobs.get(run_id or "")
             if found is None or found.application != app.id:
                 self._error(404, "ResourceNotFoundException", f"Job run {run_id} not found.")
             elif method == "GET":
-                self._reply({"jobRun": emulator.describe(found)})
+                self.reply(200, {"jobRun": found.describe()})
             elif method == "DELETE":
                 emulator.cancel(found)
-                self._reply({"applicationId": app.id, "jobRunId": found.id})
+                self.reply(200, {"applicationId": app.id, "jobRunId": found.id})
             else:
                 self._error(400, "ValidationException", f"{method} {self.path} is not an API.")
 
-        def _reply(self, body: Mapping[str, Any], status: int = 200) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
         def _error(self, status: int, code: str, message: str) -> None:
-            data = json.dumps({"message": message}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("x-amzn-ErrorType", code)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, {"message": message}, {"x-amzn-ErrorType": code})
 
     return Handler
 

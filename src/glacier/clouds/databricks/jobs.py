@@ -36,6 +36,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOfMemory, TaskTimeout
+from glacier.runtime.cluster_job import (
+    HTTP_TIMEOUT,
+    HttpRefused,
+    call_json,
+    http_opener,
+    polls,
+)
 from glacier.runtime.transport import Target
 
 SERVICE = "databricks"
@@ -44,16 +51,10 @@ SUBMIT = "/api/2.1/jobs/runs/submit"
 GET = "/api/2.1/jobs/runs/get"
 CANCEL = "/api/2.1/jobs/runs/cancel"
 TOKEN = "/oidc/v1/token"
-POLL_FIRST = 0.2
-POLL_MAX = 10.0
-"""Seconds between ``runs/get`` calls: from the first, growing by half up to the last."""
-BUSY_TRIES = 5
-"""Calls answered 429 or 5xx (the workspace busy or restarting) are tried this many times."""
 ENDED = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 OUT_OF_MEMORY = ("outofmemory", "out of memory", "oom error", "likely due to gc")
 REFUSED = frozenset({401, 403, 404})
 MISSING = ("RESOURCE_DOES_NOT_EXIST", "does not exist")
-HTTP_TIMEOUT = 30.0
 
 
 class DatabricksJobs:
@@ -83,9 +84,7 @@ class DatabricksJobs:
         self.libraries = list(entry.get("libraries") or [])
         self.timeout = math.ceil(target.timeout) if target.timeout else None
         emulated = SERVICE in target.endpoints  # on 127.0.0.1: never through a proxy
-        self.opener = urllib.request.build_opener(
-            *([urllib.request.ProxyHandler({})] if emulated else [])
-        )
+        self.opener = http_opener(emulated)
         self.auth = _Auth(self.host, target.secret, self.opener)
         self._closed = threading.Event()
 
@@ -108,17 +107,13 @@ class DatabricksJobs:
         return str(started["run_id"])
 
     def wait(self, job_id: str) -> None:
-        pause = POLL_FIRST
-        while True:
+        for _ in polls(self._closed, self.where, f"run {job_id}"):
             run = self._call("GET", f"{GET}?run_id={job_id}", None, f"read run {job_id}")
             state = run.get("state") or {}
             if str(state.get("life_cycle_state")) in ENDED:
                 if state.get("result_state") == "SUCCESS":
                     return
                 raise self._ended(job_id, state)
-            if self._closed.wait(pause):
-                raise TaskCrashed(f"{self.where}: the run stopped waiting for run {job_id}.")
-            pause = min(POLL_MAX, pause * 1.5)
 
     def cancel(self, job_id: str) -> None:
         with contextlib.suppress(GlacierError):  # ended already, or refused: nothing to stop
@@ -151,28 +146,15 @@ class DatabricksJobs:
         self, method: str, path: str, body: Mapping[str, Any] | None, action: str
     ) -> dict[str, Any]:
         """One API call, retried while the workspace is busy; its JSON answer."""
-        data = json.dumps(body).encode() if body is not None else None
-        pause = POLL_FIRST
-        for attempt in range(1, BUSY_TRIES + 1):
-            request = urllib.request.Request(self.host + path, data=data, method=method)
-            request.add_header("Authorization", f"Bearer {self.auth.token()}")
-            request.add_header("Content-Type", "application/json")
-            try:
-                with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
-                    answer: dict[str, Any] = json.loads(response.read() or b"{}")
-                    return answer
-            except urllib.error.HTTPError as exc:
-                status, reply = exc.code, _error_of(exc)
-            except OSError as exc:  # the workspace unreachable: the run may go on elsewhere
-                raise TaskCrashed(
-                    f"Cluster executor {self.target.executor!r}: cannot {action} on "
-                    f"{self.where} at {self.host}: {exc}."
-                ) from None
-            if (status == 429 or status >= 500) and attempt < BUSY_TRIES:
-                time.sleep(pause)
-                pause = min(POLL_MAX, pause * 2)
-                continue
-            break
+        try:
+            return call_json(self.opener, method, self.host + path, body, self.auth.token)
+        except HttpRefused as exc:
+            status, reply = exc.status, _error_of(exc.error)
+        except OSError as exc:  # the workspace unreachable: the run may go on elsewhere
+            raise TaskCrashed(
+                f"Cluster executor {self.target.executor!r}: cannot {action} on "
+                f"{self.where} at {self.host}: {exc}."
+            ) from None
         text = f"Cluster executor {self.target.executor!r}: cannot {action} on {self.where}"
         text += f" at {self.host}: HTTP {status} {reply}"
         if status in REFUSED or any(mark in reply for mark in MISSING):

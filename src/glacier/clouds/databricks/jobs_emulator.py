@@ -18,7 +18,9 @@ then ``TERMINATED`` with ``result_state`` ``SUCCESS``; ``FAILED`` with the Pytho
 unexpectedly" for a killed driver, the exit code otherwise; ``TIMEDOUT`` past
 ``timeout_seconds`` (or the executor's own timeout, in seconds); ``CANCELED`` after
 ``runs/cancel``; ``INTERNAL_ERROR`` when the ``python_file`` is not in the package. What a run
-prints goes to ``log`` in its cluster's unpacked folder.
+prints goes to ``log`` in its cluster's unpacked folder. The server, the clusters and the run's
+process are :class:`~glacier.runtime.job_emulator.EmulatedJobPlatform`'s; this module keeps
+the workspace's routes, auth, replies and states.
 """
 
 from __future__ import annotations
@@ -26,23 +28,25 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
-import sys
-import threading
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from glacier.clouds.databricks.jobs import CANCEL, GET, SERVICE, SUBMIT, TOKEN
 from glacier.infra import artifacts
 from glacier.runtime.emulator import EmulatedFunction
-from glacier.runtime.function_process import LOCAL_SPARK_ENV, FunctionProcess, Unpacked
+from glacier.runtime.function_process import LOCAL_SPARK_ENV, FunctionProcess
+from glacier.runtime.job_emulator import (
+    EmulatedCluster,
+    EmulatedJobPlatform,
+    End,
+    JsonHandler,
+)
 
-HOST = "127.0.0.1"
 RUNTIME = "15.4"
 PLATFORM_ENV = {**LOCAL_SPARK_ENV, "DATABRICKS_RUNTIME_VERSION": RUNTIME}
 """What Databricks sets in a run's driver environment, with local Spark for the cluster."""
@@ -67,6 +71,10 @@ class Run:
     ended: int = 0
     process: FunctionProcess | None = None
     cancelled: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.result_state is not None
 
     def end(self, life: str, result: str, message: str) -> None:
         self.life_cycle_state, self.result_state, self.state_message = life, result, message
@@ -93,9 +101,7 @@ class Run:
 
 
 @dataclass
-class Cluster:
-    function: EmulatedFunction
-    unpacked: Unpacked
+class Cluster(EmulatedCluster):
     id: str = field(
         default_factory=lambda: (
             f"{time.strftime('%m%d')}-{secrets.randbelow(10**6):06d}-{secrets.token_hex(4)}"
@@ -107,33 +113,26 @@ class Cluster:
         return f"{VOLUME}/{self.function.package.name}"
 
 
-class JobsEmulator:
+class JobsEmulator(EmulatedJobPlatform[Cluster, Run]):
     """The running workspace of ``glacier emulate``'s Databricks cluster executors;
     :meth:`close` stops every run and the server."""
 
+    service = SERVICE
+    cluster_type = Cluster
+    platform_env = PLATFORM_ENV
+
     def __init__(self, clusters: Sequence[EmulatedFunction]) -> None:
-        self.clusters: dict[str, Cluster] = {}
-        self.by_executor: dict[str, Cluster] = {}
-        self.runs: dict[int, Run] = {}
         self.token = secrets.token_urlsafe(24)
         self.client_id = f"glacier-{secrets.token_hex(8)}"
         self.client_secret = secrets.token_urlsafe(24)
         self._issued: dict[str, float] = {}
-        self._lock = threading.Lock()
-        try:
-            for function in clusters:
-                cluster = Cluster(function, Unpacked(function))
-                self.clusters[cluster.id] = cluster
-                self.by_executor[function.executor] = cluster
-        except BaseException:
-            self.close()
-            raise
-        self.server = ThreadingHTTPServer((HOST, 0), _handler(self))
-        self.server.daemon_threads = True
-        self.url = f"http://{HOST}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(clusters)
 
-    # -- the Emulated protocol ---------------------------------------------------------------
+    def key(self, cluster: Cluster) -> Hashable:
+        return cluster.id
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     @property
     def functions(self) -> Mapping[str, Mapping[str, Any]]:
@@ -150,25 +149,8 @@ class JobsEmulator:
         }
 
     @property
-    def endpoints(self) -> Mapping[str, str]:
-        return {SERVICE: self.url}
-
-    @property
     def secrets(self) -> Mapping[str, str]:
         return dict.fromkeys(self.by_executor, self.token)
-
-    def close(self) -> None:
-        server = getattr(self, "server", None)
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        with self._lock:
-            runs = list(self.runs.values())
-        for run in runs:
-            if run.process is not None:
-                run.process.kill()
-        for cluster in self.clusters.values():
-            cluster.unpacked.remove()
 
     # -- the API -----------------------------------------------------------------------------
 
@@ -211,73 +193,57 @@ class JobsEmulator:
             )
         timeouts = [cluster.function.timeout, task.get("timeout_seconds")]
         timeouts.append(request.get("timeout_seconds"))
-        with self._lock:
+        with self.lock:
             run = Run(
-                id=len(self.runs) * 2 + 1,  # task runs take the even ids after their run's
+                id=len(self.jobs) * 2 + 1,  # task runs take the even ids after their run's
                 cluster=cluster.id,
                 name=str(request.get("run_name", "")),
                 task=task,
                 timeout=min((float(t) for t in timeouts if t), default=None),
             )
-            self.runs[run.id] = run
-        threading.Thread(target=self._run, args=(cluster, run), daemon=True).start()
+            self.jobs[run.id] = run
+        self.launch(cluster, run)
         return 200, {"run_id": run.id}
 
-    def cancel(self, run: Run) -> None:
-        run.cancelled = True
-        if run.process is not None:
-            run.process.kill()
-        elif run.result_state is None:
-            run.end("TERMINATED", "CANCELED", "Run cancelled.")
-
-    def _run(self, cluster: Cluster, run: Run) -> None:
-        spark = run.task["spark_python_task"]
-        script = cluster.unpacked.code / PurePosixPath(str(spark.get("python_file", ""))).name
-        wanted = [lib.get("whl") for lib in run.task.get("libraries") or []]
+    def script(self, cluster: Cluster, job: Run) -> tuple[Path, Sequence[Any]] | None:
+        spark = job.task["spark_python_task"]
+        wanted = [lib.get("whl") for lib in job.task.get("libraries") or []]
         if any(whl != cluster.package for whl in wanted):
-            run.end("INTERNAL_ERROR", "FAILED", f"Library installation failed: {wanted}.")
-            return
-        if not spark.get("python_file") or not script.is_file():
-            run.end(
+            job.end("INTERNAL_ERROR", "FAILED", f"Library installation failed: {wanted}.")
+            return None
+        script = cluster.script(str(spark.get("python_file", "")))
+        if not spark.get("python_file") or script is None:
+            job.end(
                 "INTERNAL_ERROR", "FAILED", f"File {spark.get('python_file')!r} does not exist."
             )
-            return
-        argv = [sys.executable, str(script), *map(str, spark.get("parameters") or [])]
-        env = cluster.unpacked.environment(cluster.function, PLATFORM_ENV)
-        run.life_cycle_state, run.state_message = "RUNNING", "In run"
-        with open(cluster.unpacked.root / "log", "ab") as log:
-            process = FunctionProcess(
-                argv, env, cluster.unpacked.code, cluster.function.memory, stdout=log, stderr=log
-            )
-        run.process = process
-        if run.cancelled:
-            process.kill()
-        try:
-            code = process.process.wait(timeout=run.timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            run.end("TERMINATED", "TIMEDOUT", f"Run timed out after {run.timeout:g} seconds.")
-            return
-        process.stop(grace=0)
-        if code == 0:
-            run.end("TERMINATED", "SUCCESS", "")
-        elif process.out_of_memory:
-            run.end(
+            return None
+        return script, spark.get("parameters") or []
+
+    def starting(self, job: Run) -> None:
+        job.life_cycle_state, job.state_message = "RUNNING", "In run"
+
+    def finish(self, job: Run, end: End, code: int | None) -> None:
+        if end is End.SUCCEEDED:
+            job.end("TERMINATED", "SUCCESS", "")
+        elif end is End.OUT_OF_MEMORY:
+            job.end(
                 "TERMINATED",
                 "FAILED",
                 "The Python process exited with exit code 137 (SIGKILL: Killed). This may have "
                 "been caused by an OOM error. Check your command's memory usage.",
             )
-        elif run.cancelled:
-            run.end("TERMINATED", "CANCELED", "Run cancelled.")
-        elif code < 0:
-            run.end(
+        elif end is End.TIMED_OUT:
+            job.end("TERMINATED", "TIMEDOUT", f"Run timed out after {job.timeout:g} seconds.")
+        elif end is End.CANCELLED:
+            job.end("TERMINATED", "CANCELED", "Run cancelled.")
+        elif end is End.KILLED:
+            job.end(
                 "TERMINATED",
                 "FAILED",
                 "The spark driver has stopped unexpectedly and is restarting.",
             )
         else:
-            run.end("TERMINATED", "FAILED", f"The Python process exited with exit code {code}.")
+            job.end("TERMINATED", "FAILED", f"The Python process exited with exit code {code}.")
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -285,68 +251,56 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 def _handler(emulator: JobsEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
+            body = self.read_body()
             path = urllib.parse.urlsplit(self.path).path
             if path == TOKEN:
                 form = urllib.parse.parse_qs(body.decode())
                 issued = emulator.issue(self.headers.get("Authorization", ""), form)
                 if issued is None:
-                    self._reply(401, {"error": "invalid_client", "error_description": "Bad"})
+                    self.reply(401, {"error": "invalid_client", "error_description": "Bad"})
                 else:
-                    self._reply(200, issued)
+                    self.reply(200, issued)
                 return
             if not self._authorized():
                 return
             request = json.loads(body or b"{}")
             if path == SUBMIT:
-                self._reply(*emulator.submit(request))
+                self.reply(*emulator.submit(request))
             elif path == CANCEL:
                 run = self._run(request.get("run_id"))
                 if run is not None:
                     emulator.cancel(run)
-                    self._reply(200, {})
+                    self.reply(200, {})
             else:
-                self._reply(404, _error("ENDPOINT_NOT_FOUND", f"No API found for {path}"))
+                self.reply(404, _error("ENDPOINT_NOT_FOUND", f"No API found for {path}"))
 
         def do_GET(self) -> None:
             if not self._authorized():
                 return
             url = urllib.parse.urlsplit(self.path)
             if url.path != GET:
-                self._reply(404, _error("ENDPOINT_NOT_FOUND", f"No API found for {url.path}"))
+                self.reply(404, _error("ENDPOINT_NOT_FOUND", f"No API found for {url.path}"))
                 return
             run = self._run(urllib.parse.parse_qs(url.query).get("run_id", [""])[0])
             if run is not None:
-                self._reply(200, run.describe())
+                self.reply(200, run.describe())
 
         def _authorized(self) -> bool:
             if emulator.authorized(self.headers.get("Authorization", "")):
                 return True
-            self._reply(401, _error("UNAUTHENTICATED", "Invalid access token."))
+            self.reply(401, _error("UNAUTHENTICATED", "Invalid access token."))
             return False
 
         def _run(self, run_id: Any) -> Run | None:
             try:
-                run = emulator.runs.get(int(run_id))
+                run = emulator.jobs.get(int(run_id))
             except (TypeError, ValueError):
                 run = None
             if run is None:
-                self._reply(404, _error("RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist."))
+                self.reply(404, _error("RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist."))
             return run
-
-        def _reply(self, status: int, body: Mapping[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
     return Handler
 

@@ -26,29 +26,25 @@ import json
 import threading
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glacier.clouds.gcp.config import GcpConfig
 from glacier.clouds.gcp.transport import EMULATOR_PREFIX, EMULATOR_TOKEN
 from glacier.errors import DeploymentError, GlacierError, TaskCrashed, TaskOutOfMemory, TaskTimeout
+from glacier.runtime.cluster_job import HttpRefused, call_json, http_opener, polls
 from glacier.runtime.transport import Target
+
+if TYPE_CHECKING:
+    from glacier.clouds.gcp.id_tokens import AccessTokens
 
 SERVICE = "dataproc"
 """The ``emulator.endpoints`` key of an emulated Dataproc."""
 API = "https://dataproc.googleapis.com"
-SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-POLL_FIRST = 0.2
-POLL_MAX = 10.0
-"""Seconds between ``jobs.get`` calls: from the first, growing by half up to the last."""
-BUSY_TRIES = 5
-"""Calls answered 429 or 5xx are tried this many times."""
 ENDED = frozenset({"DONE", "ERROR", "CANCELLED"})
 OUT_OF_MEMORY = ("outofmemory", "out of memory", "exit code 137", "exit code is 137")
 TIMED_OUT = ("timed out", "timeout")
 REFUSED = frozenset({401, 403, 404})
-HTTP_TIMEOUT = 30.0
 
 
 def jobs_path(project: str, region: str) -> str:
@@ -84,10 +80,8 @@ class DataprocJobs:
         endpoint = (target.endpoints.get(SERVICE) or API).rstrip("/")
         self.base = endpoint + jobs_path(self.project, self.region)
         emulated = endpoint.startswith(EMULATOR_PREFIX)  # never through a proxy, fixed token
-        self.opener = urllib.request.build_opener(
-            *([urllib.request.ProxyHandler({})] if emulated else [])
-        )
-        self.tokens: _AccessTokens | None = None if emulated else _AccessTokens(config)
+        self.opener = http_opener(emulated)
+        self.tokens: AccessTokens | None = None if emulated else _access_tokens(config)
         self._closed = threading.Event()
 
     @property
@@ -107,9 +101,8 @@ class DataprocJobs:
         return str(submitted["reference"]["jobId"])
 
     def wait(self, job_id: str) -> None:
-        pause = POLL_FIRST
         deadline = time.monotonic() + self.target.timeout if self.target.timeout else None
-        while True:
+        for _ in polls(self._closed, self.where, f"job {job_id}"):
             job = self._call("GET", f"/{job_id}", None, f"read job {job_id}")
             status = job.get("status") or {}
             state = str(status.get("state"))
@@ -123,9 +116,6 @@ class DataprocJobs:
                     f"(state {state}); it is cancelled. Raise the executor's timeout, or split "
                     f"the task."
                 )
-            if self._closed.wait(pause):
-                raise TaskCrashed(f"{self.where}: the run stopped waiting for job {job_id}.")
-            pause = min(POLL_MAX, pause * 1.5)
 
     def cancel(self, job_id: str) -> None:
         with contextlib.suppress(GlacierError):  # ended already, or refused: nothing to stop
@@ -133,6 +123,9 @@ class DataprocJobs:
 
     def close(self) -> None:
         self._closed.set()
+
+    def _token(self) -> str:
+        return EMULATOR_TOKEN if self.tokens is None else self.tokens.get(self.where)
 
     def _what(self, job_id: str) -> str:
         return (
@@ -160,30 +153,15 @@ class DataprocJobs:
         self, method: str, path: str, body: Mapping[str, Any] | None, action: str
     ) -> dict[str, Any]:
         """One API call, retried while Dataproc is busy; its JSON answer."""
-        data = json.dumps(body).encode() if body is not None else None
-        pause = POLL_FIRST
-        status, reply = 0, ""
-        for attempt in range(1, BUSY_TRIES + 1):
-            token = EMULATOR_TOKEN if self.tokens is None else self.tokens.get(self.where)
-            request = urllib.request.Request(self.base + path, data=data, method=method)
-            request.add_header("Authorization", f"Bearer {token}")
-            request.add_header("Content-Type", "application/json")
-            try:
-                with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
-                    answer: dict[str, Any] = json.loads(response.read() or b"{}")
-                    return answer
-            except urllib.error.HTTPError as exc:
-                status, reply = exc.code, _error_of(exc)
-            except OSError as exc:  # Dataproc unreachable: the job may go on regardless
-                raise TaskCrashed(
-                    f"Cluster executor {self.target.executor!r}: cannot {action} on "
-                    f"{self.where} at {self.base}: {exc}."
-                ) from None
-            if (status == 429 or status >= 500) and attempt < BUSY_TRIES:
-                time.sleep(pause)
-                pause = min(POLL_MAX, pause * 2)
-                continue
-            break
+        try:
+            return call_json(self.opener, method, self.base + path, body, self._token)
+        except HttpRefused as exc:
+            status, reply = exc.status, _error_of(exc.error)
+        except OSError as exc:  # Dataproc unreachable: the job may go on regardless
+            raise TaskCrashed(
+                f"Cluster executor {self.target.executor!r}: cannot {action} on "
+                f"{self.where} at {self.base}: {exc}."
+            ) from None
         text = f"Cluster executor {self.target.executor!r}: cannot {action} on {self.where}"
         text += f" at {self.base}: HTTP {status} {reply}"
         if status in REFUSED:
@@ -196,54 +174,11 @@ class DataprocJobs:
         raise TaskCrashed(f"{text}.")
 
 
-class _AccessTokens:
-    """OAuth access tokens for the cloud-platform scope, kept until google-auth deems them
-    about to expire."""
+def _access_tokens(config: GcpConfig) -> AccessTokens:
+    """Access tokens from google-auth, imported here: only a real Dataproc needs it."""
+    from glacier.clouds.gcp.id_tokens import AccessTokens  # noqa: PLC0415 - google-auth, lazily
 
-    def __init__(self, config: GcpConfig) -> None:
-        self.config = config
-        self._credentials: Any = None
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return "_AccessTokens()"
-
-    def get(self, what: str) -> str:
-        from google.auth import exceptions  # noqa: PLC0415 - google-auth only for a real Dataproc
-
-        from glacier.clouds.gcp.id_tokens import UrllibRequest  # noqa: PLC0415 - as above
-
-        with self._lock:
-            try:
-                if self._credentials is None:
-                    self._credentials = self._open()
-                if not self._credentials.valid:
-                    self._credentials.refresh(UrllibRequest())
-            except (exceptions.GoogleAuthError, OSError, ValueError) as exc:
-                raise DeploymentError(
-                    f"could not get an access token to call {what} ({exc}). Point "
-                    f"credentials_path (or GOOGLE_APPLICATION_CREDENTIALS) at a service-account "
-                    f"key, run `gcloud auth application-default login`, or run where the "
-                    f"metadata server answers."
-                ) from exc
-            return str(self._credentials.token)
-
-    def _open(self) -> Any:
-        import google.auth  # noqa: PLC0415 - google-auth only for a real Dataproc
-        from google.oauth2 import service_account  # noqa: PLC0415 - as above
-
-        config = self.config
-        if config.service_account_key:
-            info = json.loads(config.service_account_key)
-            return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                info, scopes=[SCOPE]
-            )
-        if config.credentials_path:
-            return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                config.credentials_path, scopes=[SCOPE]
-            )
-        credentials, _ = google.auth.default(scopes=[SCOPE])
-        return credentials
+    return AccessTokens(config)
 
 
 def _label(name: str) -> str:

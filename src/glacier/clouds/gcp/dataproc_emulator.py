@@ -15,29 +15,33 @@ Jobs answer as Dataproc does: ``PENDING``, ``SETUP_DONE``, ``RUNNING``, then ``D
 the driver's signal or exit code otherwise, and "not found" for a main file not in the package;
 ``CANCELLED`` after ``jobs:cancel``. A Dataproc job has no timeout, so none is enforced here
 either (the transport cancels it). A cluster that does not exist is 404 ``NOT_FOUND``. What a
-job prints goes to ``log`` in its cluster's unpacked folder.
+job prints goes to ``log`` in its cluster's unpacked folder. The server, the clusters and the
+job's process are :class:`~glacier.runtime.job_emulator.EmulatedJobPlatform`'s; this module
+keeps Dataproc's routes, replies and states.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import PurePosixPath
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from glacier.clouds.gcp.dataproc import SERVICE
 from glacier.infra import artifacts
 from glacier.runtime.emulator import EmulatedFunction
-from glacier.runtime.function_process import LOCAL_SPARK_ENV, FunctionProcess, Unpacked
+from glacier.runtime.function_process import LOCAL_SPARK_ENV, FunctionProcess
+from glacier.runtime.job_emulator import (
+    EmulatedCluster,
+    EmulatedJobPlatform,
+    End,
+    JsonHandler,
+)
 
-HOST = "127.0.0.1"
 IMAGE = "2.2-debian12"
 PLATFORM_ENV = {**LOCAL_SPARK_ENV, "DATAPROC_IMAGE_VERSION": IMAGE.partition("-")[0]}
 """What Dataproc sets in a job's driver environment, with local Spark for the cluster."""
@@ -72,6 +76,10 @@ class Job:
     cancelled: bool = False
 
     @property
+    def timeout(self) -> None:
+        """A Dataproc job has none: it runs until it ends or is cancelled."""
+
+    @property
     def done(self) -> bool:
         return self.state in ("DONE", "ERROR", "CANCELLED")
 
@@ -97,10 +105,7 @@ class Job:
 
 
 @dataclass
-class Cluster:
-    function: EmulatedFunction
-    unpacked: Unpacked
-
+class Cluster(EmulatedCluster):
     @property
     def project(self) -> str:
         return self.function.environment.get("GOOGLE_CLOUD_PROJECT") or DEFAULT_PROJECT
@@ -118,29 +123,19 @@ class Cluster:
         return f"file://{self.function.package}"
 
 
-class DataprocEmulator:
+class DataprocEmulator(EmulatedJobPlatform[Cluster, Job]):
     """The running clusters of ``glacier emulate``'s Dataproc cluster executors; :meth:`close`
     stops every job and the server."""
 
-    def __init__(self, clusters: Sequence[EmulatedFunction]) -> None:
-        self.clusters: dict[tuple[str, str, str], Cluster] = {}
-        self.by_executor: dict[str, Cluster] = {}
-        self.jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
-        try:
-            for function in clusters:
-                cluster = Cluster(function, Unpacked(function))
-                self.clusters[cluster.project, cluster.region, cluster.name] = cluster
-                self.by_executor[function.executor] = cluster
-        except BaseException:
-            self.close()
-            raise
-        self.server = ThreadingHTTPServer((HOST, 0), _handler(self))
-        self.server.daemon_threads = True
-        self.url = f"http://{HOST}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    service = SERVICE
+    cluster_type = Cluster
+    platform_env = PLATFORM_ENV
 
-    # -- the Emulated protocol ---------------------------------------------------------------
+    def key(self, cluster: Cluster) -> Hashable:
+        return cluster.project, cluster.region, cluster.name
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
 
     @property
     def functions(self) -> Mapping[str, Mapping[str, Any]]:
@@ -156,27 +151,6 @@ class DataprocEmulator:
             }
             for executor, cluster in self.by_executor.items()
         }
-
-    @property
-    def endpoints(self) -> Mapping[str, str]:
-        return {SERVICE: self.url}
-
-    @property
-    def secrets(self) -> Mapping[str, str]:
-        return {}
-
-    def close(self) -> None:
-        server = getattr(self, "server", None)
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        with self._lock:
-            jobs = list(self.jobs.values())
-        for job in jobs:
-            if job.process is not None:
-                job.process.kill()
-        for cluster in self.clusters.values():
-            cluster.unpacked.remove()
 
     # -- the API -----------------------------------------------------------------------------
 
@@ -194,7 +168,7 @@ class DataprocEmulator:
         if "pysparkJob" not in job:
             return 400, _error(400, "INVALID_ARGUMENT", "The emulator runs pysparkJob jobs only.")
         given = str((job.get("reference") or {}).get("jobId") or "")
-        with self._lock:
+        with self.lock:
             if given in self.jobs:
                 return 409, _error(409, "ALREADY_EXISTS", f"Already exists: Job {given}")
             made = Job(
@@ -206,54 +180,43 @@ class DataprocEmulator:
                 pyspark=job["pysparkJob"],
             )
             self.jobs[made.id] = made
-        threading.Thread(target=self._run, args=(cluster, made), daemon=True).start()
+        self.launch(cluster, made)
         return 200, made.describe()
 
-    def cancel(self, job: Job) -> None:
-        job.cancelled = True
-        if job.process is not None:
-            job.process.kill()
-        elif not job.done:
-            job.move("CANCELLED")
-
-    def _run(self, cluster: Cluster, job: Job) -> None:
+    def script(self, cluster: Cluster, job: Job) -> tuple[Path, Sequence[Any]] | None:
         pyspark = job.pyspark
         main = str(pyspark.get("mainPythonFileUri", ""))
-        script = cluster.unpacked.code / PurePosixPath(main).name
         wanted = [str(uri) for uri in pyspark.get("pythonFileUris") or []]
         if any(uri != cluster.package for uri in wanted):
             job.move(
                 "ERROR", f"Google Cloud Dataproc Agent reports job failure: {wanted} not found."
             )
-            return
-        if not main or not script.is_file():
+            return None
+        script = cluster.script(main)
+        if not main or script is None:
             job.move("ERROR", f"File not found: {main!r}.")
-            return
-        argv = [sys.executable, str(script), *map(str, pyspark.get("args") or [])]
-        env = cluster.unpacked.environment(cluster.function, PLATFORM_ENV)
+            return None
+        return script, pyspark.get("args") or []
+
+    def starting(self, job: Job) -> None:
         job.move("SETUP_DONE")
-        with open(cluster.unpacked.root / "log", "ab") as log:
-            process = FunctionProcess(
-                argv, env, cluster.unpacked.code, cluster.function.memory, stdout=log, stderr=log
-            )
-        job.process = process
+
+    def started(self, job: Job) -> None:
         job.move("RUNNING")
-        if job.cancelled:
-            process.kill()
-        code = process.process.wait()
-        process.stop(grace=0)
-        if code == 0:
+
+    def finish(self, job: Job, end: End, code: int | None) -> None:
+        if end is End.SUCCEEDED:
             job.move("DONE")
-        elif process.out_of_memory:
+        elif end is End.OUT_OF_MEMORY:
+            memory = self.clusters[job.project, job.region, job.cluster].function.memory
             job.move(
                 "ERROR",
                 "Job failed with message [Driver received SIGKILL and exited with exit code "
-                "137 (OutOfMemory: the driver used more than "
-                f"{cluster.function.memory} MB)].",
+                f"137 (OutOfMemory: the driver used more than {memory} MB)].",
             )
-        elif job.cancelled:
+        elif end is End.CANCELLED:
             job.move("CANCELLED")
-        elif code < 0:
+        elif end is End.KILLED and code is not None:
             job.move("ERROR", f"Job failed with message [Driver was killed by signal {-code}].")
         else:
             job.move("ERROR", f"Job failed with message [Driver exited with code {code}].")
@@ -264,14 +227,9 @@ def _error(code: int, status: str, message: str) -> dict[str, Any]:
 
 
 def _handler(emulator: DataprocEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            self._route("POST", body)
+            self._route("POST", self.read_json())
 
         def do_GET(self) -> None:
             self._route("GET", {})
@@ -279,43 +237,35 @@ def _handler(emulator: DataprocEmulator) -> type[BaseHTTPRequestHandler]:
         def _route(self, method: str, body: Mapping[str, Any]) -> None:
             scheme, _, token = self.headers.get("Authorization", "").partition(" ")
             if scheme != "Bearer" or not token:
-                self._reply(401, _error(401, "UNAUTHENTICATED", "Missing credentials."))
+                self.reply(401, _error(401, "UNAUTHENTICATED", "Missing credentials."))
                 return
             match = _JOBS.match(self.path)
             if match is None:
-                self._reply(404, _error(404, "NOT_FOUND", f"No API at {self.path}"))
+                self.reply(404, _error(404, "NOT_FOUND", f"No API at {self.path}"))
                 return
             project, region, job_id = match["project"], match["region"], match["job"]
             if job_id is None:
                 if method == "POST":
-                    self._reply(*emulator.submit(project, region, body))
+                    self.reply(*emulator.submit(project, region, body))
                 else:
-                    self._reply(405, _error(405, "INVALID_ARGUMENT", "jobs:submit is POST."))
+                    self.reply(405, _error(405, "INVALID_ARGUMENT", "jobs:submit is POST."))
                 return
             job = emulator.jobs.get(job_id)
             if job is None or (job.project, job.region) != (project, region):
-                self._reply(404, _error(404, "NOT_FOUND", f"Not found: Job {job_id}"))
+                self.reply(404, _error(404, "NOT_FOUND", f"Not found: Job {job_id}"))
             elif match["cancel"] and method == "POST":
                 if job.done:
-                    self._reply(
+                    self.reply(
                         400,
                         _error(400, "FAILED_PRECONDITION", f"Job {job_id} is in state {job.state}"),
                     )
                 else:
                     emulator.cancel(job)
-                    self._reply(200, job.describe())
+                    self.reply(200, job.describe())
             elif not match["cancel"] and method == "GET":
-                self._reply(200, job.describe())
+                self.reply(200, job.describe())
             else:
-                self._reply(404, _error(404, "NOT_FOUND", f"No API {method} {self.path}"))
-
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                self.reply(404, _error(404, "NOT_FOUND", f"No API {method} {self.path}"))
 
     return Handler
 
