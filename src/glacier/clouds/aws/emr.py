@@ -2,18 +2,17 @@
 
 ``StartJobRun`` on the executor's application (output ``clusters``: ``id``,
 ``execution_role_arn``) runs the package's entry point (``entry_point``, the S3 URI of its
-``glacier_job.py``; ``py_files``, the package zip of Glacier and the pipeline) with the staged
-event's URI as its one argument; ``GetJobRun`` is polled with backoff until the run ends, and
-a run that ended badly is mapped to Glacier's errors from its ``state`` and ``stateDetails``:
-an executor's or driver's ``OutOfMemoryError`` (or a container killed for memory) ->
+``glacier_job.py``) with the staged event's URI as its one argument, and
+``spark_submit_parameters`` (the deployed environment, as ``driverEnv``/``executorEnv``
+settings); ``GetJobRun`` is polled with backoff until the run ends, and a run that ended badly
+is mapped to Glacier's errors from its ``state`` and ``stateDetails``: an executor's or
+driver's ``OutOfMemoryError`` (or a container killed for memory) ->
 :class:`~glacier.errors.TaskOutOfMemory`, a run past ``executionTimeoutMinutes`` (set from
 the executor's ``timeout``) -> :class:`~glacier.errors.TaskTimeout`, any other failure ->
 :class:`~glacier.errors.TaskCrashed` (retried by the scheduler).
 
-The Python that runs the job is the EMR image's (3.9 on ``emr-7.x``): Polars and obstore, and
-a Glacier that needs 3.11, must come from a packed virtual environment
-(``spark.archives=<venv.tar.gz>#environment``, named by ``archives``), which ``glacier
-package`` does not build yet.
+Python 3.11, Polars, obstore, Glacier and the pipeline are in the application's custom image
+(:mod:`glacier.clouds.aws.emr_image`): the EMR images' own Python is 3.9.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ class EmrServerless:
         self.application = str(entry["id"])
         self.role = str(entry["execution_role_arn"])
         self.entry_point = str(entry["entry_point"])
-        self.parameters = _submit_parameters(entry)
+        self.parameters = str(entry.get("spark_submit_parameters") or "")
         self.client, self.errors = _client(target)
         self.timeout_minutes = math.ceil(target.timeout / 60) if target.timeout else None
         self._closed = threading.Event()
@@ -139,18 +138,6 @@ class EmrServerless:
                 f"(`terraform apply`) and that your credentials may call {SERVICE}."
             )
         return TaskCrashed(f"{text}: {code or type(exc).__name__}: {message}.")
-
-
-def _submit_parameters(entry: Mapping[str, Any]) -> str:
-    """``sparkSubmitParameters``: the package on the Python path, the packed environment."""
-    parameters = []
-    if entry.get("py_files"):
-        parameters += ["--py-files", str(entry["py_files"])]
-    if entry.get("archives"):
-        parameters += ["--conf", f"spark.archives={entry['archives']}"]
-    if entry.get("spark_submit_parameters"):
-        parameters.append(str(entry["spark_submit_parameters"]))
-    return " ".join(parameters)
 
 
 def _client(target: Target) -> tuple[Any, Any]:
