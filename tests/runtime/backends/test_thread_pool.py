@@ -31,6 +31,11 @@ def test_at_most_limit_calls_run_at_once_and_the_rest_follow() -> None:
         return i * i
 
     futures = [pool.submit(call, i) for i in range(6)]
+    deadline = time.monotonic() + 10
+    while running < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.05)  # room for a third call to start, were the limit not kept
+    assert (running, peak) == (2, 2)
     gate.set()
     assert [f.result(10) for f in futures] == [i * i for i in range(6)]
     assert peak == 2
