@@ -210,10 +210,13 @@ def ratio_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     warm_ratios = []
     for query, engines in results.items():
         p, g = engines["polars"], engines["glacier"]
-        pc, gc = statistics.median(p["cold"]), statistics.median(g["cold"])
         pw, gw = statistics.median(p["warm"]), statistics.median(g["warm"])
         warm_ratios.append(warm_ratio(engines))
-        rows.append((query, ms(pc), ms(gc), f"{gc / pc:.2f}", ms(pw), ms(gw), f"{gw / pw:.2f}"))
+        cold: tuple[str, ...] = ("-", "-", "-")  # --cold-repeat 0
+        if p["cold"]:
+            pc, gc = statistics.median(p["cold"]), statistics.median(g["cold"])
+            cold = (ms(pc), ms(gc), f"{gc / pc:.2f}")
+        rows.append((query, *cold, ms(pw), ms(gw), f"{gw / pw:.2f}"))
     if warm_ratios:
         rows.append(("median", "", "", "", "", "", f"{statistics.median(warm_ratios):.2f}"))
     return rows
@@ -252,7 +255,9 @@ def main() -> None:
     parser.add_argument("--queries", default="all", help="e.g. q1,q3 (default: all 22)")
     parser.add_argument("--variants", default="one,heterogeneous,spark")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs per query and engine")
-    parser.add_argument("--cold-repeat", type=int, default=5, help="fresh processes per cold time")
+    parser.add_argument(
+        "--cold-repeat", type=int, default=5, help="fresh processes per cold time (0: none)"
+    )
     parser.add_argument("--data", type=Path, help="data folder (default: bench/data/sf<scale>)")
     parser.add_argument("--baseline", type=Path, help="another checkout's src/, measured alike")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
