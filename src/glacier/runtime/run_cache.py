@@ -104,7 +104,7 @@ class RunCache:
         """Record a finished unit's output in the cache, after its file is committed."""
         root = unit.root
         key = self.keys.get(root.id)
-        if key is None:
+        if key is None or key in _unkept:  # nothing to keep last time: nothing this time
             return
         cache = self._cache(unit.executor.provider)
         if isinstance(root, SinkNode):
