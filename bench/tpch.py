@@ -1,8 +1,8 @@
 """Benchmark the TPC-H example: each query as a Glacier pipeline against the same query in Polars.
 
 Run: python bench/tpch.py [--scale 1] [--queries q1,q5] [--variants one,heterogeneous,spark]
-Prints tables; asserts nothing. The data is generated once with tpchgen-cli under
-``bench/data/sf<scale>/tpch`` (git-ignored).
+[--data DIR] [--baseline SRC]. Prints tables; asserts nothing. The data is generated once with
+tpchgen-cli under ``DIR/tpch`` (default ``bench/data/sf<scale>``, git-ignored).
 
 * variants: ``one`` (examples/tpch/queries.py, every step on one local executor),
   ``heterogeneous`` (serverless filters, local join, vm finish), ``spark`` (a Spark finish, for
@@ -15,7 +15,11 @@ Prints tables; asserts nothing. The data is generated once with tpchgen-cli unde
   heterogeneous <= 1.5 on the median query);
 * hand-offs (heterogeneous): every frame the last warm run staged, with its bytes from the
   run's task records, and the seconds to write it as Parquet and read it back, timed on a copy
-  of the file in the run's staging folder.
+  of the file in the run's staging folder;
+* ``--baseline SRC``: every measurement again with the Glacier of another checkout's ``src``
+  folder (``git archive <commit> src | tar -x -C /tmp/base``), the two trees alternating per
+  query, then a table of both trees' warm ratios side by side: a change measured against its
+  parent under the same load.
 """
 
 from __future__ import annotations
@@ -43,12 +47,8 @@ ENGINES = ("polars", "glacier")
 TARGETS = {"one": "<= 1.05", "heterogeneous": "<= 1.5 median", "spark": ""}
 
 
-def data_base(scale: float) -> Path:
-    return REPO / "bench" / "data" / f"sf{scale:g}"
-
-
-def ensure_data(scale: float) -> Path:
-    base = data_base(scale)
+def ensure_data(scale: float, base: Path | None) -> Path:
+    base = base or REPO / "bench" / "data" / f"sf{scale:g}"
     if not (base / "tpch" / "lineitem.parquet").exists():
         sys.path.insert(0, str(TPCH))
         from generate import generate  # noqa: PLC0415 - importable once examples/tpch is on the path
@@ -153,9 +153,10 @@ def best_of(n: int, fn: Any) -> float:
 # --- the driver ---------------------------------------------------------------------------------
 
 
-def spawn(base: Path, *worker: str, repeat: int = 0) -> dict[str, Any]:
+def spawn(base: Path, src: Path, *worker: str, repeat: int = 0) -> dict[str, Any]:
+    """Run ``worker`` in a fresh process importing Glacier from ``src``."""
     env = {**os.environ, "GLACIER_BASE_PATH": str(base)}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH")) if p)
     args = [sys.executable, __file__, "--worker", *worker, "--repeat", str(repeat)]
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -164,13 +165,16 @@ def spawn(base: Path, *worker: str, repeat: int = 0) -> dict[str, Any]:
     return measured
 
 
-def bench(base: Path, variant: str, query: str, repeat: int, cold_repeat: int) -> dict[str, Any]:
-    """Per engine its cold times (one process each, engines alternating) and warm times."""
+def bench(
+    base: Path, src: Path, variant: str, query: str, repeat: int, cold_repeat: int
+) -> dict[str, Any]:
+    """Per engine its cold times (one process each, engines alternating) and warm times, with
+    Glacier from ``src``."""
     cold: dict[str, list[float]] = {"polars": [], "glacier": []}
     for i in range(cold_repeat):
         for engine in ENGINES if i % 2 == 0 else ENGINES[::-1]:
-            cold[engine].append(spawn(base, "cold", variant, query, engine)["seconds"])
-    warm = spawn(base, "warm", variant, query, repeat=repeat)
+            cold[engine].append(spawn(base, src, "cold", variant, query, engine)["seconds"])
+    warm = spawn(base, src, "warm", variant, query, repeat=repeat)
     return {
         "handoffs": warm["handoffs"],
         **{engine: {"cold": cold[engine], "warm": warm[engine]} for engine in ENGINES},
@@ -187,15 +191,32 @@ def text_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
+def warm_ratio(engines: dict[str, Any]) -> float:
+    return float(
+        statistics.median(engines["glacier"]["warm"]) / statistics.median(engines["polars"]["warm"])
+    )
+
+
+def compare_rows(trees: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, ...]]:
+    """Per query each tree's warm ratio, then the median query's."""
+    queries = next(iter(trees.values()))
+    rows = [(q, *(f"{warm_ratio(t[q]):.2f}" for t in trees.values())) for q in queries]
+    medians = (statistics.median(warm_ratio(e) for e in t.values()) for t in trees.values())
+    return [*rows, ("median", *(f"{m:.2f}" for m in medians))]
+
+
 def ratio_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     warm_ratios = []
     for query, engines in results.items():
         p, g = engines["polars"], engines["glacier"]
-        pc, gc = statistics.median(p["cold"]), statistics.median(g["cold"])
         pw, gw = statistics.median(p["warm"]), statistics.median(g["warm"])
-        warm_ratios.append(gw / pw)
-        rows.append((query, ms(pc), ms(gc), f"{gc / pc:.2f}", ms(pw), ms(gw), f"{gw / pw:.2f}"))
+        warm_ratios.append(warm_ratio(engines))
+        cold: tuple[str, ...] = ("-", "-", "-")  # --cold-repeat 0
+        if p["cold"]:
+            pc, gc = statistics.median(p["cold"]), statistics.median(g["cold"])
+            cold = (ms(pc), ms(gc), f"{gc / pc:.2f}")
+        rows.append((query, *cold, ms(pw), ms(gw), f"{gw / pw:.2f}"))
     if warm_ratios:
         rows.append(("median", "", "", "", "", "", f"{statistics.median(warm_ratios):.2f}"))
     return rows
@@ -234,7 +255,11 @@ def main() -> None:
     parser.add_argument("--queries", default="all", help="e.g. q1,q3 (default: all 22)")
     parser.add_argument("--variants", default="one,heterogeneous,spark")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs per query and engine")
-    parser.add_argument("--cold-repeat", type=int, default=5, help="fresh processes per cold time")
+    parser.add_argument(
+        "--cold-repeat", type=int, default=5, help="fresh processes per cold time (0: none)"
+    )
+    parser.add_argument("--data", type=Path, help="data folder (default: bench/data/sf<scale>)")
+    parser.add_argument("--baseline", type=Path, help="another checkout's src/, measured alike")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:  # cold VARIANT QUERY ENGINE, or warm VARIANT QUERY
@@ -246,15 +271,20 @@ def main() -> None:
         )
         print(json.dumps(measured))
         return
-    base = ensure_data(args.scale)
+    base = ensure_data(args.scale, args.data)
+    srcs = {"baseline": args.baseline.resolve()} if args.baseline else {}
+    srcs["this tree"] = REPO / "src"
     wanted = [f"q{n}" for n in range(1, 23)] if args.queries == "all" else args.queries.split(",")
     spark_queries = {"q1", "q3", "q13", "q18"}  # what examples/tpch/with_spark.py defines
     for variant in args.variants.split(","):
         queries = [q for q in wanted if variant != "spark" or q in spark_queries]
-        results = {}
-        for query in queries:
-            results[query] = bench(base, variant, query, args.repeat, args.cold_repeat)
+        trees: dict[str, dict[str, dict[str, Any]]] = {tree: {} for tree in srcs}
+        for n, query in enumerate(queries):
+            for tree in list(srcs)[:: 1 if n % 2 == 0 else -1]:  # each tree goes first in turn
+                measured = bench(base, srcs[tree], variant, query, args.repeat, args.cold_repeat)
+                trees[tree][query] = measured
             print(f"  {variant} {query} done", file=sys.stderr, flush=True)
+        results = trees["this tree"]
         print(
             f"\n## TPC-H sf{args.scale:g}, variant {variant}: ms, median of {args.cold_repeat} "
             f"cold / {args.repeat} warm (target, warm: {TARGETS[variant] or 'none'})"
@@ -269,6 +299,9 @@ def main() -> None:
                 "('all' lines: a query's hand-offs together; rest = glacier warm - polars warm - "
                 "their write and read, what the executors cost beyond the hand-offs)"
             )
+        if args.baseline:
+            print(f"\n## warm ratios, variant {variant}: baseline {args.baseline} vs this tree")
+            print(text_table(("query", *srcs), compare_rows(trees)))
 
 
 if __name__ == "__main__":

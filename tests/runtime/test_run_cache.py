@@ -11,6 +11,7 @@ import signal
 import subprocess
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -361,3 +362,33 @@ def test_corrupt_reports_are_skipped_when_listed_and_refused_when_shown(
 def test_a_run_id_that_is_not_one_path_segment_is_refused(provider: Provider, run_id: str) -> None:
     with pytest.raises(ReportNotFound, match="is not a run id"):
         load_report(provider, run_id)
+
+
+def test_an_output_the_cache_cannot_keep_is_not_looked_up_again(
+    provider: Provider, tmp_path: Path
+) -> None:
+    """An int is never cached, so once a unit returned one, the next run in the process does
+    not read its manifest (a failed read per unit on every run); the unit just runs."""
+    ex = provider.local()
+    log = tmp_path / "calls.log"
+
+    @ex.task()
+    def count() -> int:
+        _counting(log, "count")
+        return 7
+
+    @pipeline(name="uncacheable")
+    def uncacheable() -> object:
+        return count()
+
+    assert uncacheable.run().output == 7
+    key = node_keys(uncacheable.dag, {})["count"]
+    assert key is not None
+    cache = Path(provider.store.uri(".glacier", "cache"))
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / f"{key}.json").write_text("not a manifest")  # a read of it would warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        rerun = uncacheable.run()
+    assert rerun.output == 7 and not rerun.tasks["count"].cache_hit
+    assert log.read_text().split() == ["count"] * 2

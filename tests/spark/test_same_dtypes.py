@@ -103,3 +103,90 @@ def test_types_that_depend_on_the_data_are_refused(spark: Any, tmp_path: Path, m
             partitioned=mode == "partitioned",
             by=["k"] if mode == "grouped" else None,
         )
+
+
+def seen(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows the function was given, each with the types it was given them with."""
+    return lf.with_columns(schema=pl.lit(repr(list(lf.collect_schema().items()))))
+
+
+def seen_two(a: pl.LazyFrame, b: pl.LazyFrame) -> pl.LazyFrame:
+    return seen(a).join(seen(b), on="u32", suffix="_b")
+
+
+def staged_typed(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """``typed`` as a Polars task hands it to Spark: Spark cannot read nanosecond times."""
+    return typed(lf).with_columns(pl.col("ts").dt.cast_time_unit("us"))
+
+
+def assert_same(cluster: pl.DataFrame, local: pl.DataFrame) -> None:
+    assert_frame_equal(cluster.sort("k"), local.sort("k"), check_row_order=False)
+
+
+@pytest.mark.parametrize("mode", ["whole", "partitioned", "grouped"])
+def test_the_function_gets_the_input_types_it_gets_locally(
+    spark: Any, tmp_path: Path, mode: str
+) -> None:
+    """Spark reads a ``u8`` column as ``i16``, a categorical as a string...: the function is
+    given its input with the Polars types the upstream produced, whether a Polars task (staged
+    as Parquet) or a Spark task (whose output recorded them)."""
+    (tmp_path / "raw").mkdir()
+    SOURCE.write_parquet(tmp_path / "raw" / "in.parquet")
+    provider = Provider(config=LocalConfig(base_path=tmp_path))
+    source = provider.bucket("raw", "in.parquet")
+    here = provider.local()
+    cluster = provider.cluster(config=SparkConfig(master="local[2]"))
+    spread = {"partitioned": mode == "partitioned", "by": ["k"] if mode == "grouped" else None}
+
+    @here.task()
+    def load(src: Any) -> pl.LazyFrame:
+        return staged_typed(src.scan())
+
+    on_cluster = cluster.task(**spread)(seen)
+    after_spark = cluster.task(name="seen_after_spark", **spread)(seen)
+    typed_on_spark = cluster.task(name="typed_on_spark", partitioned=True)(staged_typed)
+    on_local = here.task(name="seen_local")(seen)
+
+    @pipeline(name="input_dtypes")
+    def both() -> dict[str, Any]:
+        frame = load(source)
+        return {
+            "local": on_local(frame),
+            "cluster": on_cluster(frame),
+            "after_spark": after_spark(typed_on_spark(source)),
+        }
+
+    out = both.run(cache=False).output
+    local = out["local"]
+    assert "UInt8" in local["schema"][0] and "Categorical" in local["schema"][0]
+    assert_same(out["cluster"], local)
+    assert_same(out["after_spark"], local)
+
+
+def test_each_frame_of_a_several_frame_task_gets_its_types(spark: Any, tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    SOURCE.write_parquet(tmp_path / "raw" / "in.parquet")
+    provider = Provider(config=LocalConfig(base_path=tmp_path))
+    here = provider.local()
+    cluster = provider.cluster(config=SparkConfig(master="local[2]"))
+
+    @here.task()
+    def load(src: Any) -> pl.LazyFrame:
+        return staged_typed(src.scan())
+
+    @here.task()
+    def narrow(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.select("u32", "enum", "dur").unique("u32")
+
+    on_cluster = cluster.task()(seen_two)
+    on_local = here.task(name="seen_two_local")(seen_two)
+
+    @pipeline(name="input_dtypes_two")
+    def both() -> dict[str, Any]:
+        frame = load(provider.bucket("raw", "in.parquet"))
+        small = narrow(frame)
+        return {"local": on_local(frame, small), "cluster": on_cluster(frame, small)}
+
+    out = both.run(cache=False).output
+    assert "UInt32" in out["local"]["schema_b"][0]
+    assert_same(out["cluster"], out["local"])

@@ -188,6 +188,17 @@ def test_restore_reads_parquet_int64_durations_as_micros() -> None:
     assert restored["st"][0] == {"d": dt.timedelta(microseconds=7), "x": 1}
 
 
+def test_a_task_s_input_reads_spark_s_int64_durations_in_the_unit_polars_wrote() -> None:
+    """Polars writes a Duration to Parquet as a bare int64 of its own unit, which Spark reads
+    as a long: the input a Spark task gets is restored in that unit, not as microseconds."""
+    target = {"d": pl.Duration("ms"), "l": pl.List(pl.Duration("ns"))}
+    table = pa.table({"d": pa.array([86_400_000], pa.int64()), "l": [[2_000]]})
+    restored = from_spark_arrow(table, target)
+    assert restored.schema == pl.Schema(target)
+    assert restored["d"][0] == dt.timedelta(days=1)
+    assert restored["l"][0].to_list() == [dt.timedelta(microseconds=2)]
+
+
 def test_spark_errors_are_glacier_errors() -> None:
     """So the CLI maps them to exit codes and users catch them with everything else."""
 

@@ -6,8 +6,8 @@ run is in progress on the main thread, :func:`watch_sigint` marks a real SIGINT,
 :func:`by_user` tells the worker loop which kind it is looking at.
 
 After a Ctrl-C the run kills its worker processes and returns at once, but a local task in a
-thread cannot be stopped: ``glacier run`` exits without waiting for it; a script calling
-``Pipeline.run`` waits for it at interpreter exit unless it leaves with ``os._exit``.
+thread cannot be stopped: it finishes in the background, and interpreter exit does not wait for
+it (the run's threads are daemons, see :mod:`~glacier.runtime.backends.thread_pool`).
 """
 
 from __future__ import annotations

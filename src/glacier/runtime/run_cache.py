@@ -8,6 +8,7 @@ output (:meth:`RunCache.target`) and what a finished unit leaves for later runs
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Set
 from typing import Any
 
@@ -19,6 +20,17 @@ from glacier.runtime.plan import Plan
 from glacier.runtime.staging import OutputTarget, StagedFrame, Staging
 from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import Outcome, elements_of, is_outputs
+
+UNKEPT_LIMIT = 1 << 16
+"""Keys :data:`_unkept` remembers at most (a few MB), the oldest forgotten first."""
+
+_unkept: dict[str, None] = {}
+"""Keys (in the order first seen) whose unit, the last time it ran in this process, returned
+what the cache does not keep (an int, a dict: only frames and sinks are kept), so no entry can
+exist for them: looking one up again reads a manifest that is not there, a failed read per unit
+on every run (most of a 1,000-unit chain's time, ``bench/overhead.py``). Skipping a lookup can
+only make a unit run: at worst one whose output another process has cached since."""
+_unkept_lock = threading.Lock()
 
 
 class RunCache:
@@ -52,7 +64,7 @@ class RunCache:
         """Whether ``unit``'s output is in the cache (and intact); adds it to ``hits``."""
         root = unit.root
         key = self.keys.get(root.id)
-        if key is None:
+        if key is None or key in _unkept:
             return False
         cache = self._cache(unit.executor.provider)
         if isinstance(root, SinkNode):
@@ -92,7 +104,7 @@ class RunCache:
         """Record a finished unit's output in the cache, after its file is committed."""
         root = unit.root
         key = self.keys.get(root.id)
-        if key is None:
+        if key is None or key in _unkept:  # nothing to keep last time: nothing this time
             return
         cache = self._cache(unit.executor.provider)
         if isinstance(root, SinkNode):
@@ -104,9 +116,20 @@ class RunCache:
             if len(staged) == len(names) and all(isinstance(f, StagedFrame) for f in staged):
                 for name, frame in zip(names, staged, strict=True):
                     cache.commit(f"{key}.{name}", output_label(Ref(root.id, name)), frame)
+            else:
+                _remember_unkept(key)
+        elif self.plan.handoff[root.id] in (Handoff.STAGED, Handoff.COLLECT):
+            _remember_unkept(key)  # what _lookup would look for: it cannot be there
 
     def _cache(self, provider: Provider) -> Cache:
         key = id(provider)
         if key not in self._caches:
             self._caches[key] = Cache(provider)
         return self._caches[key]
+
+
+def _remember_unkept(key: str) -> None:
+    with _unkept_lock:
+        _unkept[key] = None
+        if len(_unkept) > UNKEPT_LIMIT:
+            del _unkept[next(iter(_unkept))]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
-from glacier.spark.types import check_returned_schema, from_spark_arrow, to_spark_arrow
+from glacier.spark.types import SchemaLike, check_returned_schema, from_spark_arrow, to_spark_arrow
 
 TaskFn = Callable[[pl.LazyFrame], pl.LazyFrame | pl.DataFrame]
 
@@ -46,26 +46,32 @@ CHUNK_ROWS = 100_000
 much in Polars overhead as the work itself; ten batches per call halve a partitioned job."""
 
 
-def chunks(batches: Iterator[pa.RecordBatch], rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
+def chunks(
+    batches: Iterator[pa.RecordBatch], rows: int = CHUNK_ROWS, schema: SchemaLike | None = None
+) -> Iterator[pl.DataFrame]:
     """Consecutive ``batches`` joined into frames of at least ``rows`` rows (the last may be
-    shorter), so the task runs on fewer, larger frames."""
+    shorter), so the task runs on fewer, larger frames; with ``schema`` (the input's Polars
+    types), the types Spark changed are put back, so the task sees what it sees elsewhere."""
     held: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
         held.append(batch)
         count += batch.num_rows
         if count >= rows:
-            yield from_spark_arrow(pa.Table.from_batches(held))
+            yield from_spark_arrow(pa.Table.from_batches(held), schema)
             held, count = [], 0
     if count:
-        yield from_spark_arrow(pa.Table.from_batches(held))
+        yield from_spark_arrow(pa.Table.from_batches(held), schema)
 
 
-def make_batch_mapper(task: TaskFn, declared: pl.Schema, target: pa.Schema) -> ArrowMapper:
-    """A ``mapInArrow`` function: batches -> Polars chunks -> task -> Arrow cast to ``target``."""
+def make_batch_mapper(
+    task: TaskFn, declared: pl.Schema, target: pa.Schema, given: SchemaLike | None = None
+) -> ArrowMapper:
+    """A ``mapInArrow`` function: batches -> Polars chunks (of the ``given`` input types) ->
+    task -> Arrow cast to ``target``."""
 
     def map_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for df in chunks(batches):
+        for df in chunks(batches, schema=given):
             yield from _run_to_spark(task, df, declared, target)
 
     return map_batches
@@ -85,14 +91,16 @@ def make_group_mapper(
     declared: pl.Schema,
     target: pa.Schema,
     chunk_rows: int = CHUNK_ROWS,
+    given: SchemaLike | None = None,
 ) -> ArrowMapper:
     """A ``mapInArrow`` function over a partition sorted by ``keys`` that holds whole groups:
     the task runs on each chunk's whole groups (several groups per call, never part of one);
-    the last group's rows wait for the next chunk, as it may go on there."""
+    the last group's rows wait for the next chunk, as it may go on there. ``given``: as in
+    :func:`make_batch_mapper`."""
 
     def map_groups(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pending: pl.DataFrame | None = None
-        for chunk in chunks(batches, chunk_rows):
+        for chunk in chunks(batches, chunk_rows, given):
             df = chunk if pending is None else pl.concat([pending, chunk])
             if df.is_empty():
                 continue

@@ -3,6 +3,10 @@
 Every mode reads its input Parquet with Spark itself (the client never touches the data),
 writes its output Parquet with Spark (``overwrite``), and returns the number of rows written
 with the Polars schema of the task's output (``Written``), to restore the types Spark changed.
+Given the input's Polars schema (``given=``: what Polars reads from the same files, or what the
+upstream Spark task returned), every mode hands the task its frames with those types, not
+Spark's (a ``u8`` column is read by Spark as ``i16``), so the task sees what it sees on any
+other executor; without it the task sees the types Spark read.
 
 * ``run_partitioned``: the task is row-local. It runs on each Arrow batch of each partition
   via ``mapInArrow``. The output schema is inferred by running the task on an empty frame
@@ -157,12 +161,15 @@ class _Declared(NamedTuple):
     arrow: Any  # pa.Schema
 
 
-def _declared(task: TaskFn, sdf: Any, schema: SchemaLike | None) -> _Declared:
-    """The output schema, given or inferred, in Polars, Spark and Arrow terms."""
+def _declared(
+    task: TaskFn, sdf: Any, schema: SchemaLike | None, given: SchemaLike | None
+) -> _Declared:
+    """The output schema, given or inferred (on the input types the task will see), in
+    Polars, Spark and Arrow terms."""
     out_schema = (
         pl.Schema({name: spark_types._as_instance(dt) for name, dt in schema.items()})
         if schema is not None
-        else infer_output_schema(task, polars_schema_for_spark(sdf.schema))
+        else infer_output_schema(task, given or polars_schema_for_spark(sdf.schema))
     )
     spark_schema = spark_schema_for_polars(out_schema)
     return _Declared(out_schema, spark_schema, spark_arrow_schema(spark_schema))
@@ -185,6 +192,7 @@ def run_partitioned(
     *,
     schema: SchemaLike | None = None,
     access: StoreAccess | None = None,
+    given: SchemaLike | None = None,
 ) -> Written:
     """Run a row-local ``task`` over every Arrow batch with ``mapInArrow``.
 
@@ -198,14 +206,15 @@ def run_partitioned(
             task must return exactly these types (checked on the workers).
         access: how to reach object-store URIs the session cannot read itself (the slow
             path of :mod:`glacier.spark.store_access`); None: Spark reads and writes them.
+        given: the input's Polars schema, the types the task gets (None: Spark's).
 
     Returns:
         the number of rows written and the output's Polars schema.
     """
     sdf = _read(spark, inputs, access)
-    out = _declared(task, sdf, schema)
+    out = _declared(task, sdf, schema, given)
     ship_by_value(task)
-    mapper = _worker.make_batch_mapper(task, out.polars, out.arrow)
+    mapper = _worker.make_batch_mapper(task, out.polars, out.arrow, given)
     return _write(spark, sdf.mapInArrow(mapper, out.spark), output, out.polars, access)
 
 
@@ -218,6 +227,7 @@ def run_grouped(
     *,
     schema: SchemaLike | None = None,
     access: StoreAccess | None = None,
+    given: SchemaLike | None = None,
 ) -> Written:
     """Run a group-local ``task`` on whole groups of ``by``.
 
@@ -237,9 +247,9 @@ def run_grouped(
     missing = [k for k in keys if k not in sdf.columns]
     if missing:
         raise SparkTaskError(f"group columns {missing} are not in the input {sdf.columns}")
-    out = _declared(task, sdf, schema)
+    out = _declared(task, sdf, schema, given)
     ship_by_value(task)
-    mapper = _worker.make_group_mapper(task, keys, out.polars, out.arrow)
+    mapper = _worker.make_group_mapper(task, keys, out.polars, out.arrow, given=given)
     grouped = sdf.repartition(*keys).sortWithinPartitions(*keys)
     return _write(spark, grouped.mapInArrow(mapper, out.spark), output, out.polars, access)
 
@@ -334,6 +344,7 @@ def run_whole_frame(
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     access: StoreAccess | None = None,
+    given: SchemaLike | None = None,
 ) -> Written:
     """Collect the input to the driver, run ``task`` there, and write its result with Spark.
 
@@ -346,7 +357,14 @@ def run_whole_frame(
             message suggests ``partitioned=True`` or ``by=[...]``, or the setting to raise.
     """
     return run_whole_frames(
-        spark, task, [inputs], output, max_rows=max_rows, max_bytes=max_bytes, access=access
+        spark,
+        task,
+        [inputs],
+        output,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        access=access,
+        given=[given],
     )
 
 
@@ -359,10 +377,12 @@ def run_whole_frames(
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     access: StoreAccess | None = None,
+    given: Sequence[SchemaLike | None] | None = None,
 ) -> Written:
     """``run_whole_frame`` for a task of several frames: ``inputs`` holds each frame's
-    Parquet, and the task gets one LazyFrame per frame, in that order. The limits bound the
-    frames together, as they are all on the driver at once."""
+    Parquet, and the task gets one LazyFrame per frame, in that order (``given``: each one's
+    Polars schema, or None for Spark's types). The limits bound the frames together, as they
+    are all on the driver at once."""
     sdfs = [_read(spark, paths, access) for paths in inputs]
     if max_rows is not None or max_bytes is not None:
         counts = [int(sdf.count()) for sdf in sdfs]
@@ -389,7 +409,10 @@ def run_whole_frames(
     nbytes = sum(t.nbytes for t in tables)
     if max_bytes is not None and nbytes > max_bytes:
         raise _too_large(f"{_mib(nbytes)} of Arrow data", f"max_bytes={_mib(max_bytes)}")
-    out = _worker.run_task(task, *(from_spark_arrow(t) for t in tables))
+    schemas = list(given) if given is not None else [None] * len(tables)
+    out = _worker.run_task(
+        task, *(from_spark_arrow(t, s) for t, s in zip(tables, schemas, strict=True))
+    )
     del tables
     if access is not None:  # the result is on the driver already: Polars writes it
         access.write(out, str(output))
@@ -413,15 +436,27 @@ def run_spark_task(
     max_rows: int | None = DEFAULT_MAX_ROWS,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     access: StoreAccess | None = None,
+    given: SchemaLike | None = None,
 ) -> Written:
     """Pick the mode: ``partitioned=True`` -> partitioned, ``by=[...]`` -> grouped,
     otherwise whole-frame."""
     if partitioned and by:
         raise SparkTaskError("a task is either partitioned=True or grouped by=[...], not both")
     if partitioned:
-        return run_partitioned(spark, task, inputs, output, schema=schema, access=access)
+        return run_partitioned(
+            spark, task, inputs, output, schema=schema, access=access, given=given
+        )
     if by:
-        return run_grouped(spark, task, inputs, output, by, schema=schema, access=access)
+        return run_grouped(
+            spark, task, inputs, output, by, schema=schema, access=access, given=given
+        )
     return run_whole_frame(
-        spark, task, inputs, output, max_rows=max_rows, max_bytes=max_bytes, access=access
+        spark,
+        task,
+        inputs,
+        output,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        access=access,
+        given=given,
     )

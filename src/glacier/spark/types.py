@@ -249,22 +249,24 @@ def to_spark_arrow(df: pl.DataFrame, target: pa.Schema | None = None) -> pa.Tabl
         ) from exc
 
 
-def _durations_as_micros(source: pl.DataType, target: pl.DataType) -> pl.DataType:
-    """``source`` with every Int64 that ``target`` says is a Duration read as microseconds.
+def _durations_of_ints(source: pl.DataType, target: pl.DataType, unit: str | None) -> pl.DataType:
+    """``source`` with every Int64 that ``target`` says is a Duration read as one of ``unit``
+    (None: of the target's own unit).
 
     Spark writes DayTimeIntervalType to Parquet as a bare int64 of microseconds, so a
-    Parquet reader other than Spark sees Int64 where the task produced a Duration.
+    Parquet reader other than Spark sees Int64 where the task produced a Duration; Polars
+    writes a Duration as a bare int64 of its own unit, which Spark reads as a long.
     """
     if isinstance(target, pl.Duration) and isinstance(source, pl.Int64):
-        return pl.Duration("us")
+        return pl.Duration(unit or target.time_unit)  # type: ignore[arg-type]
     if isinstance(target, pl.List | pl.Array) and isinstance(source, pl.List):
-        inner = _durations_as_micros(_as_instance(source.inner), _as_instance(target.inner))
+        inner = _durations_of_ints(_as_instance(source.inner), _as_instance(target.inner), unit)
         return pl.List(inner)
     if isinstance(target, pl.Struct) and isinstance(source, pl.Struct):
         wanted = {f.name: _as_instance(f.dtype) for f in target.fields}
         return pl.Struct(
             {
-                f.name: _durations_as_micros(_as_instance(f.dtype), wanted[f.name])
+                f.name: _durations_of_ints(_as_instance(f.dtype), wanted[f.name], unit)
                 if f.name in wanted
                 else f.dtype
                 for f in source.fields
@@ -273,13 +275,16 @@ def _durations_as_micros(source: pl.DataType, target: pl.DataType) -> pl.DataTyp
     return source
 
 
-def restore_polars_types(df: FrameT, schema: SchemaLike) -> FrameT:
+def restore_polars_types(
+    df: FrameT, schema: SchemaLike, int_durations: str | None = "us"
+) -> FrameT:
     """Reverse of ``to_spark_compatible``: cast columns read back from Spark to ``schema``.
 
     Works on frames from Spark's Arrow output (``toArrow``) and on Spark-written Parquet
     read by Polars, eager or lazy. Columns of ``df`` not in ``schema`` are kept as they are.
     This restores unsigned integers, Categorical/Enum, Array widths, time units, time zone
-    names, and durations that Parquet stored as int64 microseconds.
+    names, and durations that Parquet stored as bare int64s of ``int_durations`` (Spark's
+    microseconds; None: the unit ``schema`` names, as Polars writes them).
     """
     current = df.collect_schema()
     exprs: list[pl.Expr] = []
@@ -290,7 +295,7 @@ def restore_polars_types(df: FrameT, schema: SchemaLike) -> FrameT:
         source = current[name]
         if source == target:
             continue
-        step = _durations_as_micros(source, target)
+        step = _durations_of_ints(source, target, int_durations)
         expr = pl.col(name) if step == source else pl.col(name).cast(step)
         exprs.append(expr.cast(target))
     return df.with_columns(exprs) if exprs else df
@@ -322,11 +327,15 @@ def check_returned_schema(returned: SchemaLike, declared: SchemaLike) -> None:
 def from_spark_arrow(
     data: pa.Table | pa.RecordBatch, schema: SchemaLike | None = None
 ) -> pl.DataFrame:
-    """Turn Arrow data produced by Spark into Polars, optionally restoring ``schema``."""
+    """Turn Arrow data produced by Spark into Polars, optionally restoring ``schema``.
+
+    Spark's own durations come as Arrow durations; a bare int64 where ``schema`` has a
+    Duration is one Spark read from Parquet written by Polars, in the schema's unit.
+    """
     df = pl.from_arrow(data)
     if not isinstance(df, pl.DataFrame):  # pragma: no cover - tables always give frames
         raise SparkTypeError(f"expected a table, got {type(data).__name__}")
-    return df if schema is None else restore_polars_types(df, schema)
+    return df if schema is None else restore_polars_types(df, schema, int_durations=None)
 
 
 def spark_schema_for_polars(schema: SchemaLike) -> Any:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from glacier.errors import TaskCrashed
 from glacier.provider import Provider
 from glacier.resources.executor import Executor
+from glacier.runtime.backends.thread_pool import RunThreads
 from glacier.runtime.staging import OutputTarget, Staging
 from glacier.runtime.units import Handoff, Unit
 from glacier.runtime.worker import Outcome
@@ -75,14 +76,14 @@ def deliver_future(job: Job, done: Done, what: str, future: Future[Outcome]) -> 
 
 
 class RunServices:
-    """What backends of one run share: the run id, a thread pool for in-process work, and the
-    run's staging area on each provider."""
+    """What backends of one run share: the run id, a thread pool for in-process work (on
+    threads kept between runs), and the run's staging area on each provider."""
 
     def __init__(self, run_id: str, threads: int, cloud: CloudRun | None = None) -> None:
         self.run_id = run_id
         self.cloud = cloud
         """In cloud mode: the deployment and the code it must be running."""
-        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="glacier")
+        self.threads = RunThreads(threads)
         self._stagings: dict[int, Staging] = {}
 
     def staging(self, provider: Provider) -> Staging:
@@ -98,7 +99,7 @@ class RunServices:
 
     def close(self) -> None:
         # Abandoned attempts (timed out in a thread) cannot be stopped; do not wait for them.
-        self.threads.shutdown(wait=False, cancel_futures=True)
+        self.threads.close()
 
 
 class Backend(ABC):

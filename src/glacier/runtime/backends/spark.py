@@ -10,8 +10,9 @@ the driver over the whole frame, under a size guard; a task of several frames ge
 A frame argument reaches the function as its parameter's annotation asks, as on every
 executor: a LazyFrame (a staged frame, or a bucket to ``pl.LazyFrame``), a DataFrame (a bucket
 to ``pl.DataFrame``), or for a bucket to any other parameter an object whose ``scan()`` and
-``read()`` give the rows Spark read. Outputs written by Spark are directories,
-so they are handed on but not kept in the cache.
+``read()`` give the rows Spark read. Whichever way, the frame has the Polars types the function
+gets on any other executor (:func:`polars_types`), not those Spark read. Outputs written by Spark
+are directories, so they are handed on but not kept in the cache.
 
 The session is shared by the run's cluster executors and kept for the next run in this process
 (stopped at exit, see :mod:`glacier.spark.session`). It starts in the background as the run
@@ -20,9 +21,12 @@ begins (:meth:`SparkBackend.prepare`), so the JVM boots while the run's other ta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from glacier.config.compute import SparkConfig
 from glacier.core.dag import Ref, TaskNode
@@ -41,6 +45,8 @@ from glacier.storage.formats import Format
 if TYPE_CHECKING:
     from glacier.core.task import Task
     from glacier.spark._worker import BoundTask
+
+log = logging.getLogger(__name__)
 
 
 def settings_for(executor: Executor) -> SparkSettings:
@@ -155,6 +161,7 @@ class OnSpark:
         bound = _bind(step, frames, scope)
         values = [scope.value(ref) for ref in frames.values()]
         inputs = [_uris(value) for value in values]
+        given = [polars_types(value) for value in values]
         spark = self.spark_session()
         options = _options_by_bucket([*values, staging])
         access = access_for(spark, [out_dir, *(u for uris in inputs for u in uris)], options)
@@ -167,9 +174,10 @@ class OnSpark:
                 partitioned=task.options.partitioned,
                 by=task.options.by,
                 access=access,
+                given=given[0],
             )
         else:  # several frames: each whole (partitioned/by were refused at definition)
-            written = run_whole_frames(spark, bound, inputs, out_dir, access=access)
+            written = run_whole_frames(spark, bound, inputs, out_dir, access=access, given=given)
         return StagedFrame(
             uri=f"{out_dir}/*.parquet",
             rows=written.rows,
@@ -238,6 +246,25 @@ def _bind(step: Step, frames: dict[int | str, Ref], scope: Scope) -> BoundTask:
     args = tuple(resolve(a, scope.value) for i, a in enumerate(step.args) if i not in frames)
     kwargs = {k: resolve(v, scope.value) for k, v in step.kwargs.items() if k not in frames}
     return BoundTask(step.fn, args, kwargs, slots)
+
+
+def polars_types(value: StagedFrame | Bucket) -> pl.Schema | None:
+    """The Polars schema a function gets from ``value`` on any other executor: what the Spark
+    task upstream returned (its output records it), else what Polars reads from the files (a
+    footer read, no rows). None, and Spark's types, if Polars cannot read them here."""
+    if isinstance(value, StagedFrame) and value.schema is not None:
+        return value.schema
+    try:
+        return value.scan().collect_schema()
+    except Exception as exc:  # any store's failure: the task still runs, on Spark's types
+        log.warning(
+            "Cannot read the Polars schema of %s here (%s: %s): the Spark task gets it with "
+            "the types Spark read (a u8 column as i16...).",
+            value.uri if isinstance(value, StagedFrame) else value.address,
+            type(exc).__name__,
+            exc,
+        )
+        return None
 
 
 def _uris(value: StagedFrame | Bucket) -> list[str]:
