@@ -148,14 +148,18 @@ def with_batch_rows(spark: Any, rows: int, fn: Callable[[], Any]) -> Callable[[]
     return run
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+def timed(label: str, fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median and best of ``repeat`` runs after a warm-up, also printed as soon as known: a
+    slow case later in the bench (the hand-written grouped job) must not hide the others."""
     fn()  # warm-up: starts Python workers, JIT, caches
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         fn()
         times.append(time.perf_counter() - started)
-    return statistics.median(times), min(times)
+    median, best = statistics.median(times), min(times)
+    print(f"  {label}: median {median:.2f} s, best {best:.2f} s", file=sys.stderr, flush=True)
+    return median, best
 
 
 def hand_written(spark: Any, inputs: list[str], output: str) -> None:
@@ -257,32 +261,46 @@ def main(argv: list[str] | None = None) -> int:
             return run_partitioned(spark, task, inputs, root / "glacier")
 
         results = {
-            "glacier pipeline": timed(glacier_pipeline(root, args.master), args.repeat),
-            "glacier run_partitioned": timed(partitioned, args.repeat),
+            "glacier pipeline": timed(
+                "glacier pipeline", glacier_pipeline(root, args.master), args.repeat
+            ),
+            "glacier run_partitioned": timed("glacier run_partitioned", partitioned, args.repeat),
             "hand-written mapInArrow": timed(
-                lambda: hand_written(spark, inputs, str(root / "hand")), args.repeat
+                "hand-written mapInArrow",
+                lambda: hand_written(spark, inputs, str(root / "hand")),
+                args.repeat,
             ),
             "plain polars": timed(
+                "plain polars",
                 lambda: task(pl.scan_parquet(inputs)).sink_parquet(root / "polars.parquet"),
                 args.repeat,
             ),
             "spark read+write": timed(
-                lambda: spark_copy(spark, inputs, str(root / "copy")), args.repeat
+                "spark read+write",
+                lambda: spark_copy(spark, inputs, str(root / "copy")),
+                args.repeat,
             ),
             "mapInArrow identity": timed(
-                lambda: arrow_identity(spark, inputs, str(root / "same")), args.repeat
+                "mapInArrow identity",
+                lambda: arrow_identity(spark, inputs, str(root / "same")),
+                args.repeat,
             ),
             "run_partitioned, 100k/batch": timed(
-                with_batch_rows(spark, 100_000, partitioned), args.repeat
+                "run_partitioned, 100k/batch",
+                with_batch_rows(spark, 100_000, partitioned),
+                args.repeat,
             ),
         }
         grouped_results = {
             "glacier run_grouped": timed(
+                "glacier run_grouped",
                 lambda: run_grouped(spark, q18, lineitem, root / "grouped", by=["l_orderkey"]),
                 args.repeat,
             ),
             "hand-written applyInArrow": timed(
-                lambda: hand_grouped(spark, lineitem, str(root / "hand_grouped")), args.repeat
+                "hand-written applyInArrow",
+                lambda: hand_grouped(spark, lineitem, str(root / "hand_grouped")),
+                args.repeat,
             ),
         }
         stop_session()
