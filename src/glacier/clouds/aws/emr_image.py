@@ -13,7 +13,6 @@ code or dependencies give a new tag and an unchanged package is never pushed twi
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -83,10 +82,7 @@ def build_context(inv: Inventory, out: Path, dependencies: bool) -> dict[str, An
     (context / "Dockerfile").write_text(dockerfile(inv))
     build_wheel(inv, wheels / wheel_name(inv), distribution(inv), version.__version__)
     if dependencies:
-        with tempfile.TemporaryDirectory() as tmp:
-            pip_download(runtime_requirements(), Path(tmp), PLATFORM)
-            for downloaded in sorted(Path(tmp).glob("*")):
-                (wheels / downloaded.name).write_bytes(downloaded.read_bytes())
+        pip_download(runtime_requirements(), wheels, PLATFORM)
     return {
         "context": CONTEXT,
         "tag": context_digest(context),

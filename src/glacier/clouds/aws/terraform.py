@@ -69,7 +69,6 @@ SKIPS: dict[str, str] = {
 """The checkov checks this module skips on purpose, each with the reason it is true."""
 skip = skipper(SKIPS)
 KEY = ref("aws_kms_key", "glacier")
-EMR_RELEASE = emr_image.EMR_RELEASE
 _PARTITION = ref("data", "aws_partition", "current", "partition")
 _ACCOUNT = ref("data", "aws_caller_identity", "current", "account_id")
 _TRUST = {
@@ -657,7 +656,7 @@ def _cluster(m: Module, inv: Inventory, ex: ExecutorPlan) -> None:
         return
     app = Block("resource", ("aws_emrserverless_application", t))
     app.attr("name", prefixed(ex.name, max_len=64))
-    app.attr("release_label", EMR_RELEASE)
+    app.attr("release_label", emr_image.EMR_RELEASE)
     app.attr("type", "spark")
     app.attr("architecture", emr_image.APPLICATION_ARCHITECTURE)
     app.block("image_configuration").attr("image_uri", _emr_image(m))
