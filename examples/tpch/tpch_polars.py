@@ -7,7 +7,10 @@ put each step on other compute and the plain-Polars reference is the same code r
 * ``filters``: one function per table the query restricts, with the rows and columns it needs
   (single-table predicates only: they read one table and shrink it);
 * ``join``: the filtered tables, joined into one frame, with any sub-query that needs several
-  tables; its parameters are named after the tables it takes;
+  tables; its parameters are named after the tables it takes. It ends with a ``select`` of the
+  columns its finish reads: when the finish runs on other compute, the joined frame is staged
+  between the two, and Polars cannot push the finish's projection across that boundary, so
+  without the ``select`` every column of every joined table would be read, joined and written;
 * ``finish``: that one frame to the answer (the aggregate, the order, the limit).
 
 Money columns are Decimal(15, 2) in ``tpchgen-cli``'s Parquet. Polars rounds the product of two
@@ -147,8 +150,20 @@ def q2_join(
     european = supplier.join(nation, left_on="s_nationkey", right_on="n_nationkey").join(
         region, left_on="n_regionkey", right_on="r_regionkey"
     )
-    return part.join(partsupp, left_on="p_partkey", right_on="ps_partkey").join(
-        european, left_on="ps_suppkey", right_on="s_suppkey"
+    return (
+        part.join(partsupp, left_on="p_partkey", right_on="ps_partkey")
+        .join(european, left_on="ps_suppkey", right_on="s_suppkey")
+        .select(
+            "p_partkey",
+            "p_mfgr",
+            "ps_supplycost",
+            "s_acctbal",
+            "s_name",
+            "s_address",
+            "s_phone",
+            "s_comment",
+            "n_name",
+        )
     )
 
 
@@ -200,8 +215,10 @@ def q3_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def q3_join(customer: pl.LazyFrame, orders: pl.LazyFrame, lineitem: pl.LazyFrame) -> pl.LazyFrame:
-    return customer.join(orders, left_on="c_custkey", right_on="o_custkey").join(
-        lineitem, left_on="o_orderkey", right_on="l_orderkey"
+    return (
+        customer.join(orders, left_on="c_custkey", right_on="o_custkey")
+        .join(lineitem, left_on="o_orderkey", right_on="l_orderkey")
+        .select("o_orderkey", "o_orderdate", "o_shippriority", "l_extendedprice", "l_discount")
     )
 
 
@@ -240,7 +257,9 @@ def q4_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
 
 def q4_join(orders: pl.LazyFrame, lineitem: pl.LazyFrame) -> pl.LazyFrame:
     """``exists (a late line of the order)`` is a semi-join."""
-    return orders.join(lineitem, left_on="o_orderkey", right_on="l_orderkey", how="semi")
+    return orders.join(lineitem, left_on="o_orderkey", right_on="l_orderkey", how="semi").select(
+        "o_orderpriority"
+    )
 
 
 def q4_finish(orders: pl.LazyFrame) -> pl.LazyFrame:
@@ -284,6 +303,7 @@ def q5_join(
             right_on=["s_suppkey", "s_nationkey"],
         )
         .join(asia, left_on="c_nationkey", right_on="n_nationkey")
+        .select("n_name", "l_extendedprice", "l_discount")
     )
 
 
@@ -344,6 +364,7 @@ def q7_join(
         .join(customer, left_on="o_custkey", right_on="c_custkey")
         .join(cust_nation, on="c_nationkey")
         .filter(pl.col("supp_nation") != pl.col("cust_nation"))
+        .select("supp_nation", "cust_nation", "l_shipdate", "l_extendedprice", "l_discount")
     )
 
 
@@ -399,6 +420,7 @@ def q8_join(
         .join(customer, left_on="o_custkey", right_on="c_custkey")
         .join(american, on="c_nationkey")
         .join(supplier_nation, left_on="l_suppkey", right_on="s_suppkey")
+        .select("o_orderdate", "n_name", "l_extendedprice", "l_discount")
     )
 
 
@@ -445,6 +467,9 @@ def q9_join(
         .join(supplier, left_on="l_suppkey", right_on="s_suppkey")
         .join(orders, left_on="l_orderkey", right_on="o_orderkey")
         .join(nation, left_on="s_nationkey", right_on="n_nationkey")
+        .select(
+            "n_name", "o_orderdate", "l_extendedprice", "l_discount", "ps_supplycost", "l_quantity"
+        )
     )
 
 
@@ -482,6 +507,17 @@ def q10_join(
         customer.join(orders, left_on="c_custkey", right_on="o_custkey")
         .join(lineitem, left_on="o_orderkey", right_on="l_orderkey")
         .join(nation, left_on="c_nationkey", right_on="n_nationkey")
+        .select(
+            "c_custkey",
+            "c_name",
+            "c_acctbal",
+            "c_phone",
+            "c_address",
+            "c_comment",
+            "n_name",
+            "l_extendedprice",
+            "l_discount",
+        )
     )
 
 
@@ -522,7 +558,9 @@ def q11_nation(nation: pl.LazyFrame) -> pl.LazyFrame:
 
 def q11_join(partsupp: pl.LazyFrame, supplier: pl.LazyFrame, nation: pl.LazyFrame) -> pl.LazyFrame:
     german = supplier.join(nation, left_on="s_nationkey", right_on="n_nationkey")
-    return partsupp.join(german, left_on="ps_suppkey", right_on="s_suppkey")
+    return partsupp.join(german, left_on="ps_suppkey", right_on="s_suppkey").select(
+        "ps_partkey", "ps_supplycost", "ps_availqty"
+    )
 
 
 def q11_finish(stock: pl.LazyFrame) -> pl.LazyFrame:
@@ -552,7 +590,9 @@ def q12_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def q12_join(orders: pl.LazyFrame, lineitem: pl.LazyFrame) -> pl.LazyFrame:
-    return orders.join(lineitem, left_on="o_orderkey", right_on="l_orderkey")
+    return orders.join(lineitem, left_on="o_orderkey", right_on="l_orderkey").select(
+        "l_shipmode", "o_orderpriority"
+    )
 
 
 def q12_finish(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -578,8 +618,10 @@ def q13_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
 
 def q13_join(customer: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
     """Every customer, with one row per order (or one with a null order when it has none)."""
-    return customer.select("c_custkey").join(
-        orders, left_on="c_custkey", right_on="o_custkey", how="left"
+    return (
+        customer.select("c_custkey")
+        .join(orders, left_on="c_custkey", right_on="o_custkey", how="left")
+        .select("c_custkey", "o_orderkey")
     )
 
 
@@ -606,7 +648,9 @@ def q14_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def q14_join(lineitem: pl.LazyFrame, part: pl.LazyFrame) -> pl.LazyFrame:
-    return lineitem.join(part, left_on="l_partkey", right_on="p_partkey")
+    return lineitem.join(part, left_on="l_partkey", right_on="p_partkey").select(
+        "p_type", "l_extendedprice", "l_discount"
+    )
 
 
 def q14_finish(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -629,7 +673,9 @@ def q15_lineitem(lineitem: pl.LazyFrame) -> pl.LazyFrame:
 def q15_join(lineitem: pl.LazyFrame, supplier: pl.LazyFrame) -> pl.LazyFrame:
     """The ``revenue0`` view, joined to its suppliers."""
     revenue0 = lineitem.group_by(supplier_no="l_suppkey").agg(total_revenue=revenue().sum())
-    return supplier.join(revenue0, left_on="s_suppkey", right_on="supplier_no")
+    return supplier.join(revenue0, left_on="s_suppkey", right_on="supplier_no").select(
+        "s_suppkey", "s_name", "s_address", "s_phone", "total_revenue"
+    )
 
 
 def q15_finish(suppliers: pl.LazyFrame) -> pl.LazyFrame:
@@ -662,8 +708,10 @@ def q16_supplier(supplier: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def q16_join(partsupp: pl.LazyFrame, part: pl.LazyFrame, supplier: pl.LazyFrame) -> pl.LazyFrame:
-    return partsupp.join(part, left_on="ps_partkey", right_on="p_partkey").join(
-        supplier, left_on="ps_suppkey", right_on="s_suppkey", how="anti"
+    return (
+        partsupp.join(part, left_on="ps_partkey", right_on="p_partkey")
+        .join(supplier, left_on="ps_suppkey", right_on="s_suppkey", how="anti")
+        .select("ps_suppkey", "p_brand", "p_type", "p_size")
     )
 
 
@@ -722,6 +770,7 @@ def q18_join(customer: pl.LazyFrame, orders: pl.LazyFrame, lineitem: pl.LazyFram
         orders.join(large, left_on="o_orderkey", right_on="l_orderkey", how="semi")
         .join(customer, left_on="o_custkey", right_on="c_custkey")
         .join(lineitem, left_on="o_orderkey", right_on="l_orderkey")
+        .select("c_name", "o_custkey", "o_orderkey", "o_orderdate", "o_totalprice", "l_quantity")
     )
 
 
@@ -773,8 +822,10 @@ def q19_join(lineitem: pl.LazyFrame, part: pl.LazyFrame) -> pl.LazyFrame:
         & pl.col("p_size").is_between(1, size)
         for brand, containers, low, size in q19_choices()
     ]
-    return lineitem.join(part, left_on="l_partkey", right_on="p_partkey").filter(
-        pl.any_horizontal(branches)
+    return (
+        lineitem.join(part, left_on="l_partkey", right_on="p_partkey")
+        .filter(pl.any_horizontal(branches))
+        .select("l_extendedprice", "l_discount")
     )
 
 
@@ -826,8 +877,10 @@ def q20_join(
         )
         .filter(pl.col("ps_availqty") > 0.5 * pl.col("l_quantity"))
     )
-    return supplier.join(nation, left_on="s_nationkey", right_on="n_nationkey").join(
-        excess, left_on="s_suppkey", right_on="ps_suppkey", how="semi"
+    return (
+        supplier.join(nation, left_on="s_nationkey", right_on="n_nationkey")
+        .join(excess, left_on="s_suppkey", right_on="ps_suppkey", how="semi")
+        .select("s_name", "s_address")
     )
 
 
@@ -875,7 +928,7 @@ def q21_join(
         .filter(pl.col("suppliers") > 1, pl.col("late_suppliers") == 1)
     )
     saudi = supplier.join(nation, left_on="s_nationkey", right_on="n_nationkey")
-    return waiting.join(saudi, left_on="l_suppkey", right_on="s_suppkey")
+    return waiting.join(saudi, left_on="l_suppkey", right_on="s_suppkey").select("s_name")
 
 
 def q21_finish(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -914,7 +967,7 @@ def q22_join(customer: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
         customer.join(average.select(average=pl.col("c_acctbal")), how="cross")
         .filter(pl.col("c_acctbal") > pl.col("average"))
         .join(orders, left_on="c_custkey", right_on="o_custkey", how="anti")
-        .drop("average")
+        .select("cntrycode", "c_acctbal")
     )
 
 

@@ -187,6 +187,25 @@ def test_heterogeneous_places_each_step_and_stages_every_crossing(
     assert all(t.status.value == "succeeded" for t in tasks.values())
 
 
+def test_each_join_hands_its_finish_only_the_columns_the_finish_reads(
+    logic: ModuleType, tpch_base: Path
+) -> None:
+    """Polars cannot push a finish's projection across a hand-off to another executor, so a
+    join must select what its finish reads: every column it hands on is one the finish needs
+    (dropping any of them breaks the finish's plan), and nothing is staged for nobody."""
+    tables = logic.scan_folder(tpch_base / "tpch")
+    for name, query in logic.QUERIES.items():
+        if query.join is None:
+            continue
+        joined = query.join(
+            **{t: query.filters.get(t, pl.LazyFrame.lazy)(tables[t]) for t in query.tables}
+        )
+        for column in joined.collect_schema().names():
+            with pytest.raises(pl.exceptions.ColumnNotFoundError):
+                query.finish(joined.drop(column)).collect_schema()
+                pytest.fail(f"{name}: the join hands on {column!r}, which its finish never reads")
+
+
 # --- a Spark finish -----------------------------------------------------------------------------
 
 
