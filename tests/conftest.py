@@ -1,12 +1,19 @@
 """Top-level test configuration."""
 
-import os
+from collections.abc import Iterator
 
-# The JVMs the suite starts (a local Spark session per process, Spark Connect servers, the jobs
-# of the emulated clusters, the examples' Spark steps) live for seconds and crunch kilobytes:
-# C1-only compilation and the serial collector halve their start on two cores (a local[2]
-# session and its first job: 24 s -> 13 s). spark-submit passes SPARK_SUBMIT_OPTS to every
-# driver it launches, silently (JAVA_TOOL_OPTIONS would print itself on every JVM's stderr).
-os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+import pytest
 
 pytest_plugins = ["tests.cloud.fixtures"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_warm_executors_across_modules() -> Iterator[None]:
+    """Close the emulated executors kept warm (serverless pools, local Dask clusters) after each
+    module. A run keeps them for the next run in its process, one per config; most test modules
+    make providers of their own, so without this a worker of the suite ended holding ten idle
+    clusters, three processes each, heart-beating on a two-core machine."""
+    yield
+    from glacier.runtime.backends import warm  # noqa: PLC0415 - after the module's imports
+
+    warm.close_all()

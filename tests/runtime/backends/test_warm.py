@@ -124,14 +124,16 @@ def test_cluster_runs_reuse_the_spark_session(provider: Provider, tmp_path: Path
     assert sessions[0] is sessions[1]
 
 
-def test_nothing_survives_the_interpreter(tmp_path: Path) -> None:
-    """A script that runs serverless and VM tasks and exits leaves no worker behind."""
+@pytest.mark.parametrize("ending", ["exit", "sigkill"])
+def test_nothing_survives_the_interpreter(tmp_path: Path, ending: str) -> None:
+    """A script that runs serverless and VM tasks and exits leaves no worker behind, nor does
+    one killed, which runs no exit hook (a notebook kernel restarted, an xdist worker ending)."""
     pytest.importorskip("distributed")
     script = tmp_path / "script.py"
     script.write_text(
         textwrap.dedent(
             f"""
-            import os
+            import os, signal
             from glacier import Provider, pipeline
             from glacier.config import LocalConfig, VmConfig
 
@@ -158,12 +160,17 @@ def test_nothing_survives_the_interpreter(tmp_path: Path) -> None:
                 if cluster is not None:
                     for part in [cluster.scheduler, *cluster.workers.values()]:
                         print(part.process.pid)
+            if {ending == "sigkill"}:
+                import sys
+                sys.stdout.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
             """
         )
     )
     done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=True
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
     )
+    assert done.returncode == (-signal.SIGKILL if ending == "sigkill" else 0), done.stderr
     pids = [int(p) for p in done.stdout.split()]
     assert len(pids) == 4  # serverless worker, Dask worker, scheduler, nanny
     deadline = time.monotonic() + 10

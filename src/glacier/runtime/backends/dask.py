@@ -4,7 +4,9 @@ Local mode starts a cluster on first use and keeps it warm for the next run in t
 (see :mod:`~glacier.runtime.backends.warm`; one per kind of VM executor), closing it at exit or
 rebuilding it if one of its processes died: a scheduler and one worker per VM, each its own
 process, listening on 127.0.0.1 only, no dashboard, the worker sized by ``VmConfig`` (``cpus``
-threads, ``memory`` MB; Dask's nanny restarts a worker that goes over it). The cluster is
+threads, ``memory`` MB; Dask's nanny restarts a worker that goes over it). Each of those
+processes exits when the one that started it dies, exit hooks or not
+(:mod:`~glacier.runtime.backends.dask_watchdog`). The cluster is
 ``distributed``'s ``SubprocessCluster`` rather than ``LocalCluster``: LocalCluster starts
 workers with multiprocessing, which re-imports the user's ``__main__`` script in every worker,
 so a pipeline script without an ``if __name__ == "__main__":`` guard fails with "Nanny failed
@@ -27,7 +29,7 @@ from typing import Any
 
 from glacier.config.compute import VmConfig
 from glacier.errors import ConfigError
-from glacier.runtime.backends import warm
+from glacier.runtime.backends import dask_watchdog, warm
 from glacier.runtime.backends.base import Backend, Done, Job, deliver
 from glacier.runtime.backends.memory import exited
 from glacier.runtime.invocation import decode_outcome, describe, encode, invoke
@@ -73,6 +75,7 @@ class DaskCluster:
                         "port": 0,
                         "dashboard": False,
                         "dashboard_address": None,
+                        "preload": [dask_watchdog.MODULE],  # dies with this process
                     },
                     "timeout": SCHEDULER_START_SECONDS,
                 },
@@ -85,6 +88,8 @@ class DaskCluster:
                 "dashboard": False,
                 # the provider's secrets reach the worker like a VM's identity: not in tasks
                 "env": environment or {},
+                "preload_nanny": [dask_watchdog.MODULE],  # the nanny dies with this process,
+                "preload": [dask_watchdog.MODULE],  # and its worker with the nanny
             }
             worker = {
                 "cls": SubprocessWorker,
