@@ -235,18 +235,20 @@ def grouped_cases(
     the case the others are compared with."""
     from glacier.spark.modes import run_grouped  # noqa: PLC0415 - pyspark is optional: --help works without it
 
-    def glacier(source: str, label: str) -> tuple[str, tuple[float, float]]:
-        def job() -> Any:
-            return run_grouped(spark, q18, source, root / "grouped", by=["l_orderkey"])
+    def case(name: str, job: Callable[[], Any]) -> tuple[str, tuple[float, float]]:
+        return name, timed(name, job, args.repeat)
 
-        return f"glacier run_grouped{label}", timed(f"glacier run_grouped{label}", job, args.repeat)
+    def glacier(source: str, label: str) -> tuple[str, tuple[float, float]]:
+        return case(
+            f"glacier run_grouped{label}",
+            lambda: run_grouped(spark, q18, source, root / "grouped", by=["l_orderkey"]),
+        )
 
     def hand(source: str, label: str) -> tuple[str, tuple[float, float]]:
-        def job() -> None:
-            hand_grouped(spark, source, str(root / "hand_grouped"))
-
-        name = f"hand-written applyInArrow{label}"
-        return name, timed(name, job, args.repeat)
+        return case(
+            f"hand-written applyInArrow{label}",
+            lambda: hand_grouped(spark, source, str(root / "hand_grouped")),
+        )
 
     if args.orders <= args.hand_groups:
         return dict([glacier(lineitem, ""), hand(lineitem, "")]), "hand-written applyInArrow"

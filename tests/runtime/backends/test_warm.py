@@ -167,11 +167,15 @@ def test_nothing_survives_the_interpreter(tmp_path: Path, ending: str) -> None:
             """
         )
     )
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == (-signal.SIGKILL if ending == "sigkill" else 0), done.stderr
-    pids = [int(p) for p in done.stdout.split()]
+    # files, not pipes: a surviving worker would hold a pipe open and the call would time out
+    # instead of failing on the assertion below
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        done = subprocess.run(
+            [sys.executable, str(script)], stdout=stdout, stderr=stderr, timeout=300, check=False
+        )
+    assert done.returncode == (-signal.SIGKILL if ending == "sigkill" else 0), err.read_text()
+    pids = [int(p) for p in out.read_text().split()]
     assert len(pids) == 4  # serverless worker, Dask worker, scheduler, nanny
     deadline = time.monotonic() + 10
     while any(alive(p) for p in pids) and time.monotonic() < deadline:

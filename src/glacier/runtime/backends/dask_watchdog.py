@@ -3,9 +3,9 @@ the process that started it is gone.
 
 A warm cluster is closed at interpreter exit, but a process that dies without running its exit
 hooks (SIGKILL, a notebook kernel restarted, ``os._exit`` as pytest-xdist workers end) leaves
-its scheduler and nanny running, and reconnecting, forever: seen here as dozens of orphans
-taking a core between them. An orphan is re-parented, so a changed parent pid means the
-starter died; a thread checks it once a second, whatever the server's event loop is doing.
+its scheduler and nanny running, and reconnecting, forever: seen here as nine orphaned
+clusters, each process taking 5% of a core. An orphan is re-parented, so a changed parent pid
+means the starter died; a thread checks it once a second, whatever the event loop is doing.
 """
 
 from __future__ import annotations
